@@ -1,0 +1,186 @@
+#pragma once
+// The dot store of or_set: (element, dot) records in one dense array, found
+// by element and by dot through two flat indexes (see flat_index.hpp).
+//
+// An element usually has one record; concurrent inserts of the same element
+// give it one per inserting replica until someone observes them all.
+// Stores of at most `small_size` records keep no index and scan instead, so a
+// delta (typically one record) costs one small allocation.
+
+#include "converge/causal_context.hpp"
+#include "converge/detail/flat_index.hpp"
+#include "converge/dot.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <utility>
+#include <vector>
+
+namespace converge::detail {
+
+template <class T, class Hash = std::hash<T>>
+class element_store {
+ public:
+  struct record {
+    T element;
+    dot tag;
+    bool operator==(const record&) const = default;
+  };
+
+  static constexpr std::size_t small_size = 8;
+
+  element_store() = default;
+
+  [[nodiscard]] bool empty() const noexcept { return records_.empty(); }
+  [[nodiscard]] std::uint64_t dot_count() const noexcept { return records_.size(); }
+  [[nodiscard]] std::size_t element_count() const noexcept { return distinct_; }
+  [[nodiscard]] const std::vector<record>& records() const noexcept { return records_; }
+
+  [[nodiscard]] bool contains(const dot& d) const { return find_dot(d) != flat_index::npos; }
+
+  [[nodiscard]] bool contains_element(const T& e) const { return find_element(e) != flat_index::npos; }
+
+  template <class F>
+  void for_each_dot(F&& f) const {
+    for (const record& r : records_) f(r.tag);
+  }
+
+  /// Calls `f(dot)` for every dot tagging element `e`.
+  template <class F>
+  void for_each_dot_of(const T& e, F&& f) const {
+    if (!indexed()) {
+      for (const record& r : records_) {
+        if (r.element == e) f(r.tag);
+      }
+      return;
+    }
+    by_element_.for_each_match(
+        element_hash(e), [&](std::uint32_t p) { return records_[p].element == e; },
+        [&](std::uint32_t p) { f(records_[p].tag); });
+  }
+
+  /// Calls `f(element)` once for every distinct element.
+  template <class F>
+  void for_each_element(F&& f) const {
+    const bool all_distinct = distinct_ == records_.size();
+    for (std::uint32_t p = 0; p < records_.size(); ++p) {
+      if (all_distinct || first_of_element(p)) f(records_[p].element);
+    }
+  }
+
+  /// Adds a record. Precondition: `d` is not held.
+  void add(T element, const dot& d) {
+    if (!contains_element(element)) ++distinct_;
+    const auto p = static_cast<std::uint32_t>(records_.size());
+    records_.push_back(record{std::move(element), d});
+    if (indexed()) {
+      by_element_.insert(element_hash(records_[p].element), p, element_hash_at());
+      by_dot_.insert(dot_hash(d), p, dot_hash_at());
+    } else if (records_.size() > small_size) {
+      build_indexes();
+    }
+  }
+
+  /// Removes the record tagged `d`. Precondition: `d` is held.
+  void remove(const dot& d) {
+    const std::uint32_t p = find_dot(d);
+    if (p == flat_index::npos) return;
+    const auto last = static_cast<std::uint32_t>(records_.size() - 1);
+    if (indexed()) {
+      by_element_.erase(element_hash(records_[p].element), p, element_hash_at());
+      by_dot_.erase(dot_hash(d), p, dot_hash_at());
+      if (p != last) {
+        by_element_.relabel(element_hash(records_[last].element), last, p);
+        by_dot_.relabel(dot_hash(records_[last].tag), last, p);
+      }
+    }
+    T element = std::move(records_[p].element);
+    if (p != last) records_[p] = std::move(records_[last]);
+    records_.pop_back();
+    if (!contains_element(element)) --distinct_;
+  }
+
+  /// Adds every record of `other` whose dot `ctx` has not seen.
+  void add_unseen(const element_store& other, const causal_context& ctx) {
+    for (const record& r : other.records_) {
+      if (!ctx.contains(r.tag)) add(r.element, r.tag);
+    }
+  }
+
+  /// Same records, whatever their order.
+  friend bool operator==(const element_store& a, const element_store& b) {
+    if (a.records_.size() != b.records_.size() || a.distinct_ != b.distinct_) return false;
+    for (const record& r : a.records_) {
+      const std::uint32_t p = b.find_dot(r.tag);
+      if (p == flat_index::npos || !(b.records_[p].element == r.element)) return false;
+    }
+    return true;
+  }
+
+  /// Heap bytes held by the records and indexes (not by the elements' own allocations).
+  [[nodiscard]] std::size_t heap_bytes() const noexcept {
+    return records_.capacity() * sizeof(record) + by_element_.heap_bytes() + by_dot_.heap_bytes();
+  }
+
+  void reserve(std::size_t n) { records_.reserve(n); }
+
+  /// True when record `p` is the lowest-positioned record of its element.
+  [[nodiscard]] bool first_of_element(std::uint32_t p) const {
+    bool first = true;
+    const T& e = records_[p].element;
+    if (!indexed()) {
+      for (std::uint32_t q = 0; q < p; ++q) first = first && !(records_[q].element == e);
+      return first;
+    }
+    by_element_.for_each_match(
+        element_hash(e), [&](std::uint32_t q) { return q < p && records_[q].element == e; },
+        [&](std::uint32_t) { first = false; });
+    return first;
+  }
+
+ private:
+  [[nodiscard]] bool indexed() const noexcept { return by_dot_.capacity() != 0; }
+
+  static std::size_t element_hash(const T& e) { return replica_id::mix(Hash{}(e)); }
+  static std::size_t dot_hash(const dot& d) { return std::hash<dot>{}(d); }
+  auto element_hash_at() const {
+    return [this](std::uint32_t p) { return element_hash(records_[p].element); };
+  }
+  auto dot_hash_at() const {
+    return [this](std::uint32_t p) { return dot_hash(records_[p].tag); };
+  }
+
+  void build_indexes() {
+    const auto n = static_cast<std::uint32_t>(records_.size());
+    by_element_.rebuild(n, element_hash_at());
+    by_dot_.rebuild(n, dot_hash_at());
+  }
+
+  [[nodiscard]] std::uint32_t find_dot(const dot& d) const {
+    if (!indexed()) {
+      for (std::uint32_t p = 0; p < records_.size(); ++p) {
+        if (records_[p].tag == d) return p;
+      }
+      return flat_index::npos;
+    }
+    return by_dot_.find(dot_hash(d), [&](std::uint32_t p) { return records_[p].tag == d; });
+  }
+
+  [[nodiscard]] std::uint32_t find_element(const T& e) const {
+    if (!indexed()) {
+      for (std::uint32_t p = 0; p < records_.size(); ++p) {
+        if (records_[p].element == e) return p;
+      }
+      return flat_index::npos;
+    }
+    return by_element_.find(element_hash(e), [&](std::uint32_t p) { return records_[p].element == e; });
+  }
+
+  std::vector<record> records_;
+  flat_index by_element_;
+  flat_index by_dot_;
+  std::size_t distinct_ = 0;
+};
+
+}  // namespace converge::detail
