@@ -45,8 +45,10 @@
 #include <boost/hana/tuple.hpp>
 
 #include <concepts>
+#include <cstddef>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace converge {
 
@@ -105,8 +107,10 @@ constexpr bool check_composed() {
   }(std::type_identity<member_types<T>>{});
 }
 
+/// Calls `f(getter)` for each field of Hana struct `T`, where `getter(obj)`
+/// returns that field of `obj`; `x` only names the type.
 template <class T, class F>
-constexpr void for_each_field(T& x, F&& f) {
+constexpr void for_each_field([[maybe_unused]] T& x, F&& f) {
   boost::hana::for_each(boost::hana::accessors<std::remove_const_t<T>>(),
                         [&](auto accessor) { f(boost::hana::second(accessor)); });
 }
@@ -171,6 +175,35 @@ template <lattice T>
     return out;
   } else {
     return leq(delta, state) ? T{} : delta;
+  }
+}
+
+/// Splits `x` into at most `parts` states (at least one), each included in `x`,
+/// whose join is `x`: a join decomposition, grouped. Any subset of the parts
+/// joined into any state is safe — nothing is lost or resurrected — so a
+/// large state can travel as several messages. Types refine it with a member
+/// `split(parts)`; otherwise `x` is one part. Composed structs split field by
+/// field (each part carries one field's part, the other fields bottom).
+template <lattice T>
+[[nodiscard]] std::vector<T> split(const T& x, std::size_t parts) {
+  if constexpr (requires { { x.split(parts) } -> std::same_as<std::vector<T>>; }) {
+    return parts <= 1 ? std::vector<T>{x} : x.split(parts);
+  } else if constexpr (detail::hana_struct<T> && !detail::joins_in_place<T>) {
+    if (parts <= 1) return {x};
+    std::vector<T> out;
+    detail::for_each_field(x, [&](auto get) {
+      using field = std::remove_cvref_t<decltype(get(x))>;
+      if (is_bottom(get(x))) return;
+      for (field& piece : split(get(x), parts)) {
+        T whole{};
+        get(whole) = std::move(piece);
+        out.push_back(std::move(whole));
+      }
+    });
+    if (out.empty()) out.push_back(x);
+    return out;
+  } else {
+    return {x};
   }
 }
 

@@ -16,7 +16,7 @@ namespace test {
 
 inline std::uint64_t seed() {
   static const std::uint64_t s = [] {
-    if (const char* env = std::getenv("CONVERGE_SEED")) return std::strtoull(env, nullptr, 0);
+    if (const char* env = std::getenv("CONVERGE_SEED")) return static_cast<std::uint64_t>(std::strtoull(env, nullptr, 0));
     return std::uint64_t{20261126};
   }();
   return s;

@@ -1,0 +1,94 @@
+#pragma once
+/// @file
+/// `converge::gset<T>`: a grow-only set.
+
+#include "converge/lattice.hpp"
+
+#include <algorithm>
+#include <concepts>
+#include <cstddef>
+#include <set>
+#include <utility>
+
+namespace converge {
+
+/// A grow-only set (G-Set): elements are inserted, never removed; join is
+/// set union, so every concurrent insert survives.
+///
+/// Elements are kept in a `std::set` (T must be totally ordered): iteration
+/// is in ascending order, so equal states iterate — and encode — alike, and
+/// joining a delta of m elements costs O(m log n).
+template <class T>
+requires std::totally_ordered<T> && std::copyable<T>
+class gset {
+ public:
+  using value_type = T;
+  using const_iterator = typename std::set<T>::const_iterator;
+  using iterator = const_iterator;
+
+  /// Bottom: the empty set.
+  gset() = default;
+
+  /// Inserts `v`; returns the delta `{v}`, or bottom when `v` was present.
+  gset insert(T v) {
+    gset delta;
+    if (elements_.contains(v)) return delta;
+    delta.elements_.insert(v);
+    elements_.insert(std::move(v));
+    return delta;
+  }
+
+  /// True when `v` is in the set.
+  [[nodiscard]] bool contains(const T& v) const { return elements_.contains(v); }
+  /// The number of elements.
+  [[nodiscard]] std::size_t size() const noexcept { return elements_.size(); }
+  /// True when the set is empty (bottom).
+  [[nodiscard]] bool empty() const noexcept { return elements_.empty(); }
+
+  /// Iteration over the elements, in ascending order.
+  [[nodiscard]] const_iterator begin() const noexcept { return elements_.begin(); }
+  /// End of iteration.
+  [[nodiscard]] const_iterator end() const noexcept { return elements_.end(); }
+
+  /// Joins `other` in place (set union), in O(m log n) for m = other.size().
+  /// No-op on itself.
+  void join(const gset& other) {
+    if (&other == this) return;
+    for (const T& v : other.elements_) elements_.insert(v);
+  }
+
+  /// Lattice order: set inclusion.
+  [[nodiscard]] bool leq(const gset& other) const {
+    return size() <= other.size() &&
+           std::all_of(elements_.begin(), elements_.end(), [&](const T& v) { return other.contains(v); });
+  }
+
+  /// The elements of this delta that `state` lacks; bottom when redundant.
+  [[nodiscard]] gset novel_to(const gset& state) const {
+    gset out;
+    for (const T& v : elements_) {
+      if (!state.contains(v)) out.elements_.insert(out.elements_.end(), v);
+    }
+    return out;
+  }
+
+  /// State equality.
+  bool operator==(const gset&) const = default;
+
+  /// For serialization: the elements.
+  [[nodiscard]] const std::set<T>& elements() const noexcept { return elements_; }
+
+  /// For serialization: builds a set from its elements (any set is valid).
+  [[nodiscard]] static gset from_elements(std::set<T> elements) noexcept {
+    gset out;
+    out.elements_ = std::move(elements);
+    return out;
+  }
+
+ private:
+  std::set<T> elements_;
+};
+
+static_assert(delta_lattice<gset<int>>);
+
+}  // namespace converge
