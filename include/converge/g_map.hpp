@@ -2,6 +2,7 @@
 /// @file
 /// `converge::g_map<K, V>`: a grow-only map from keys to lattice values.
 
+#include "converge/detail/chunks.hpp"
 #include "converge/lattice.hpp"
 
 #include <concepts>
@@ -11,6 +12,7 @@
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace converge {
 
@@ -103,6 +105,18 @@ class g_map {
         out.map_.emplace_hint(out.map_.end(), k, std::move(n));
       }
     }
+    return out;
+  }
+
+  /// A join decomposition in at most `parts` groups of whole keys (see converge::split).
+  [[nodiscard]] std::vector<g_map> split(std::size_t parts) const {
+    std::vector<g_map> out;
+    detail::for_each_chunk(map_, parts, [&](std::map<K, V> chunk) {
+      g_map part;
+      part.map_ = std::move(chunk);
+      out.push_back(std::move(part));
+    });
+    if (out.empty()) out.emplace_back();
     return out;
   }
 

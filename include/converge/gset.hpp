@@ -2,6 +2,7 @@
 /// @file
 /// `converge::gset<T>`: a grow-only set.
 
+#include "converge/detail/chunks.hpp"
 #include "converge/lattice.hpp"
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <cstddef>
 #include <set>
 #include <utility>
+#include <vector>
 
 namespace converge {
 
@@ -69,6 +71,14 @@ class gset {
     for (const T& v : elements_) {
       if (!state.contains(v)) out.elements_.insert(out.elements_.end(), v);
     }
+    return out;
+  }
+
+  /// A join decomposition in at most `parts` groups of elements (see converge::split).
+  [[nodiscard]] std::vector<gset> split(std::size_t parts) const {
+    std::vector<gset> out;
+    detail::for_each_chunk(elements_, parts, [&](std::set<T> chunk) { out.push_back(from_elements(std::move(chunk))); });
+    if (out.empty()) out.emplace_back();
     return out;
   }
 

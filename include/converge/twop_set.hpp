@@ -3,6 +3,7 @@
 /// `converge::twop_set<T>`: a two-phase set, where an erased element is gone
 /// for good.
 
+#include "converge/detail/chunks.hpp"
 #include "converge/lattice.hpp"
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <set>
 #include <stdexcept>
 #include <utility>
+#include <vector>
 
 namespace converge {
 
@@ -99,6 +101,18 @@ class twop_set {
     for (const T& v : elements_) {
       if (!state.contains(v) && !state.erased(v)) out.elements_.insert(out.elements_.end(), v);
     }
+    return out;
+  }
+
+  /// A join decomposition in at most `parts` groups (see converge::split):
+  /// live elements and tombstones cut separately, each part a valid state.
+  [[nodiscard]] std::vector<twop_set> split(std::size_t parts) const {
+    std::vector<twop_set> out;
+    const std::size_t live_parts = std::max<std::size_t>(1, parts / 2);
+    detail::for_each_chunk(elements_, live_parts, [&](std::set<T> chunk) { out.push_back(from_parts(std::move(chunk), {})); });
+    detail::for_each_chunk(tombstones_, std::max<std::size_t>(1, parts - live_parts),
+                           [&](std::set<T> chunk) { out.push_back(from_parts({}, std::move(chunk))); });
+    if (out.empty()) out.emplace_back();
     return out;
   }
 
