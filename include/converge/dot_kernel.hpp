@@ -13,6 +13,7 @@
 ///   s.for_each_dot(f)              // visits every dot held
 ///   s.remove(d)                    // drops the entry tagged d (d is held)
 ///   s.add_unseen(other, ctx)       // adds other's entries whose dots ctx lacks
+///   s.partition(n)                 // at most n non-empty stores whose union is s
 /// @endcode
 ///
 /// # The join (written once, used by every causal type)
@@ -36,6 +37,7 @@
 #include "converge/dot.hpp"
 
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 #include <utility>
@@ -53,6 +55,7 @@ concept dot_store = std::default_initializable<S> && std::equality_comparable<S>
                       cs.for_each_dot([](const dot&) {});
                       s.remove(d);
                       s.add_unseen(cs, ctx);
+                      { cs.partition(std::size_t{2}) } -> std::same_as<std::vector<S>>;
                     };
 
 namespace detail {
@@ -117,6 +120,28 @@ class causal {
   [[nodiscard]] Derived novel_to(const Derived& state) const {
     Derived out;
     detail::causal_novel(store_, ctx_, state.store_, state.ctx_, out.store_, out.ctx_);
+    return out;
+  }
+
+  /// A join decomposition in at most `parts` groups (see converge::split):
+  /// each part holds some entries and exactly their dots; one more part
+  /// holds the removals (dots seen, no entry). No part claims a dot it does
+  /// not carry, so parts arriving alone can never hide an entry.
+  [[nodiscard]] std::vector<Derived> split(std::size_t parts) const {
+    std::vector<Derived> out;
+    causal_context held;
+    for (Store& piece : store_.partition(parts > 1 ? parts - 1 : 1)) {
+      Derived part;
+      piece.for_each_dot([&](const dot& d) {
+        part.ctx_.insert(d);
+        held.insert(d);
+      });
+      part.store_ = std::move(piece);
+      out.push_back(std::move(part));
+    }
+    Derived removals;
+    removals.ctx_ = ctx_.subtract(held);
+    if (!removals.ctx_.empty() || out.empty()) out.push_back(std::move(removals));
     return out;
   }
 

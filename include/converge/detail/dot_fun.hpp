@@ -7,6 +7,7 @@
 #include "converge/dot.hpp"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -50,6 +51,18 @@ class dot_fun {
     for (const entry& e : other.entries_) {
       if (!ctx.contains(e.first)) add(e.first, e.second);
     }
+  }
+
+  /// At most `n` non-empty stores whose union is this one.
+  [[nodiscard]] std::vector<dot_fun> partition(std::size_t n) const {
+    std::vector<dot_fun> out;
+    if (entries_.empty()) return out;
+    const std::size_t per = (entries_.size() + n - 1) / std::max<std::size_t>(n, 1);
+    for (std::size_t i = 0; i < entries_.size(); ++i) {
+      if (i % per == 0) out.emplace_back();
+      out.back().entries_.push_back(entries_[i]);
+    }
+    return out;
   }
 
   bool operator==(const dot_fun&) const = default;

@@ -8,10 +8,13 @@
 #include "converge/dot.hpp"
 #include "converge/dot_kernel.hpp"
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 namespace converge::detail {
 
@@ -80,6 +83,19 @@ class dot_map {
     causal_access::store(slot) = std::move(store);
     slot.store().for_each_dot([&](const dot& d) { index_.insert_or_assign(d, key); });
     if (slot.store().empty()) entries_.erase(key);
+  }
+
+  /// At most `n` non-empty stores whose union is this one (whole keys each).
+  [[nodiscard]] std::vector<dot_map> partition(std::size_t n) const {
+    std::vector<dot_map> out;
+    if (entries_.empty()) return out;
+    const std::size_t per = (entries_.size() + n - 1) / std::max<std::size_t>(n, 1);
+    std::size_t i = 0;
+    for (const auto& [key, value] : entries_) {
+      if (i++ % per == 0) out.emplace_back();
+      out.back().put(key, value.store());
+    }
+    return out;
   }
 
   friend bool operator==(const dot_map& a, const dot_map& b) { return a.entries_ == b.entries_; }

@@ -11,6 +11,7 @@
 #include "converge/detail/flat_index.hpp"
 #include "converge/dot.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -106,6 +107,18 @@ class element_store {
     for (const record& r : other.records_) {
       if (!ctx.contains(r.tag)) add(r.element, r.tag);
     }
+  }
+
+  /// At most `n` non-empty stores whose union is this one.
+  [[nodiscard]] std::vector<element_store> partition(std::size_t n) const {
+    std::vector<element_store> out;
+    if (records_.empty()) return out;
+    const std::size_t per = (records_.size() + n - 1) / std::max<std::size_t>(n, 1);
+    for (std::size_t i = 0; i < records_.size(); ++i) {
+      if (i % per == 0) out.emplace_back();
+      out.back().add(records_[i].element, records_[i].tag);
+    }
+    return out;
   }
 
   /// Same records, whatever their order.
