@@ -44,8 +44,9 @@ class dot_map {
   }
 
   void add_unseen(const dot_map& other, const causal_context& ctx) {
-    for (const auto& [key, value] : other.entries_) {
-      const auto& theirs = value.store();
+    for (const auto& entry : other.entries_) {
+      const K& key = entry.first;  // a variable, not a structured binding: clang < 16 cannot capture those
+      const auto& theirs = entry.second.store();
       bool novel = false;
       theirs.for_each_dot([&](const dot& d) { novel = novel || !ctx.contains(d); });
       if (!novel) continue;

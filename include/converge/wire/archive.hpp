@@ -1,0 +1,427 @@
+#pragma once
+/// @file
+/// The compact cereal archive pair of the wire format, its limits and its error.
+///
+/// Layout of what an `output_archive` produces (`finish()`), and what an
+/// `input_archive` reads:
+/// @code
+///   frame   := replica_table payload
+///   replica_table := varint(n) varint(id)^n      // ids in order of first use
+///   payload := the values, cereal's order, with:
+///     unsigned integer  -> LEB128 varint (canonical: shortest form only)
+///     signed integer    -> zig-zag LEB128 varint
+///     1-byte integer    -> the byte itself
+///     bool              -> one byte, 0 or 1
+///     float / double    -> IEEE 754, little-endian, 4 / 8 bytes
+///     cereal::SizeTag   -> varint
+///     cereal::BinaryData, std::string -> raw bytes (strings after a varint length)
+///     replica_id        -> varint index into the replica table
+/// @endcode
+///
+/// Reading is safe on hostile bytes: every read checks what remains; a length
+/// or element count larger than the bytes that remain is refused before
+/// anything is allocated; nesting depth, total elements and string length are
+/// bounded by `decode_limits`. Every failure is a `converge::decode_error`
+/// naming the byte offset.
+
+#include "converge/replica_id.hpp"
+
+#include <cereal/cereal.hpp>
+
+#include <algorithm>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <unordered_map>
+#include <vector>
+
+namespace converge {
+
+/// Thrown by `decode` (and the wire input archive) on malformed input: says
+/// what was wrong and at which byte offset.
+class decode_error : public std::runtime_error {
+ public:
+  decode_error(std::size_t offset, const std::string& what)
+      : std::runtime_error("decode_error at byte " + std::to_string(offset) + ": " + what), offset_(offset) {}
+
+  /// The offset (from the start of the encoded data) where the problem was found.
+  [[nodiscard]] std::size_t offset() const noexcept { return offset_; }
+
+ private:
+  std::size_t offset_;
+};
+
+/// Bounds on what a decoder accepts; the defaults suit messages of a few MiB.
+struct decode_limits {
+  std::size_t max_depth = 64;                    ///< nesting of class types
+  std::size_t max_elements = std::size_t{1} << 24;  ///< sum of all element counts in one message
+  std::size_t max_string_bytes = std::size_t{1} << 24;  ///< length of one string
+};
+
+namespace wire {
+
+/// The wire format version, one byte: major in the high nibble, minor in the
+/// low one. A decoder refuses a newer major; minors stay readable.
+inline constexpr std::uint8_t format_major = 1;
+inline constexpr std::uint8_t format_minor = 0;
+inline constexpr std::byte format_header{static_cast<unsigned char>((format_major << 4) | format_minor)};
+
+namespace detail {
+
+inline constexpr std::uint64_t zigzag(std::int64_t v) noexcept {
+  return (static_cast<std::uint64_t>(v) << 1) ^ (v < 0 ? ~std::uint64_t{0} : std::uint64_t{0});
+}
+inline constexpr std::int64_t unzigzag(std::uint64_t v) noexcept {
+  return static_cast<std::int64_t>((v >> 1) ^ (~(v & 1) + 1));
+}
+
+/// Appends `v` as an LEB128 varint.
+inline void put_varint(std::vector<std::byte>& out, std::uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<std::byte>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<std::byte>(v));
+}
+
+/// The number of bytes `put_varint(v)` writes.
+[[nodiscard]] inline constexpr std::size_t varint_size(std::uint64_t v) noexcept {
+  std::size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+template <class T>
+inline constexpr bool is_wire_integer = std::is_integral_v<T> && !std::is_same_v<T, bool>;
+
+}  // namespace detail
+
+/// Writes values into a byte vector in the compact wire format.
+class output_archive : public cereal::OutputArchive<output_archive, cereal::AllowEmptyClassElision> {
+ public:
+  output_archive() : cereal::OutputArchive<output_archive, cereal::AllowEmptyClassElision>(this) {}
+
+  void write_byte(std::byte b) { payload_.push_back(b); }
+  void write_bytes(const void* data, std::size_t n) {
+    const auto* p = static_cast<const std::byte*>(data);
+    payload_.insert(payload_.end(), p, p + n);
+  }
+  void write_varint(std::uint64_t v) { detail::put_varint(payload_, v); }
+
+  /// Writes a replica as its index in the message's replica table.
+  void write_replica(replica_id r) {
+    const auto [it, fresh] = index_.try_emplace(r.value(), table_.size());
+    if (fresh) table_.push_back(r.value());
+    write_varint(it->second);
+  }
+
+  /// The frame: the replica table, then everything written. Leaves the archive empty.
+  [[nodiscard]] std::vector<std::byte> finish() {
+    std::vector<std::byte> out;
+    out.reserve(frame_size());
+    detail::put_varint(out, table_.size());
+    for (const std::uint64_t id : table_) detail::put_varint(out, id);
+    out.insert(out.end(), payload_.begin(), payload_.end());
+    payload_.clear();
+    table_.clear();
+    index_.clear();
+    return out;
+  }
+
+  /// The size `finish()` would return.
+  [[nodiscard]] std::size_t frame_size() const noexcept {
+    std::size_t n = detail::varint_size(table_.size()) + payload_.size();
+    for (const std::uint64_t id : table_) n += detail::varint_size(id);
+    return n;
+  }
+
+ private:
+  std::vector<std::byte> payload_;
+  std::vector<std::uint64_t> table_;
+  std::unordered_map<std::uint64_t, std::uint64_t> index_;
+};
+
+/// Reads values written by `output_archive`, refusing anything malformed
+/// with `converge::decode_error`.
+class input_archive : public cereal::InputArchive<input_archive, cereal::AllowEmptyClassElision> {
+ public:
+  /// Reads a frame from `bytes`; `base_offset` is where `bytes` starts in the
+  /// whole message (for error messages). Reads the replica table at once.
+  explicit input_archive(std::span<const std::byte> bytes, const decode_limits& limits = {},
+                         std::size_t base_offset = 0)
+      : cereal::InputArchive<input_archive, cereal::AllowEmptyClassElision>(this),
+        bytes_(bytes),
+        limits_(limits),
+        base_(base_offset) {
+    const std::size_t start = offset();
+    const std::size_t n = read_size();
+    table_.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) table_.push_back(read_varint());
+    std::vector<std::uint64_t> sorted = table_;
+    std::sort(sorted.begin(), sorted.end());
+    if (const auto dup = std::adjacent_find(sorted.begin(), sorted.end()); dup != sorted.end()) {
+      fail_at(start, "replica " + std::to_string(*dup) + " appears twice in the replica table");
+    }
+  }
+
+  /// Offset of the next byte to read, from the start of the whole message.
+  [[nodiscard]] std::size_t offset() const noexcept { return base_ + pos_; }
+  [[nodiscard]] std::size_t remaining() const noexcept { return bytes_.size() - pos_; }
+  [[nodiscard]] const decode_limits& limits() const noexcept { return limits_; }
+
+  /// Throws `decode_error` at the current offset.
+  [[noreturn]] void fail(const std::string& what) const { throw decode_error(offset(), what); }
+  [[noreturn]] void fail_at(std::size_t offset, const std::string& what) const { throw decode_error(offset, what); }
+
+  [[nodiscard]] std::byte read_byte() {
+    need(1);
+    return bytes_[pos_++];
+  }
+
+  void read_bytes(void* out, std::size_t n) {
+    need(n);
+    if (n != 0) std::memcpy(out, bytes_.data() + pos_, n);
+    pos_ += n;
+  }
+
+  /// Reads a canonical LEB128 varint of at most 64 bits.
+  [[nodiscard]] std::uint64_t read_varint() {
+    const std::size_t start = offset();
+    std::uint64_t v = 0;
+    for (unsigned i = 0; i < 10; ++i) {
+      if (remaining() == 0) fail("varint truncated: no bytes remain");
+      const auto b = std::to_integer<std::uint8_t>(bytes_[pos_++]);
+      if (i == 9 && (b & 0x80) != 0) fail_at(start, "varint longer than 10 bytes");
+      if (i == 9 && b > 1) fail_at(start, "varint overflows 64 bits");
+      v |= std::uint64_t{b & 0x7fu} << (7 * i);
+      if ((b & 0x80) == 0) {
+        if (b == 0 && i > 0) fail_at(start, "non-canonical (overlong) varint");
+        return v;
+      }
+    }
+    fail_at(start, "varint longer than 10 bytes");  // unreachable: byte 10 ends or fails above
+  }
+
+  /// Reads an element count (or length) and checks it against what remains
+  /// (each element takes at least one byte) and the element budget, before
+  /// the caller allocates anything.
+  [[nodiscard]] std::size_t read_size() {
+    const std::size_t start = offset();
+    const std::uint64_t n = read_varint();
+    if (n > remaining()) {
+      fail_at(start, "declared length " + std::to_string(n) + " exceeds the " + std::to_string(remaining()) +
+                         " bytes that remain");
+    }
+    if (n > limits_.max_elements - elements_) {
+      fail_at(start, "element count " + std::to_string(n) + " exceeds the limit of " +
+                         std::to_string(limits_.max_elements) + " elements per message");
+    }
+    elements_ += static_cast<std::size_t>(n);
+    return static_cast<std::size_t>(n);
+  }
+
+  /// Reads a string length: checked as `read_size` and against `max_string_bytes`.
+  [[nodiscard]] std::size_t read_string_size() {
+    const std::size_t start = offset();
+    const std::uint64_t n = read_varint();
+    if (n > remaining()) {
+      fail_at(start, "declared length " + std::to_string(n) + " exceeds the " + std::to_string(remaining()) +
+                         " bytes that remain");
+    }
+    if (n > limits_.max_string_bytes) {
+      fail_at(start, "string length " + std::to_string(n) + " exceeds the limit of " +
+                         std::to_string(limits_.max_string_bytes) + " bytes");
+    }
+    return static_cast<std::size_t>(n);
+  }
+
+  /// Reads a replica index and returns the replica it names. Indices must
+  /// appear in order of first use (as the encoder assigns them).
+  [[nodiscard]] replica_id read_replica() {
+    const std::size_t start = offset();
+    const std::uint64_t i = read_varint();
+    if (i >= table_.size()) {
+      fail_at(start, "replica index " + std::to_string(i) + " is outside the replica table of " +
+                         std::to_string(table_.size()));
+    }
+    if (i > used_) fail_at(start, "replica index " + std::to_string(i) + " used before index " + std::to_string(used_));
+    if (i == used_) ++used_;
+    return replica_id{table_[static_cast<std::size_t>(i)]};
+  }
+
+  /// Called around every class type: bounds nesting.
+  void enter() {
+    if (++depth_ > limits_.max_depth) fail("nesting deeper than " + std::to_string(limits_.max_depth));
+  }
+  void leave() noexcept { --depth_; }
+
+  /// Checks that everything was read: no trailing bytes, every replica used.
+  void finish() const {
+    if (remaining() != 0) fail(std::to_string(remaining()) + " trailing bytes after the value");
+    if (used_ != table_.size()) {
+      fail("replica table holds " + std::to_string(table_.size()) + " replicas but only " + std::to_string(used_) +
+           " are used");
+    }
+  }
+
+ private:
+  void need(std::size_t n) const {
+    if (n > remaining()) {
+      fail("needs " + std::to_string(n) + " bytes but only " + std::to_string(remaining()) + " remain");
+    }
+  }
+
+  std::span<const std::byte> bytes_;
+  std::size_t pos_ = 0;
+  decode_limits limits_;
+  std::size_t base_;
+  std::size_t depth_ = 0;
+  std::size_t elements_ = 0;
+  std::vector<std::uint64_t> table_;
+  std::size_t used_ = 0;
+};
+
+namespace detail {
+
+template <class T>
+struct is_cereal_wrapper : std::false_type {};
+template <class T>
+struct is_cereal_wrapper<cereal::NameValuePair<T>> : std::true_type {};
+template <class T>
+struct is_cereal_wrapper<cereal::SizeTag<T>> : std::true_type {};
+template <class T>
+struct is_cereal_wrapper<cereal::BinaryData<T>> : std::true_type {};
+
+template <class T>
+inline constexpr bool counts_depth = std::is_class_v<T> && !is_cereal_wrapper<std::remove_cv_t<T>>::value;
+
+}  // namespace detail
+
+// Prologue / epilogue: nothing is written; reading counts nesting depth.
+template <class T>
+void prologue(output_archive&, const T&) {}
+template <class T>
+void epilogue(output_archive&, const T&) {}
+template <class T>
+void prologue(input_archive& ar, const T&) {
+  if constexpr (detail::counts_depth<T>) ar.enter();
+}
+template <class T>
+void epilogue(input_archive& ar, const T&) {
+  if constexpr (detail::counts_depth<T>) ar.leave();
+}
+
+// Arithmetic types.
+template <class T>
+  requires std::is_arithmetic_v<T>
+void CEREAL_SAVE_FUNCTION_NAME(output_archive& ar, const T& t) {
+  if constexpr (std::is_same_v<T, bool>) {
+    ar.write_byte(t ? std::byte{1} : std::byte{0});
+  } else if constexpr (std::is_floating_point_v<T>) {
+    static_assert(std::numeric_limits<T>::is_iec559 && (sizeof(T) == 4 || sizeof(T) == 8),
+                  "converge::wire: only IEEE 754 float and double are supported");
+    using bits_t = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+    auto bits = std::bit_cast<bits_t>(t);
+    for (std::size_t i = 0; i < sizeof(T); ++i, bits >>= 8) ar.write_byte(static_cast<std::byte>(bits & 0xff));
+  } else if constexpr (sizeof(T) == 1) {
+    ar.write_byte(static_cast<std::byte>(t));
+  } else if constexpr (std::is_signed_v<T>) {
+    ar.write_varint(detail::zigzag(static_cast<std::int64_t>(t)));
+  } else {
+    ar.write_varint(static_cast<std::uint64_t>(t));
+  }
+}
+
+template <class T>
+  requires std::is_arithmetic_v<T>
+void CEREAL_LOAD_FUNCTION_NAME(input_archive& ar, T& t) {
+  if constexpr (std::is_same_v<T, bool>) {
+    const std::size_t at = ar.offset();
+    const auto b = std::to_integer<std::uint8_t>(ar.read_byte());
+    if (b > 1) ar.fail_at(at, "bool byte " + std::to_string(b) + " is neither 0 nor 1");
+    t = b == 1;
+  } else if constexpr (std::is_floating_point_v<T>) {
+    using bits_t = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+    bits_t bits = 0;
+    for (std::size_t i = 0; i < sizeof(T); ++i) {
+      bits |= static_cast<bits_t>(std::to_integer<std::uint8_t>(ar.read_byte())) << (8 * i);
+    }
+    t = std::bit_cast<T>(bits);
+  } else if constexpr (sizeof(T) == 1) {
+    t = static_cast<T>(std::to_integer<std::uint8_t>(ar.read_byte()));
+  } else if constexpr (std::is_signed_v<T>) {
+    const std::size_t at = ar.offset();
+    const std::int64_t v = detail::unzigzag(ar.read_varint());
+    if (v < std::numeric_limits<T>::min() || v > std::numeric_limits<T>::max()) {
+      ar.fail_at(at, "integer " + std::to_string(v) + " does not fit in " + std::to_string(sizeof(T)) + " bytes");
+    }
+    t = static_cast<T>(v);
+  } else {
+    const std::size_t at = ar.offset();
+    const std::uint64_t v = ar.read_varint();
+    if (v > std::numeric_limits<T>::max()) {
+      ar.fail_at(at, "integer " + std::to_string(v) + " does not fit in " + std::to_string(sizeof(T)) + " bytes");
+    }
+    t = static_cast<T>(v);
+  }
+}
+
+// Names are not written: the format is positional.
+template <class Archive, class T>
+  requires std::is_same_v<Archive, output_archive> || std::is_same_v<Archive, input_archive>
+void CEREAL_SERIALIZE_FUNCTION_NAME(Archive& ar, cereal::NameValuePair<T>& t) {
+  ar(t.value);
+}
+
+template <class T>
+void CEREAL_SAVE_FUNCTION_NAME(output_archive& ar, const cereal::SizeTag<T>& t) {
+  ar.write_varint(static_cast<std::uint64_t>(t.size));
+}
+template <class T>
+void CEREAL_LOAD_FUNCTION_NAME(input_archive& ar, cereal::SizeTag<T>& t) {
+  using size_type = std::remove_cvref_t<T>;
+  const std::size_t n = ar.read_size();
+  if constexpr (sizeof(size_type) < sizeof(std::size_t)) {
+    if (n > std::numeric_limits<size_type>::max()) ar.fail("element count does not fit its size type");
+  }
+  t.size = static_cast<size_type>(n);
+}
+
+template <class T>
+void CEREAL_SAVE_FUNCTION_NAME(output_archive& ar, const cereal::BinaryData<T>& bd) {
+  ar.write_bytes(bd.data, static_cast<std::size_t>(bd.size));
+}
+template <class T>
+void CEREAL_LOAD_FUNCTION_NAME(input_archive& ar, cereal::BinaryData<T>& bd) {
+  ar.read_bytes(bd.data, static_cast<std::size_t>(bd.size));
+}
+
+// Strings: a varint length, then the bytes; the length is checked against
+// `max_string_bytes` and the bytes that remain before allocating.
+template <class Traits, class Alloc>
+void CEREAL_SAVE_FUNCTION_NAME(output_archive& ar, const std::basic_string<char, Traits, Alloc>& s) {
+  ar.write_varint(s.size());
+  ar.write_bytes(s.data(), s.size());
+}
+template <class Traits, class Alloc>
+void CEREAL_LOAD_FUNCTION_NAME(input_archive& ar, std::basic_string<char, Traits, Alloc>& s) {
+  const std::size_t n = ar.read_string_size();
+  s.resize(n);
+  ar.read_bytes(s.data(), n);
+}
+
+}  // namespace wire
+}  // namespace converge
+
+CEREAL_REGISTER_ARCHIVE(converge::wire::output_archive)
+CEREAL_REGISTER_ARCHIVE(converge::wire::input_archive)
+CEREAL_SETUP_ARCHIVE_TRAITS(converge::wire::input_archive, converge::wire::output_archive)

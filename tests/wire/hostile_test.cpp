@@ -1,0 +1,165 @@
+// Hostile input: truncations, byte flips, runs of 0xff, invalid states.
+// Garbage gives decode_error or a valid state, never a crash or a hang.
+#include "golden_cases.hpp"
+
+#include "converge/converge.hpp"
+
+#include "support/random.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+using bytes_t = std::vector<std::byte>;
+
+TEST_CASE("every truncation of every golden vector is refused") {
+  for (const auto& c : wire_test::golden_cases()) {
+    CAPTURE(c.name);
+    for (std::size_t n = 0; n < c.bytes.size(); ++n) {
+      CAPTURE(n);
+      CHECK_FALSE(c.probe(std::span<const std::byte>(c.bytes.data(), n)));
+    }
+    CHECK(c.probe(c.bytes));
+  }
+}
+
+TEST_CASE("random byte flips give decode_error or a state that round-trips") {
+  CAPTURE(test::seed());
+  auto rng = test::rng_for("byte flips");
+  std::size_t refused = 0, accepted = 0;
+  for (const auto& c : wire_test::golden_cases()) {
+    CAPTURE(c.name);
+    for (int i = 0; i < test::cases(300); ++i) {
+      bytes_t b = c.bytes;
+      const auto flips = 1 + test::below(rng, 3);
+      for (std::uint64_t f = 0; f < flips; ++f) {
+        b[test::below(rng, b.size())] = static_cast<std::byte>(test::below(rng, 256));
+      }
+      if (test::below(rng, 4) == 0) b.insert(b.begin() + static_cast<std::ptrdiff_t>(test::below(rng, b.size())),
+                                             static_cast<std::byte>(test::below(rng, 256)));
+      CAPTURE(wire_test::to_hex(b));
+      (c.probe(b) ? accepted : refused)++;
+    }
+  }
+  CHECK(refused > 0);
+  CHECK(accepted > 0);
+}
+
+TEST_CASE("runs of 0xff are refused") {
+  for (const auto& c : wire_test::golden_cases()) {
+    CAPTURE(c.name);
+    for (const std::size_t n : {1U, 2U, 11U, 16U, 64U, 1000U}) {
+      CHECK_FALSE(c.probe(bytes_t(n, std::byte{0xff})));
+      bytes_t b(n, std::byte{0xff});
+      b[0] = converge::wire::format_header;
+      CHECK_FALSE(c.probe(b));
+    }
+  }
+}
+
+TEST_CASE("random garbage behind a valid header never crashes") {
+  CAPTURE(test::seed());
+  auto rng = test::rng_for("garbage");
+  const auto cases = wire_test::golden_cases();
+  for (int i = 0; i < test::cases(3000); ++i) {
+    bytes_t b(1 + test::below(rng, 40));
+    for (auto& x : b) x = static_cast<std::byte>(test::below(rng, 4) == 0 ? test::below(rng, 256) : test::below(rng, 4));
+    b[0] = converge::wire::format_header;
+    (void)cases[test::below(rng, cases.size())].probe(b);
+  }
+}
+
+TEST_CASE("invalid causal states are refused") {
+  using converge::replica_id;
+  // causal_context: versions [(r0, 2)], cloud [(r0, 2)]: a cloud dot the vector covers
+  const bytes_t covered{std::byte{0x10}, std::byte{0x01}, std::byte{0x05}, std::byte{0x01}, std::byte{0x00},
+                        std::byte{0x02}, std::byte{0x01}, std::byte{0x00}, std::byte{0x01}, std::byte{0x02}};
+  CHECK_THROWS_AS((void)converge::decode<converge::causal_context>(covered), converge::decode_error);
+  // the same with cloud dot 4 (> 2 + 1) is valid
+  bytes_t ok = covered;
+  ok.back() = std::byte{0x04};
+  CHECK(converge::decode<converge::causal_context>(ok).contains(converge::dot{replica_id{5}, 4}));
+  // cloud dot 3 extends the vector (it should have been folded): refused
+  bytes_t extends = covered;
+  extends.back() = std::byte{0x03};
+  CHECK_THROWS_AS((void)converge::decode<converge::causal_context>(extends), converge::decode_error);
+
+  // or_set: store holds (r0, 1) but the context is empty
+  converge::or_set<std::uint64_t> s;
+  s.insert(replica_id{5}, 9);
+  bytes_t b = converge::encode(s);
+  // header, table [5], versions [(0, 1)], cloud [], store [...]: make versions empty
+  REQUIRE(b.size() > 6);
+  bytes_t uncovered{b[0], b[1], b[2], std::byte{0x00}, std::byte{0x00}};
+  uncovered.insert(uncovered.end(), b.begin() + 7, b.end());
+  CHECK_THROWS_WITH_AS((void)converge::decode<converge::or_set<std::uint64_t>>(uncovered),
+                       doctest::Contains("invalid state"), converge::decode_error);
+
+  // or_set: the same dot twice in the store (a gap of 0 after the first repeats nothing: the
+  // encoding cannot even express a duplicate dot, and 2 records under one replica need
+  // increasing counters); a group without dots is refused
+  converge::or_map<std::string, converge::ew_flag> m;
+  m.update("k", [](auto& f) { return f.enable(replica_id{1}); });
+  const bytes_t mb = converge::encode(m);
+  CHECK(converge::decode<decltype(m)>(mb) == m);
+}
+
+TEST_CASE("decode throws only decode_error") {
+  // an or_map whose nested store is empty, a dot under two keys, keys out of order
+  using map_t = converge::or_map<std::string, converge::ew_flag>;
+  map_t m;
+  m.update("a", [](auto& f) { return f.enable(converge::replica_id{1}); });
+  m.update("b", [](auto& f) { return f.enable(converge::replica_id{1}); });
+  bytes_t b = converge::encode(m);
+  auto rng = test::rng_for("only decode_error");
+  for (int i = 0; i < 2000; ++i) {
+    bytes_t x = b;
+    x[1 + test::below(rng, x.size() - 1)] = static_cast<std::byte>(test::below(rng, 8));
+    try {
+      (void)converge::decode<map_t>(x);
+    } catch (const converge::decode_error&) {
+    } catch (...) {
+      FAIL("an exception other than decode_error escaped decode");
+    }
+  }
+}
+
+namespace {
+
+template <class T>
+void flip_random_states(const char* name) {
+  CAPTURE(test::seed());
+  CAPTURE(name);
+  auto rng = test::rng_for(name);
+  for (int i = 0; i < test::cases(100); ++i) {
+    const auto [state, delta] = wire_test::random_state_and_delta<T>(rng, static_cast<int>(test::below(rng, 25)));
+    for (const T& x : {state, delta}) {
+      const auto c = wire_test::make_case(name, x);
+      for (int k = 0; k < 10; ++k) {
+        bytes_t b = c.bytes;
+        b[test::below(rng, b.size())] = static_cast<std::byte>(test::below(rng, 256));
+        CAPTURE(wire_test::to_hex(b));
+        (void)c.probe(b);
+      }
+      const auto cut = test::below(rng, c.bytes.size());
+      CHECK_FALSE(c.probe(std::span<const std::byte>(c.bytes.data(), cut)));
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("byte flips and truncations of random states") {
+  flip_random_states<converge::bounded_counter>("flip bounded");
+  flip_random_states<converge::twop_set<std::string>>("flip twop");
+  flip_random_states<converge::or_set<std::string>>("flip or_set");
+  flip_random_states<converge::mv_register<std::string>>("flip mv");
+  flip_random_states<converge::dw_flag>("flip dw");
+  flip_random_states<converge::g_map<std::string, converge::gcounter>>("flip g_map");
+  flip_random_states<converge::or_map<std::uint64_t, converge::or_map<std::string, converge::ew_flag>>>(
+      "flip or_map nested");
+  flip_random_states<wire_test::shop>("flip shop");
+}

@@ -1,0 +1,102 @@
+// Random states and deltas of every type survive encode/decode, and cereal's
+// own JSON archive, unchanged.
+#include "generators.hpp"
+
+#include "converge/converge.hpp"
+
+#include "support/random.hpp"
+
+#include <cereal/archives/json.hpp>
+#include <doctest/doctest.h>
+
+#include <sstream>
+#include <string>
+
+namespace {
+
+using namespace wire_test;
+
+template <class T>
+void check_round_trips(const char* name) {
+  CAPTURE(test::seed());
+  CAPTURE(name);
+  auto rng = test::rng_for(name);
+  for (int i = 0; i < test::cases(200); ++i) {
+    const auto [state, delta] = random_state_and_delta<T>(rng, static_cast<int>(test::below(rng, 30)));
+    for (const T& x : {state, delta}) {
+      const auto bytes = converge::encode(x);
+      const T back = converge::decode<T>(bytes);
+      REQUIRE(back == x);
+      REQUIRE(converge::encode(back) == bytes);
+      REQUIRE(converge::encoded_size(x) == bytes.size());
+    }
+  }
+}
+
+template <class T>
+void check_json_archive(const char* name) {
+  CAPTURE(test::seed());
+  auto rng = test::rng_for(name);
+  for (int i = 0; i < 20; ++i) {
+    const T x = random_state_and_delta<T>(rng, 15).first;
+    std::stringstream ss;
+    {
+      cereal::JSONOutputArchive out(ss);
+      out(cereal::make_nvp("x", x));
+    }
+    T back{};
+    {
+      cereal::JSONInputArchive in(ss);
+      in(cereal::make_nvp("x", back));
+    }
+    REQUIRE(back == x);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("round trip: counters") {
+  check_round_trips<converge::gcounter>("rt gcounter");
+  check_round_trips<converge::pncounter>("rt pncounter");
+  check_round_trips<converge::bounded_counter>("rt bounded_counter");
+}
+
+TEST_CASE("round trip: sets") {
+  check_round_trips<converge::gset<std::uint64_t>>("rt gset u64");
+  check_round_trips<converge::gset<std::string>>("rt gset string");
+  check_round_trips<converge::twop_set<std::string>>("rt twop_set");
+  check_round_trips<converge::or_set<std::uint64_t>>("rt or_set u64");
+  check_round_trips<converge::or_set<std::string>>("rt or_set string");
+}
+
+TEST_CASE("round trip: registers and flags") {
+  check_round_trips<converge::lww_register<std::string>>("rt lww");
+  check_round_trips<converge::lww_register<std::int64_t>>("rt lww i64");
+  check_round_trips<converge::mv_register<std::string>>("rt mv");
+  check_round_trips<converge::ew_flag>("rt ew");
+  check_round_trips<converge::dw_flag>("rt dw");
+}
+
+TEST_CASE("round trip: maps") {
+  check_round_trips<converge::g_map<std::string, converge::gcounter>>("rt g_map");
+  check_round_trips<converge::g_map<std::uint64_t, converge::or_set<std::string>>>("rt g_map or_set");
+  check_round_trips<converge::or_map<std::string, converge::or_set<std::uint64_t>>>("rt or_map or_set");
+  check_round_trips<converge::or_map<std::string, converge::mv_register<std::string>>>("rt or_map mv");
+  check_round_trips<converge::or_map<std::uint64_t, converge::or_map<std::string, converge::ew_flag>>>(
+      "rt or_map nested");
+}
+
+TEST_CASE("round trip: composed struct") { check_round_trips<shop>("rt shop"); }
+
+TEST_CASE("cereal's JSON archive reads back what it wrote") {
+  check_json_archive<converge::gcounter>("json gcounter");
+  check_json_archive<converge::bounded_counter>("json bounded");
+  check_json_archive<converge::twop_set<std::string>>("json twop");
+  check_json_archive<converge::or_set<std::string>>("json or_set");
+  check_json_archive<converge::lww_register<std::string>>("json lww");
+  check_json_archive<converge::dw_flag>("json dw");
+  check_json_archive<converge::g_map<std::string, converge::gcounter>>("json g_map");
+  check_json_archive<converge::or_map<std::uint64_t, converge::or_map<std::string, converge::ew_flag>>>(
+      "json or_map nested");
+  check_json_archive<shop>("json shop");
+}
