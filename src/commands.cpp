@@ -1,0 +1,280 @@
+#include "commands.hpp"
+
+#include "options.hpp"
+
+#include "converge/wire/json.hpp"
+
+#include <exception>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace converge_node {
+namespace {
+
+std::string_view trim(std::string_view s) {
+  const auto first = s.find_first_not_of(" \t\r");
+  if (first == std::string_view::npos) return {};
+  const auto last = s.find_last_not_of(" \t\r");
+  return s.substr(first, last - first + 1);
+}
+
+// Splits off the first word of `s`; `s` keeps the trimmed rest.
+std::string_view next_word(std::string_view& s) {
+  s = trim(s);
+  const auto end = s.find_first_of(" \t");
+  const std::string_view word = s.substr(0, end);
+  s = end == std::string_view::npos ? std::string_view{} : trim(s.substr(end));
+  return word;
+}
+
+struct command_error {
+  std::string what;
+};
+
+std::uint64_t number_arg(std::string_view& rest, const char* name, std::optional<std::uint64_t> fallback = {}) {
+  const std::string_view word = next_word(rest);
+  if (word.empty()) {
+    if (fallback) return *fallback;
+    throw command_error{std::string("missing ") + name};
+  }
+  const auto n = parse_number(word);
+  if (!n) throw command_error{std::string(name) + " must be a non-negative integer below 2^64, not '" + std::string(word) + "'"};
+  return *n;
+}
+
+void no_more(std::string_view rest) {
+  if (!rest.empty()) throw command_error{"unexpected '" + std::string(rest) + "'"};
+}
+
+std::string text_arg(std::string_view rest, const char* name) {
+  if (rest.empty()) throw command_error{std::string("missing ") + name};
+  return std::string(rest);
+}
+
+void put_metrics(std::string& out, const converge::peer_metrics& m) {
+  auto field = [&](const char* name, std::uint64_t v, bool first = false) {
+    if (!first) out += ',';
+    out += '"';
+    out += name;
+    out += "\":";
+    out += std::to_string(v);
+  };
+  out += '{';
+  field("messages_out", m.messages_out, true);
+  field("bytes_out", m.bytes_out);
+  field("messages_in", m.messages_in);
+  field("bytes_in", m.bytes_in);
+  field("delta_messages_out", m.delta_messages_out);
+  field("acks_out", m.acks_out);
+  field("retransmissions", m.retransmissions);
+  field("deltas_applied", m.deltas_applied);
+  field("redundant_dropped", m.redundant_dropped);
+  field("state_transfers_sent", m.state_transfers_sent);
+  field("state_transfers_received", m.state_transfers_received);
+  field("malformed_dropped", m.malformed_dropped);
+  field("stale_dropped", m.stale_dropped);
+  field("session_resets", m.session_resets);
+  out += '}';
+}
+
+}  // namespace
+
+std::string stats_json(const node& n) {
+  const converge::replicator_metrics r = n.replication_stats();
+  const converge::transport_metrics t = n.transport_stats();
+  std::string out = "{\"id\":" + std::to_string(n.id()) + ",\"replica\":" + std::to_string(n.replica().value());
+  out += ",\"total\":";
+  put_metrics(out, r.total);
+  out += ",\"peers\":{";
+  bool first = true;
+  for (const auto& [id, m] : r.peers) {
+    if (!first) out += ',';
+    first = false;
+    out += '"' + std::to_string(id) + "\":";
+    put_metrics(out, m);
+  }
+  out += '}';
+  auto field = [&](const char* name, std::uint64_t v) {
+    out += ",\"";
+    out += name;
+    out += "\":";
+    out += std::to_string(v);
+  };
+  field("local_deltas", r.local_deltas);
+  field("buffer_bytes", r.buffer_bytes);
+  field("buffer_entries", r.buffer_entries);
+  field("max_buffer_bytes", r.max_buffer_bytes);
+  field("buffer_evictions", r.buffer_evictions);
+  field("unknown_peer_dropped", r.unknown_peer_dropped);
+  field("unsendable", r.unsendable);
+  field("peers_refused", r.peers_refused);
+  out += ",\"quiescent\":";
+  out += n.quiescent() ? "true" : "false";
+  out += ",\"transport\":{";
+  out += "\"messages_in\":" + std::to_string(t.messages_in);
+  field("messages_out", t.messages_out);
+  field("bytes_in", t.bytes_in);
+  field("bytes_out", t.bytes_out);
+  field("dropped_malformed", t.dropped_malformed);
+  field("dropped_oversized", t.dropped_oversized);
+  field("dropped_spoofed", t.dropped_spoofed);
+  field("dropped_peer_limit", t.dropped_peer_limit);
+  field("send_dropped", t.send_dropped);
+  field("auth_denied", t.auth_denied);
+  field("handshake_failures", t.handshake_failures);
+  field("disconnects", t.disconnects);
+  out += "}}";
+  return out;
+}
+
+std::string peers_json(const node& n) {
+  std::string out = "[";
+  bool first = true;
+  for (const auto& p : n.peers()) {
+    if (!first) out += ',';
+    first = false;
+    out += "{\"endpoint\":";
+    if (p.endpoint.empty()) {
+      out += "null";
+    } else {
+      converge::wire::json_detail::put_string(out, p.endpoint);
+    }
+    out += ",\"id\":";
+    out += p.id ? std::to_string(*p.id) : std::string("null");
+    out += ",\"reachable\":";
+    out += p.reachable ? "true" : "false";
+    out += ",\"replica\":";
+    out += p.replica ? std::to_string(p.replica->value()) : std::string("null");
+    out += '}';
+  }
+  out += ']';
+  return out;
+}
+
+std::string execute(node& n, std::string_view line, bool& quit) {
+  using converge::bounded_counter;
+  std::string_view rest = line;
+  const std::string_view cmd = next_word(rest);
+  const converge::replica_id me = n.replica();
+  try {
+    if (cmd == "inc" || cmd == "dec") {
+      const std::uint64_t k = number_arg(rest, "N", 1);
+      no_more(rest);
+      n.mutate([&](demo_state& s) {
+        return converge::update(s, &demo_state::counter,
+                                [&](auto& c) { return cmd == "inc" ? c.increment(me, k) : c.decrement(me, k); });
+      });
+      return "ok";
+    }
+    if (cmd == "add") {
+      const std::string elem = text_arg(rest, "ELEM");
+      n.mutate([&](demo_state& s) { return converge::update(s, &demo_state::set, [&](auto& x) { return x.insert(me, elem); }); });
+      return "ok";
+    }
+    if (cmd == "rm") {
+      const std::string elem = text_arg(rest, "ELEM");
+      n.mutate([&](demo_state& s) { return converge::update(s, &demo_state::set, [&](auto& x) { return x.erase(elem); }); });
+      return "ok";
+    }
+    if (cmd == "put") {
+      const std::string key(next_word(rest));
+      if (key.empty()) throw command_error{"missing KEY"};
+      const std::string value = text_arg(rest, "VALUE");
+      n.mutate([&](demo_state& s) {
+        return converge::update(s, &demo_state::map, [&](auto& m) {
+          return m.update(key, [&](auto& reg) { return reg.assign(me, value); });
+        });
+      });
+      return "ok";
+    }
+    if (cmd == "del") {
+      const std::string key(next_word(rest));
+      if (key.empty()) throw command_error{"missing KEY"};
+      no_more(rest);
+      n.mutate([&](demo_state& s) { return converge::update(s, &demo_state::map, [&](auto& m) { return m.erase(key); }); });
+      return "ok";
+    }
+    if (cmd == "stock-add") {
+      const std::uint64_t k = number_arg(rest, "N");
+      no_more(rest);
+      n.mutate([&](demo_state& s) {
+        return converge::update(s, &demo_state::stock, [&](auto& b) { return b.increment(me, k); });
+      });
+      return "ok";
+    }
+    if (cmd == "sell") {
+      const std::uint64_t k = number_arg(rest, "N");
+      no_more(rest);
+      std::uint64_t have = 0;
+      bool done = false;
+      n.mutate([&](demo_state& s) {
+        return converge::update(s, &demo_state::stock, [&](bounded_counter& b) {
+          have = b.rights(me);
+          auto d = b.decrement(me, k);
+          done = d.has_value();
+          return d ? *d : bounded_counter{};
+        });
+      });
+      if (!done) {
+        return "error: not enough local stock rights (have " + std::to_string(have) + ", need " + std::to_string(k) + ")";
+      }
+      return "ok";
+    }
+    if (cmd == "grant") {
+      const std::uint64_t target = number_arg(rest, "REPLICA");
+      const std::uint64_t k = number_arg(rest, "N");
+      no_more(rest);
+      if (target == n.id()) return "error: cannot grant stock rights to this node itself";
+      const auto to = n.peer_replica(target);
+      if (!to) return "error: unknown replica " + std::to_string(target) + " (no message from it yet)";
+      std::uint64_t have = 0;
+      bool done = false;
+      n.mutate([&](demo_state& s) {
+        return converge::update(s, &demo_state::stock, [&](bounded_counter& b) {
+          have = b.rights(me);
+          auto d = b.transfer(me, *to, k);
+          done = d.has_value();
+          return d ? *d : bounded_counter{};
+        });
+      });
+      if (!done) {
+        return "error: not enough local stock rights (have " + std::to_string(have) + ", need " + std::to_string(k) + ")";
+      }
+      return "ok";
+    }
+    if (cmd == "state") {
+      no_more(rest);
+      return n.read([](const demo_state& s) { return converge::to_json(s); });
+    }
+    if (cmd == "rights") {
+      no_more(rest);
+      return std::to_string(n.read([&](const demo_state& s) { return s.stock.rights(me); }));
+    }
+    if (cmd == "stats") {
+      no_more(rest);
+      return stats_json(n);
+    }
+    if (cmd == "peers") {
+      no_more(rest);
+      return peers_json(n);
+    }
+    if (cmd == "help") {
+      return "commands: inc [N] | dec [N] | add ELEM | rm ELEM | put KEY VALUE | del KEY | stock-add N | sell N | "
+             "grant REPLICA N | rights | state | stats | peers | help | quit";
+    }
+    if (cmd == "quit") {
+      no_more(rest);
+      quit = true;
+      return "ok";
+    }
+    if (cmd.empty()) return "error: empty command (try 'help')";
+    return "error: unknown command '" + std::string(cmd) + "' (try 'help')";
+  } catch (const command_error& e) {
+    return "error: " + e.what;
+  } catch (const std::exception& e) {
+    return std::string("error: ") + e.what();
+  }
+}
+
+}  // namespace converge_node
