@@ -62,12 +62,16 @@ namespace detail {
 
 /// Calls `f(d)` for every dot `d` that `target` holds, `source_ctx` has seen
 /// and `source` does not hold: what the source removed after seeing it.
+/// `target_ctx` (which covers every dot `target` holds) screens out, with a
+/// cheap version-vector test, the source's dots the target has never seen —
+/// the common case of a fresh insert — before any store lookup.
 template <dot_store S, class F>
-void for_each_removed(const S& target, const S& source, const causal_context& source_ctx, F&& f) {
+void for_each_removed(const S& target, const causal_context& target_ctx, const S& source,
+                      const causal_context& source_ctx, F&& f) {
   if (target.empty() || source_ctx.empty()) return;
   if (source_ctx.dot_count() <= target.dot_count()) {
     source_ctx.for_each_dot([&](const dot& d) {
-      if (target.contains(d) && !source.contains(d)) f(d);
+      if (target_ctx.contains(d) && target.contains(d) && !source.contains(d)) f(d);
     });
   } else {
     target.for_each_dot([&](const dot& d) {
@@ -81,7 +85,7 @@ template <dot_store S>
 void causal_join(S& store, causal_context& ctx, const S& other, const causal_context& other_ctx) {
   if (&store == &other) return;
   std::vector<dot> removed;
-  for_each_removed(store, other, other_ctx, [&](const dot& d) { removed.push_back(d); });
+  for_each_removed(store, ctx, other, other_ctx, [&](const dot& d) { removed.push_back(d); });
   for (const dot& d : removed) store.remove(d);
   store.add_unseen(other, ctx);
   ctx.join(other_ctx);
@@ -96,7 +100,7 @@ void causal_novel(const S& store, const causal_context& ctx, const S& state, con
                   S& out_store, causal_context& out_ctx) {
   out_ctx = ctx.subtract(state_ctx);
   out_store.add_unseen(store, state_ctx);
-  for_each_removed(state, store, ctx, [&](const dot& d) { out_ctx.insert(d); });
+  for_each_removed(state, state_ctx, store, ctx, [&](const dot& d) { out_ctx.insert(d); });
 }
 
 struct causal_access;

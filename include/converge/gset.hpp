@@ -3,12 +3,13 @@
 /// `converge::gset<T>`: a grow-only set.
 
 #include "converge/detail/chunks.hpp"
+#include "converge/detail/flat_set.hpp"
 #include "converge/lattice.hpp"
 
 #include <algorithm>
 #include <concepts>
 #include <cstddef>
-#include <set>
+#include <functional>
 #include <utility>
 #include <vector>
 
@@ -17,15 +18,16 @@ namespace converge {
 /// A grow-only set (G-Set): elements are inserted, never removed; join is
 /// set union, so every concurrent insert survives.
 ///
-/// Elements are kept in a `std::set` (T must be totally ordered): iteration
-/// is in ascending order, so equal states iterate — and encode — alike, and
-/// joining a delta of m elements costs O(m log n).
+/// Elements are kept in flat storage (a dense array and an open-addressing
+/// index, ~8 bytes per element beyond the element): inserting and joining a
+/// delta of m elements cost O(m). Iteration is in no particular order; the
+/// wire format sorts (T must be totally ordered) so equal states encode alike.
 template <class T>
 requires std::totally_ordered<T> && std::copyable<T>
 class gset {
  public:
   using value_type = T;
-  using const_iterator = typename std::set<T>::const_iterator;
+  using const_iterator = typename detail::flat_set<T>::const_iterator;
   using iterator = const_iterator;
 
   /// Bottom: the empty set.
@@ -47,12 +49,12 @@ class gset {
   /// True when the set is empty (bottom).
   [[nodiscard]] bool empty() const noexcept { return elements_.empty(); }
 
-  /// Iteration over the elements, in ascending order.
+  /// Iteration over the elements, in no particular order.
   [[nodiscard]] const_iterator begin() const noexcept { return elements_.begin(); }
   /// End of iteration.
   [[nodiscard]] const_iterator end() const noexcept { return elements_.end(); }
 
-  /// Joins `other` in place (set union), in O(m log n) for m = other.size().
+  /// Joins `other` in place (set union), in O(m) for m = other.size().
   /// No-op on itself.
   void join(const gset& other) {
     if (&other == this) return;
@@ -77,7 +79,9 @@ class gset {
   /// A join decomposition in at most `parts` groups of elements (see converge::split).
   [[nodiscard]] std::vector<gset> split(std::size_t parts) const {
     std::vector<gset> out;
-    detail::for_each_chunk(elements_, parts, [&](std::set<T> chunk) { out.push_back(from_elements(std::move(chunk))); });
+    detail::for_each_chunk(elements_, parts, [&](detail::flat_set<T> chunk) { gset part;
+      part.elements_ = std::move(chunk);
+      out.push_back(std::move(part)); });
     if (out.empty()) out.emplace_back();
     return out;
   }
@@ -85,18 +89,20 @@ class gset {
   /// State equality.
   bool operator==(const gset&) const = default;
 
-  /// For serialization: the elements.
-  [[nodiscard]] const std::set<T>& elements() const noexcept { return elements_; }
+  /// For serialization: the elements, in no particular order.
+  [[nodiscard]] const detail::flat_set<T>& elements() const noexcept { return elements_; }
 
-  /// For serialization: builds a set from its elements (any set is valid).
-  [[nodiscard]] static gset from_elements(std::set<T> elements) noexcept {
+  /// For serialization: builds a set from its elements (any set is valid;
+  /// duplicates collapse).
+  [[nodiscard]] static gset from_elements(std::vector<T> elements) {
     gset out;
-    out.elements_ = std::move(elements);
+    out.elements_.reserve(elements.size());
+    for (T& v : elements) out.elements_.insert(std::move(v));
     return out;
   }
 
  private:
-  std::set<T> elements_;
+  detail::flat_set<T> elements_;
 };
 
 static_assert(delta_lattice<gset<int>>);

@@ -19,14 +19,16 @@ class replica_id {
   constexpr explicit replica_id(std::uint64_t value) noexcept : value_(value) {}
 
   /// Derives an identity from a name (64-bit FNV-1a, then a SplitMix64 finaliser
-  /// so that similar names land far apart). Stable across builds and platforms.
+  /// so that similar names land far apart), kept to 48 bits: a varint of 7
+  /// bytes on the wire instead of 10, with a collision chance near n²/2⁴⁹
+  /// (about 2·10⁻⁹ for a thousand names). Stable across builds and platforms.
   [[nodiscard]] static constexpr replica_id from_name(std::string_view name) noexcept {
     std::uint64_t h = 0xcbf29ce484222325ULL;
     for (const char c : name) {
       h ^= static_cast<unsigned char>(c);
       h *= 0x100000001b3ULL;
     }
-    return replica_id{mix(h)};
+    return replica_id{mix(h) >> 16};
   }
 
   /// The identity of one life of a replica: `base` in the high 40 bits and

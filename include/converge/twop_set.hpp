@@ -4,12 +4,13 @@
 /// for good.
 
 #include "converge/detail/chunks.hpp"
+#include "converge/detail/flat_set.hpp"
 #include "converge/lattice.hpp"
 
 #include <algorithm>
 #include <concepts>
 #include <cstddef>
-#include <set>
+#include <functional>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -24,14 +25,14 @@ namespace converge {
 /// element that is both added and removed is stored only as a tombstone, as
 /// it is indistinguishable from one that was only removed). This is the
 /// classic (added, removed) lattice up to that equivalence, so `size()` and
-/// iteration cost nothing extra. Elements are in `std::set`s (T totally
-/// ordered), so iteration is in ascending order.
+/// iteration cost nothing extra. Both live in flat storage (see gset);
+/// iteration is in no particular order.
 template <class T>
 requires std::totally_ordered<T> && std::copyable<T>
 class twop_set {
  public:
   using value_type = T;
-  using const_iterator = typename std::set<T>::const_iterator;
+  using const_iterator = typename detail::flat_set<T>::const_iterator;
   using iterator = const_iterator;
 
   /// Bottom: nothing added, nothing removed.
@@ -77,7 +78,7 @@ class twop_set {
   void join(const twop_set& other) {
     if (&other == this) return;
     for (const T& v : other.tombstones_) {
-      if (tombstones_.insert(v).second) elements_.erase(v);
+      if (tombstones_.insert(v)) elements_.erase(v);
     }
     for (const T& v : other.elements_) {
       if (!tombstones_.contains(v)) elements_.insert(v);
@@ -109,9 +110,16 @@ class twop_set {
   [[nodiscard]] std::vector<twop_set> split(std::size_t parts) const {
     std::vector<twop_set> out;
     const std::size_t live_parts = std::max<std::size_t>(1, parts / 2);
-    detail::for_each_chunk(elements_, live_parts, [&](std::set<T> chunk) { out.push_back(from_parts(std::move(chunk), {})); });
-    detail::for_each_chunk(tombstones_, std::max<std::size_t>(1, parts - live_parts),
-                           [&](std::set<T> chunk) { out.push_back(from_parts({}, std::move(chunk))); });
+    detail::for_each_chunk(elements_, live_parts, [&](detail::flat_set<T> chunk) {
+      twop_set part;
+      part.elements_ = std::move(chunk);
+      out.push_back(std::move(part));
+    });
+    detail::for_each_chunk(tombstones_, std::max<std::size_t>(1, parts - live_parts), [&](detail::flat_set<T> chunk) {
+      twop_set part;
+      part.tombstones_ = std::move(chunk);
+      out.push_back(std::move(part));
+    });
     if (out.empty()) out.emplace_back();
     return out;
   }
@@ -120,26 +128,28 @@ class twop_set {
   bool operator==(const twop_set&) const = default;
 
   /// For serialization: the live elements (disjoint from the tombstones).
-  [[nodiscard]] const std::set<T>& live() const noexcept { return elements_; }
+  [[nodiscard]] const detail::flat_set<T>& live() const noexcept { return elements_; }
   /// For serialization: the erased elements.
-  [[nodiscard]] const std::set<T>& tombstones() const noexcept { return tombstones_; }
+  [[nodiscard]] const detail::flat_set<T>& tombstones() const noexcept { return tombstones_; }
 
   /// For serialization: builds a set from its live elements and tombstones.
   /// Throws `std::invalid_argument` when they are not disjoint.
-  [[nodiscard]] static twop_set from_parts(std::set<T> live, std::set<T> tombstones) {
-    for (const T& v : tombstones) {
-      if (live.contains(v))
-        throw std::invalid_argument("converge::twop_set::from_parts: element both live and erased");
-    }
+  [[nodiscard]] static twop_set from_parts(std::vector<T> live, std::vector<T> tombstones) {
     twop_set out;
-    out.elements_ = std::move(live);
-    out.tombstones_ = std::move(tombstones);
+    out.tombstones_.reserve(tombstones.size());
+    out.elements_.reserve(live.size());
+    for (T& v : tombstones) out.tombstones_.insert(std::move(v));
+    for (T& v : live) {
+      if (out.tombstones_.contains(v))
+        throw std::invalid_argument("converge::twop_set::from_parts: element both live and erased");
+      out.elements_.insert(std::move(v));
+    }
     return out;
   }
 
  private:
-  std::set<T> elements_;    // live, disjoint from tombstones_
-  std::set<T> tombstones_;  // erased for good
+  detail::flat_set<T> elements_;    // live, disjoint from tombstones_
+  detail::flat_set<T> tombstones_;  // erased for good
 };
 
 static_assert(delta_lattice<twop_set<int>>);

@@ -44,12 +44,11 @@ TEST_CASE("or_map: two decoded states holding one dot under different keys are e
   CHECK_FALSE(converge::join(x2, y2) == converge::join(y2, x2));
 }
 
-// fuzz/regressions/fuzz_decode/gset-double-nan — an open finding: the wire
-// decoder accepts a NaN double, and a gset (or lww_register, g_map key ...)
-// holding NaN is not equal to itself, so it breaks every lattice law and the
-// strict weak order std::set needs. Expected: decode_error. Marked may_fail
-// until include/converge/wire/archive.hpp refuses NaN.
-TEST_CASE("decode refuses NaN (a state must equal itself)" * doctest::may_fail()) {
+// fuzz/regressions/fuzz_decode/gset-double-nan — found by fuzz_decode: the
+// wire decoder accepted a NaN double, and a gset (or lww_register, g_map key
+// ...) holding NaN is not equal to itself, so it breaks every lattice law.
+// Fixed in wire/archive.hpp: NaN is refused with decode_error.
+TEST_CASE("decode refuses NaN (a state must equal itself)") {
   converge::gset<double> s;
   (void)s.insert(1.5);
   std::vector<std::byte> bytes = converge::encode(s);

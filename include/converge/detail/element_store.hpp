@@ -72,15 +72,20 @@ class element_store {
 
   /// Adds a record. Precondition: `d` is not held.
   void add(T element, const dot& d) {
-    if (!contains_element(element)) ++distinct_;
     const auto p = static_cast<std::uint32_t>(records_.size());
-    records_.push_back(record{std::move(element), d});
-    if (indexed()) {
-      by_element_.insert(element_hash(records_[p].element), p, element_hash_at());
-      by_dot_.insert(dot_hash(d), p, dot_hash_at());
-    } else if (records_.size() > small_size) {
-      build_indexes();
+    if (!indexed()) {
+      if (!contains_element(element)) ++distinct_;
+      records_.push_back(record{std::move(element), d});
+      if (records_.size() > small_size) build_indexes();
+      return;
     }
+    records_.push_back(record{std::move(element), d});
+    const T& e = records_[p].element;
+    // One probe both indexes the record and tells whether its element is new.
+    const bool known = by_element_.insert_noting(
+        element_hash(e), p, [&](std::uint32_t q) { return records_[q].element == e; }, element_hash_at());
+    if (!known) ++distinct_;
+    by_dot_.insert(dot_hash(d), p, dot_hash_at());
   }
 
   /// Removes the record tagged `d`. Precondition: `d` is held.
@@ -155,7 +160,7 @@ class element_store {
  private:
   [[nodiscard]] bool indexed() const noexcept { return by_dot_.capacity() != 0; }
 
-  static std::size_t element_hash(const T& e) { return replica_id::mix(Hash{}(e)); }
+  static std::size_t element_hash(const T& e) { return seeded_hash(Hash{}(e)); }
   static std::size_t dot_hash(const dot& d) { return std::hash<dot>{}(d); }
   auto element_hash_at() const {
     return [this](std::uint32_t p) { return element_hash(records_[p].element); };

@@ -14,13 +14,32 @@
 // churn). Several positions may share a key (a multimap), found by
 // `for_each_match`.
 
+#include "converge/replica_id.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <random>
 #include <stdexcept>
 #include <vector>
 
 namespace converge::detail {
+
+/// A per-process random key folded into every element hash, so that a peer
+/// cannot craft elements that collide in our tables (hash flooding): the
+/// mixer is a bijection, and without the key its low bits are unpredictable.
+inline std::uint64_t hash_key() noexcept {
+  static const std::uint64_t key = [] {
+    std::random_device entropy;
+    return (std::uint64_t{entropy()} << 32) ^ entropy();
+  }();
+  return key;
+}
+
+/// The hash a flat table uses for a value whose std::hash is `h`.
+inline std::size_t seeded_hash(std::size_t h) noexcept {
+  return static_cast<std::size_t>(replica_id::mix(h ^ hash_key()));
+}
 
 class flat_index {
  public:
@@ -55,6 +74,20 @@ class flat_index {
     if ((count_ + 1) * 4 > slots_.size() * 3) grow(hash_of);
     place(hash, position + 1);
     ++count_;
+  }
+
+  /// Adds `position` under `hash` like insert, in the same probe telling
+  /// whether some position already there satisfies `match`.
+  template <class Match, class HashOf>
+  bool insert_noting(std::size_t hash, std::uint32_t position, Match&& match, HashOf&& hash_of) {
+    if (position >= npos - 1) throw std::length_error("converge: more than 2^32 - 2 records in one store");
+    if ((count_ + 1) * 4 > slots_.size() * 3) grow(hash_of);
+    bool seen = false;
+    std::size_t i = hash & mask();
+    for (; slots_[i] != empty; i = (i + 1) & mask()) seen = seen || match(slots_[i] - 1);
+    slots_[i] = position + 1;
+    ++count_;
+    return seen;
   }
 
   /// Removes `position`, stored under `hash`.

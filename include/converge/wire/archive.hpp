@@ -351,11 +351,14 @@ void CEREAL_LOAD_FUNCTION_NAME(input_archive& ar, T& t) {
     t = b == 1;
   } else if constexpr (std::is_floating_point_v<T>) {
     using bits_t = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+    const std::size_t at = ar.offset();
     bits_t bits = 0;
     for (std::size_t i = 0; i < sizeof(T); ++i) {
       bits |= static_cast<bits_t>(std::to_integer<std::uint8_t>(ar.read_byte())) << (8 * i);
     }
     t = std::bit_cast<T>(bits);
+    // NaN is not equal to itself, so no lattice can hold it (join laws fail).
+    if (t != t) ar.fail_at(at, "NaN cannot be held by a lattice");
   } else if constexpr (sizeof(T) == 1) {
     t = static_cast<T>(std::to_integer<std::uint8_t>(ar.read_byte()));
   } else if constexpr (std::is_signed_v<T>) {

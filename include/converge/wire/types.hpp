@@ -59,32 +59,36 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
-#include <set>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
 namespace converge::wire::detail {
 
-/// Writes a sorted set: its size, then the elements.
-template <class Archive, class T, class C, class A>
-void save_set(Archive& ar, const char* name, const std::set<T, C, A>& s) {
-  ar(cereal::make_nvp(name, write_seq(s.size(), [&](Archive& a) {
-                        for (const T& v : s) a(v);
+/// Writes a set in ascending order (so equal sets encode alike): its size,
+/// then the elements.
+template <class Archive, class Set>
+void save_set(Archive& ar, const char* name, const Set& s) {
+  using T = typename Set::value_type;
+  std::vector<const T*> sorted;
+  sorted.reserve(s.size());
+  for (const T& v : s) sorted.push_back(&v);
+  std::sort(sorted.begin(), sorted.end(), [](const T* x, const T* y) { return *x < *y; });
+  ar(cereal::make_nvp(name, write_seq(sorted.size(), [&](Archive& a) {
+                        for (const T* v : sorted) a(*v);
                       })));
 }
 
-/// Reads a set written by `save_set`, refusing unsorted or duplicate elements.
-template <class Archive, class T, class C, class A>
-void load_set(Archive& ar, const char* name, std::set<T, C, A>& s) {
+/// Reads a set written by `save_set` into `s` (in order), refusing unsorted
+/// or duplicate elements.
+template <class Archive, class T>
+void load_set(Archive& ar, const char* name, std::vector<T>& s) {
   s.clear();
   ar(cereal::make_nvp(name, read_seq([&](Archive& a, std::size_t, std::size_t) {
                         T v{};
                         a(v);
-                        if (!s.empty() && !s.key_comp()(*std::prev(s.end()), v)) {
-                          refuse(a, "set elements not strictly sorted");
-                        }
-                        s.emplace_hint(s.end(), std::move(v));
+                        if (!s.empty() && !(s.back() < v)) refuse(a, "set elements not strictly sorted");
+                        s.push_back(std::move(v));
                       })));
 }
 
@@ -155,7 +159,7 @@ void CEREAL_SAVE_FUNCTION_NAME(Archive& ar, const gset<T>& s) {
 }
 template <class Archive, class T>
 void CEREAL_LOAD_FUNCTION_NAME(Archive& ar, gset<T>& s) {
-  std::set<T> elements;
+  std::vector<T> elements;
   wire::detail::load_set(ar, "elements", elements);
   s = gset<T>::from_elements(std::move(elements));
 }
@@ -167,7 +171,7 @@ void CEREAL_SAVE_FUNCTION_NAME(Archive& ar, const twop_set<T>& s) {
 }
 template <class Archive, class T>
 void CEREAL_LOAD_FUNCTION_NAME(Archive& ar, twop_set<T>& s) {
-  std::set<T> live, tombstones;
+  std::vector<T> live, tombstones;
   wire::detail::load_set(ar, "live", live);
   wire::detail::load_set(ar, "tombstones", tombstones);
   s = twop_set<T>::from_parts(std::move(live), std::move(tombstones));

@@ -1,0 +1,87 @@
+#pragma once
+// A hash set in flat storage: the elements in one dense vector, found through
+// a flat_index of their positions (see flat_index.hpp). About 8 bytes of
+// index per element beyond the element itself, no node allocations, and
+// iteration in insertion order over contiguous memory. The grow-only and
+// two-phase sets use it; or_set's element_store is the same idea with dots.
+
+#include "converge/detail/flat_index.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <utility>
+#include <vector>
+
+namespace converge::detail {
+
+template <class T, class Hash = std::hash<T>>
+class flat_set {
+ public:
+  using value_type = T;
+  using const_iterator = typename std::vector<T>::const_iterator;
+  using iterator = const_iterator;
+
+  [[nodiscard]] bool empty() const noexcept { return items_.empty(); }
+  [[nodiscard]] std::size_t size() const noexcept { return items_.size(); }
+  [[nodiscard]] const_iterator begin() const noexcept { return items_.begin(); }
+  [[nodiscard]] const_iterator end() const noexcept { return items_.end(); }
+
+  [[nodiscard]] bool contains(const T& v) const { return find(v) != flat_index::npos; }
+
+  /// Inserts `v` unless present; true when inserted.
+  bool insert(T v) {
+    if (contains(v)) return false;
+    const auto p = static_cast<std::uint32_t>(items_.size());
+    items_.push_back(std::move(v));
+    index_.insert(hash(items_[p]), p, hash_at());
+    return true;
+  }
+
+  /// Same as insert(v); the position is ignored (for generic chunking code).
+  bool insert(const_iterator, T v) { return insert(std::move(v)); }
+
+  /// Removes `v` if present; true when removed.
+  bool erase(const T& v) {
+    const std::uint32_t p = find(v);
+    if (p == flat_index::npos) return false;
+    const auto last = static_cast<std::uint32_t>(items_.size() - 1);
+    index_.erase(hash(items_[p]), p, hash_at());
+    if (p != last) {
+      index_.relabel(hash(items_[last]), last, p);
+      items_[p] = std::move(items_[last]);
+    }
+    items_.pop_back();
+    return true;
+  }
+
+  void reserve(std::size_t n) { items_.reserve(n); }
+
+  /// Same elements, whatever their order.
+  friend bool operator==(const flat_set& a, const flat_set& b) {
+    if (a.size() != b.size()) return false;
+    for (const T& v : a.items_) {
+      if (!b.contains(v)) return false;
+    }
+    return true;
+  }
+
+  /// Heap bytes held by the elements array and the index.
+  [[nodiscard]] std::size_t heap_bytes() const noexcept {
+    return items_.capacity() * sizeof(T) + index_.heap_bytes();
+  }
+
+ private:
+  static std::size_t hash(const T& v) { return seeded_hash(Hash{}(v)); }
+  auto hash_at() const {
+    return [this](std::uint32_t p) { return hash(items_[p]); };
+  }
+  [[nodiscard]] std::uint32_t find(const T& v) const {
+    return index_.find(hash(v), [&](std::uint32_t p) { return items_[p] == v; });
+  }
+
+  std::vector<T> items_;
+  flat_index index_;
+};
+
+}  // namespace converge::detail
