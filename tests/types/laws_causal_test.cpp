@@ -1,5 +1,6 @@
 // The lattice laws, the delta law and convergence for every causal type,
 // including or_maps nested two levels deep, through the public law checker.
+#include "support/laws.hpp"
 #include "support/random.hpp"
 
 #include <converge/dw_flag.hpp>
@@ -19,15 +20,6 @@ namespace {
 using converge::replica_id;
 using converge::testing::entropy;
 using converge::testing::operation;
-
-template <class T>
-void check(const operation<T>& op, const char* name) {
-  CAPTURE(test::seed());
-  CAPTURE(name);
-  const auto report = converge::testing::check_laws<T>(op, {.seed = test::seed(), .cases = test::cases()});
-  CHECK_MESSAGE(report.ok, report.failure);
-  CHECK(report.cases_run == test::cases());
-}
 
 // Small domains so that replicas collide on elements and keys.
 template <class S>
@@ -65,7 +57,7 @@ inner_map inner_step(inner_map& m, replica_id self, entropy& e) {
 }  // namespace
 
 TEST_CASE("or_set obeys the lattice laws") {
-  check<converge::or_set<int>>(or_set_step<converge::or_set<int>>, "or_set<int>");
+  test::check_laws<converge::or_set<int>>(or_set_step<converge::or_set<int>>, "or_set<int>");
 }
 
 TEST_CASE("or_set of strings obeys the lattice laws past the small-store threshold") {
@@ -80,7 +72,7 @@ TEST_CASE("or_set of strings obeys the lattice laws past the small-store thresho
 }
 
 TEST_CASE("mv_register obeys the lattice laws") {
-  check<converge::mv_register<std::string>>(
+  test::check_laws<converge::mv_register<std::string>>(
       [](auto& r, replica_id self, entropy& e) {
         return e.chance(1, 6) ? r.reset() : r.assign(self, std::string(1, static_cast<char>('a' + e.below(3))));
       },
@@ -88,15 +80,15 @@ TEST_CASE("mv_register obeys the lattice laws") {
 }
 
 TEST_CASE("flags obey the lattice laws") {
-  check<converge::ew_flag>([](auto& f, replica_id self, entropy& e) { return e.chance(1, 2) ? f.enable(self) : f.disable(); },
+  test::check_laws<converge::ew_flag>([](auto& f, replica_id self, entropy& e) { return e.chance(1, 2) ? f.enable(self) : f.disable(); },
                            "ew_flag");
-  check<converge::dw_flag>([](auto& f, replica_id self, entropy& e) { return e.chance(1, 2) ? f.disable(self) : f.enable(); },
+  test::check_laws<converge::dw_flag>([](auto& f, replica_id self, entropy& e) { return e.chance(1, 2) ? f.disable(self) : f.enable(); },
                            "dw_flag");
 }
 
 TEST_CASE("or_map of or_sets obeys the lattice laws") {
   using map = converge::or_map<int, converge::or_set<int>>;
-  check<map>(
+  test::check_laws<map>(
       [](map& m, replica_id self, entropy& e) {
         const auto key = static_cast<int>(e.below(3));
         if (e.chance(1, 4)) return m.erase(key);
@@ -106,7 +98,7 @@ TEST_CASE("or_map of or_sets obeys the lattice laws") {
 }
 
 TEST_CASE("or_map nested two levels deep obeys the lattice laws") {
-  check<nested_map>(
+  test::check_laws<nested_map>(
       [](nested_map& m, replica_id self, entropy& e) {
         const std::string key(1, static_cast<char>('p' + e.below(3)));
         if (e.chance(1, 5)) return m.erase(key);
@@ -117,7 +109,7 @@ TEST_CASE("or_map nested two levels deep obeys the lattice laws") {
 
 TEST_CASE("or_map of flags obeys the lattice laws") {
   using map = converge::or_map<int, converge::ew_flag>;
-  check<map>(
+  test::check_laws<map>(
       [](map& m, replica_id self, entropy& e) {
         const auto key = static_cast<int>(e.below(3));
         if (e.chance(1, 4)) return m.erase(key);

@@ -16,6 +16,7 @@
 #include <string>
 #include <utility>
 
+#include "support/laws.hpp"
 #include "support/random.hpp"
 
 namespace {
@@ -31,15 +32,6 @@ std::string small_string(entropy& e) {
 }
 
 replica_id some_replica(entropy& e) { return replica_id{1 + e.below(4)}; }
-
-template <class T>
-void check(const operation<T>& op, const char* name) {
-  CAPTURE(test::seed());
-  CAPTURE(name);
-  const auto report = converge::testing::check_laws<T>(op, {.seed = test::seed(), .cases = test::cases()});
-  CHECK_MESSAGE(report.ok, report.failure);
-  CHECK(report.cases_run == test::cases());
-}
 
 const operation<converge::gcounter> gcounter_op = [](converge::gcounter& s, replica_id self, entropy& e) {
   return s.increment(self, e.below(4));  // 0 is allowed: a bottom delta
@@ -98,16 +90,16 @@ const operation<nested_map> nested_map_op = [](nested_map& s, replica_id self, e
 
 }  // namespace
 
-TEST_CASE("laws: gcounter") { check(gcounter_op, "gcounter"); }
-TEST_CASE("laws: pncounter") { check(pncounter_op, "pncounter"); }
-TEST_CASE("laws: bounded_counter") { check(bounded_op, "bounded_counter"); }
+TEST_CASE("laws: gcounter") { test::check_laws(gcounter_op, "gcounter"); }
+TEST_CASE("laws: pncounter") { test::check_laws(pncounter_op, "pncounter"); }
+TEST_CASE("laws: bounded_counter") { test::check_laws(bounded_op, "bounded_counter"); }
 TEST_CASE("laws: gset<int>") {
-  check(gset_op<int>([](entropy& e) { return static_cast<int>(e.below(10)); }), "gset<int>");
+  test::check_laws(gset_op<int>([](entropy& e) { return static_cast<int>(e.below(10)); }), "gset<int>");
 }
-TEST_CASE("laws: gset<std::string>") { check(gset_op<std::string>(small_string), "gset<std::string>"); }
-TEST_CASE("laws: twop_set<int>") { check(twop_op, "twop_set<int>"); }
-TEST_CASE("laws: lww_register<std::string>") { check(lww_op, "lww_register<std::string>"); }
-TEST_CASE("laws: g_map<std::string, gcounter>") { check(counter_map_op, "g_map<std::string, gcounter>"); }
+TEST_CASE("laws: gset<std::string>") { test::check_laws(gset_op<std::string>(small_string), "gset<std::string>"); }
+TEST_CASE("laws: twop_set<int>") { test::check_laws(twop_op, "twop_set<int>"); }
+TEST_CASE("laws: lww_register<std::string>") { test::check_laws(lww_op, "lww_register<std::string>"); }
+TEST_CASE("laws: g_map<std::string, gcounter>") { test::check_laws(counter_map_op, "g_map<std::string, gcounter>"); }
 TEST_CASE("laws: g_map<int, g_map<int, pncounter>>") {
-  check(nested_map_op, "g_map<int, g_map<int, pncounter>>");
+  test::check_laws(nested_map_op, "g_map<int, g_map<int, pncounter>>");
 }
