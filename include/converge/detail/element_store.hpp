@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <stdexcept>
 #include <utility>
 #include <vector>
 
@@ -86,6 +87,26 @@ class element_store {
         element_hash(e), p, [&](std::uint32_t q) { return records_[q].element == e; }, element_hash_at());
     if (!known) ++distinct_;
     by_dot_.insert(dot_hash(d), p, dot_hash_at());
+  }
+
+  /// A store of `records`, whose dots are distinct (in any order): indexes
+  /// them once instead of record by record (what a decoder wants).
+  [[nodiscard]] static element_store from_records(std::vector<record> records) {
+    if (records.size() >= flat_index::npos - 1) {
+      throw std::length_error("converge: more than 2^32 - 2 records in one store");
+    }
+    element_store s;
+    s.records_ = std::move(records);
+    const auto n = static_cast<std::uint32_t>(s.records_.size());
+    if (n <= small_size) {
+      for (std::uint32_t p = 0; p < n; ++p) s.distinct_ += s.first_of_element(p) ? 1 : 0;
+      return s;
+    }
+    s.distinct_ = s.by_element_.rebuild_distinct(n, s.element_hash_at(), [&s](std::uint32_t q, std::uint32_t p) {
+      return s.records_[q].element == s.records_[p].element;
+    });
+    s.by_dot_.rebuild(n, s.dot_hash_at());
+    return s;
   }
 
   /// Removes the record tagged `d`. Precondition: `d` is held.

@@ -122,6 +122,28 @@ class flat_index {
     for (std::uint32_t p = 0; p < n; ++p) place(hash_of(p), p + 1);
   }
 
+  /// Builds the index for positions [0, n) like `rebuild`, and returns how
+  /// many positions have no earlier position `q` with `same(q, p)` (the
+  /// number of distinct keys), found in the same probes.
+  template <class HashOf, class Same>
+  std::size_t rebuild_distinct(std::uint32_t n, HashOf&& hash_of, Same&& same) {
+    std::size_t cap = 16;
+    while (static_cast<std::size_t>(n) * 4 > cap * 3) cap *= 2;
+    slots_.assign(cap, empty);
+    count_ = n;
+    const std::size_t m = cap - 1;
+    std::uint32_t* slots = slots_.data();
+    std::size_t distinct = 0;
+    for (std::uint32_t p = 0; p < n; ++p) {
+      bool seen = false;
+      std::size_t i = hash_of(p) & m;
+      for (; slots[i] != empty; i = (i + 1) & m) seen = seen || same(slots[i] - 1, p);
+      slots[i] = p + 1;
+      distinct += seen ? 0 : 1;
+    }
+    return distinct;
+  }
+
   void clear() noexcept {
     slots_.clear();
     slots_.shrink_to_fit();

@@ -105,49 +105,164 @@ inline constexpr bool is_wire_integer = std::is_integral_v<T> && !std::is_same_v
 
 }  // namespace detail
 
-/// Writes values into a byte vector in the compact wire format.
-class output_archive : public cereal::OutputArchive<output_archive, cereal::AllowEmptyClassElision> {
+/// The replica table an `output_archive` builds: ids in order of first use.
+/// Most messages name one to three replicas, so the first `inline_size` ids
+/// live in the archive itself and are found by a linear scan; past that the
+/// table spills to a vector and a hash index.
+class replica_table_builder {
  public:
-  output_archive() : cereal::OutputArchive<output_archive, cereal::AllowEmptyClassElision>(this) {}
+  static constexpr std::size_t inline_size = 16;
 
-  void write_byte(std::byte b) { payload_.push_back(b); }
-  void write_bytes(const void* data, std::size_t n) {
-    const auto* p = static_cast<const std::byte*>(data);
-    payload_.insert(payload_.end(), p, p + n);
+  /// The index of `id`, assigning the next one on first use.
+  std::uint64_t index_of(std::uint64_t id) {
+    if (spilled_.empty()) {
+      for (std::size_t i = 0; i < n_; ++i) {
+        if (inline_[i] == id) return i;
+      }
+      if (n_ < inline_size) {
+        inline_[n_] = id;
+        return n_++;
+      }
+      spill();
+    }
+    const auto [it, fresh] = index_.try_emplace(id, spilled_.size());
+    if (fresh) spilled_.push_back(id);
+    return it->second;
   }
-  void write_varint(std::uint64_t v) { detail::put_varint(payload_, v); }
 
-  /// Writes a replica as its index in the message's replica table.
-  void write_replica(replica_id r) {
-    const auto [it, fresh] = index_.try_emplace(r.value(), table_.size());
-    if (fresh) table_.push_back(r.value());
-    write_varint(it->second);
+  [[nodiscard]] std::size_t size() const noexcept { return spilled_.empty() ? n_ : spilled_.size(); }
+  [[nodiscard]] const std::uint64_t* data() const noexcept { return spilled_.empty() ? inline_ : spilled_.data(); }
+
+  /// The bytes the table takes on the wire: its size, then the ids, as varints.
+  [[nodiscard]] std::size_t wire_size() const noexcept {
+    const std::size_t n = size();
+    const std::uint64_t* ids = data();
+    std::size_t bytes = detail::varint_size(n);
+    for (std::size_t i = 0; i < n; ++i) bytes += detail::varint_size(ids[i]);
+    return bytes;
   }
 
-  /// The frame: the replica table, then everything written. Leaves the archive empty.
-  [[nodiscard]] std::vector<std::byte> finish() {
-    std::vector<std::byte> out;
-    out.reserve(frame_size());
-    detail::put_varint(out, table_.size());
-    for (const std::uint64_t id : table_) detail::put_varint(out, id);
-    out.insert(out.end(), payload_.begin(), payload_.end());
-    payload_.clear();
-    table_.clear();
+  void clear() noexcept {
+    n_ = 0;
+    spilled_.clear();
     index_.clear();
-    return out;
-  }
-
-  /// The size `finish()` would return.
-  [[nodiscard]] std::size_t frame_size() const noexcept {
-    std::size_t n = detail::varint_size(table_.size()) + payload_.size();
-    for (const std::uint64_t id : table_) n += detail::varint_size(id);
-    return n;
   }
 
  private:
-  std::vector<std::byte> payload_;
-  std::vector<std::uint64_t> table_;
-  std::unordered_map<std::uint64_t, std::uint64_t> index_;
+  void spill() {
+    spilled_.assign(inline_, inline_ + n_);
+    index_.reserve(4 * inline_size);
+    for (std::size_t i = 0; i < n_; ++i) index_.emplace(inline_[i], i);
+  }
+
+  std::uint64_t inline_[inline_size];
+  std::size_t n_ = 0;
+  std::vector<std::uint64_t> spilled_;                        // every id, once past inline_size
+  std::unordered_map<std::uint64_t, std::uint64_t> index_;  // id -> index, once spilled
+};
+
+/// Writes values into a byte vector in the compact wire format.
+///
+/// The payload is written straight into the vector that `finish()` returns,
+/// after `headroom` bytes kept free at its front; `finish()` writes the
+/// replica table (and an optional prefix, such as the format header) at the
+/// end of that headroom and slides the whole frame to the front. A frame is
+/// thus built with one allocation in the common case and never copied to a
+/// second vector.
+class output_archive : public cereal::OutputArchive<output_archive, cereal::AllowEmptyClassElision> {
+ public:
+  /// Bytes kept in front of the payload: a header byte, a table size and
+  /// three replica ids of any size fit.
+  static constexpr std::size_t headroom = 32;
+  static constexpr std::size_t initial_capacity = 96;
+
+  output_archive() : cereal::OutputArchive<output_archive, cereal::AllowEmptyClassElision>(this) {}
+
+  void write_byte(std::byte b) {
+    ensure(1);
+    buf_[pos_++] = b;
+  }
+  void write_bytes(const void* data, std::size_t n) {
+    if (n == 0) return;
+    ensure(n);
+    std::memcpy(buf_.data() + pos_, data, n);
+    pos_ += n;
+  }
+  void write_varint(std::uint64_t v) {
+    ensure(10);
+    std::byte* p = buf_.data() + pos_;
+    while (v >= 0x80) {
+      *p++ = static_cast<std::byte>((v & 0x7f) | 0x80);
+      v >>= 7;
+    }
+    *p++ = static_cast<std::byte>(v);
+    pos_ = static_cast<std::size_t>(p - buf_.data());
+  }
+
+  /// Writes a replica as its index in the message's replica table.
+  void write_replica(replica_id r) { write_varint(table_.index_of(r.value())); }
+
+  /// The frame: the replica table, then everything written. Leaves the archive empty.
+  [[nodiscard]] std::vector<std::byte> finish() { return take(nullptr, 0); }
+
+  /// `prefix` (`n` bytes), then the frame. Leaves the archive empty.
+  [[nodiscard]] std::vector<std::byte> finish_after(const std::byte* prefix, std::size_t n) { return take(prefix, n); }
+
+  /// The size `finish()` would return.
+  [[nodiscard]] std::size_t frame_size() const noexcept { return table_.wire_size() + (pos_ - headroom); }
+
+ private:
+  void ensure(std::size_t n) {
+    if (buf_.size() < pos_ + n) grow(n);
+  }
+
+  void grow(std::size_t n) {
+    if (buf_.empty()) {
+      buf_.resize(std::max(initial_capacity, headroom + n));
+      return;
+    }
+    buf_.resize(std::max(buf_.size() * 2, pos_ + n));
+  }
+
+  std::vector<std::byte> take(const std::byte* prefix, std::size_t prefix_size) {
+    const std::size_t front = prefix_size + table_.wire_size();
+    if (buf_.empty()) grow(0);
+    std::size_t start = 0;  // where the result begins in buf_
+    if (front <= headroom) {
+      start = headroom - front;
+    } else {
+      buf_.insert(buf_.begin(), front - headroom, std::byte{0});  // a table too large for the headroom
+      pos_ += front - headroom;
+    }
+    std::byte* p = buf_.data() + start;
+    if (prefix_size != 0) std::memcpy(p, prefix, prefix_size);
+    p += prefix_size;
+    p = put_varint(p, table_.size());
+    const std::uint64_t* ids = table_.data();
+    for (std::size_t i = 0, n = table_.size(); i < n; ++i) p = put_varint(p, ids[i]);
+    buf_.resize(pos_);
+    if (start != 0) buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(start));
+    // Large frames grown by doubling may hold much slack: give it back.
+    if (buf_.capacity() - buf_.size() > 4096 && buf_.capacity() - buf_.size() > buf_.size() / 4) buf_.shrink_to_fit();
+    std::vector<std::byte> out = std::move(buf_);
+    buf_ = {};
+    pos_ = headroom;
+    table_.clear();
+    return out;
+  }
+
+  static std::byte* put_varint(std::byte* p, std::uint64_t v) noexcept {
+    while (v >= 0x80) {
+      *p++ = static_cast<std::byte>((v & 0x7f) | 0x80);
+      v >>= 7;
+    }
+    *p++ = static_cast<std::byte>(v);
+    return p;
+  }
+
+  std::vector<std::byte> buf_;  // [0, headroom) free, then the payload up to pos_; size() is the capacity in use
+  std::size_t pos_ = headroom;
+  replica_table_builder table_;
 };
 
 /// Reads values written by `output_archive`, refusing anything malformed
@@ -164,9 +279,20 @@ class input_archive : public cereal::InputArchive<input_archive, cereal::AllowEm
         base_(base_offset) {
     const std::size_t start = offset();
     const std::size_t n = read_size();
-    table_.reserve(n);
-    for (std::size_t i = 0; i < n; ++i) table_.push_back(read_varint());
-    std::vector<std::uint64_t> sorted = table_;
+    table_size_ = n;
+    if (n <= inline_table) {
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::uint64_t id = read_varint();
+        for (std::size_t j = 0; j < i; ++j) {
+          if (inline_[j] == id) fail_at(start, "replica " + std::to_string(id) + " appears twice in the replica table");
+        }
+        inline_[i] = id;
+      }
+      return;
+    }
+    spilled_.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) spilled_.push_back(read_varint());
+    std::vector<std::uint64_t> sorted = spilled_;
     std::sort(sorted.begin(), sorted.end());
     if (const auto dup = std::adjacent_find(sorted.begin(), sorted.end()); dup != sorted.end()) {
       fail_at(start, "replica " + std::to_string(*dup) + " appears twice in the replica table");
@@ -195,6 +321,18 @@ class input_archive : public cereal::InputArchive<input_archive, cereal::AllowEm
 
   /// Reads a canonical LEB128 varint of at most 64 bits.
   [[nodiscard]] std::uint64_t read_varint() {
+    if (pos_ < bytes_.size()) {  // fast path: a one-byte varint (always canonical)
+      const auto b = std::to_integer<std::uint8_t>(bytes_[pos_]);
+      if (b < 0x80) {
+        ++pos_;
+        return b;
+      }
+    }
+    return read_long_varint();
+  }
+
+ private:
+  [[nodiscard]] std::uint64_t read_long_varint() {
     const std::size_t start = offset();
     std::uint64_t v = 0;
     for (unsigned i = 0; i < 10; ++i) {
@@ -211,12 +349,23 @@ class input_archive : public cereal::InputArchive<input_archive, cereal::AllowEm
     fail_at(start, "varint longer than 10 bytes");  // unreachable: byte 10 ends or fails above
   }
 
+ public:
+
   /// Reads an element count (or length) and checks it against what remains
   /// (each element takes at least one byte) and the element budget, before
   /// the caller allocates anything.
   [[nodiscard]] std::size_t read_size() {
     const std::size_t start = offset();
     const std::uint64_t n = read_varint();
+    if (n <= remaining() && n <= limits_.max_elements - elements_) [[likely]] {
+      elements_ += static_cast<std::size_t>(n);
+      return static_cast<std::size_t>(n);
+    }
+    refuse_size(start, n);
+  }
+
+ private:
+  [[noreturn, gnu::cold, gnu::noinline]] void refuse_size(std::size_t start, std::uint64_t n) const {
     if (n > remaining()) {
       fail_at(start, "declared length " + std::to_string(n) + " exceeds the " + std::to_string(remaining()) +
                          " bytes that remain");
@@ -225,9 +374,10 @@ class input_archive : public cereal::InputArchive<input_archive, cereal::AllowEm
       fail_at(start, "element count " + std::to_string(n) + " exceeds the limit of " +
                          std::to_string(limits_.max_elements) + " elements per message");
     }
-    elements_ += static_cast<std::size_t>(n);
-    return static_cast<std::size_t>(n);
+    fail_at(start, "unreachable size refusal");
   }
+
+ public:
 
   /// Reads a string length: checked as `read_size` and against `max_string_bytes`.
   [[nodiscard]] std::size_t read_string_size() {
@@ -249,26 +399,30 @@ class input_archive : public cereal::InputArchive<input_archive, cereal::AllowEm
   [[nodiscard]] replica_id read_replica() {
     const std::size_t start = offset();
     const std::uint64_t i = read_varint();
-    if (i >= table_.size()) {
+    if (i >= table_size_) {
       fail_at(start, "replica index " + std::to_string(i) + " is outside the replica table of " +
-                         std::to_string(table_.size()));
+                         std::to_string(table_size_));
     }
     if (i > used_) fail_at(start, "replica index " + std::to_string(i) + " used before index " + std::to_string(used_));
     if (i == used_) ++used_;
-    return replica_id{table_[static_cast<std::size_t>(i)]};
+    const auto k = static_cast<std::size_t>(i);
+    return replica_id{table_size_ <= inline_table ? inline_[k] : spilled_[k]};
   }
 
   /// Called around every class type: bounds nesting.
   void enter() {
-    if (++depth_ > limits_.max_depth) fail("nesting deeper than " + std::to_string(limits_.max_depth));
+    if (++depth_ > limits_.max_depth) [[unlikely]] refuse_depth();
+  }
+  [[noreturn, gnu::cold, gnu::noinline]] void refuse_depth() const {
+    fail("nesting deeper than " + std::to_string(limits_.max_depth));
   }
   void leave() noexcept { --depth_; }
 
   /// Checks that everything was read: no trailing bytes, every replica used.
   void finish() const {
     if (remaining() != 0) fail(std::to_string(remaining()) + " trailing bytes after the value");
-    if (used_ != table_.size()) {
-      fail("replica table holds " + std::to_string(table_.size()) + " replicas but only " + std::to_string(used_) +
+    if (used_ != table_size_) {
+      fail("replica table holds " + std::to_string(table_size_) + " replicas but only " + std::to_string(used_) +
            " are used");
     }
   }
@@ -286,7 +440,11 @@ class input_archive : public cereal::InputArchive<input_archive, cereal::AllowEm
   std::size_t base_;
   std::size_t depth_ = 0;
   std::size_t elements_ = 0;
-  std::vector<std::uint64_t> table_;
+  // The replica table: inline when small (the common case), else in `spilled_`.
+  static constexpr std::size_t inline_table = 16;
+  std::size_t table_size_ = 0;
+  std::uint64_t inline_[inline_table];
+  std::vector<std::uint64_t> spilled_;
   std::size_t used_ = 0;
 };
 

@@ -111,8 +111,33 @@ std::uint64_t checked_add(Archive& ar, std::uint64_t base, std::uint64_t gap) {
 /// `extra(ar, x)` writes what follows its counter (nothing for bare dots).
 template <class Archive, class Range, class DotOf, class Extra>
 void save_dot_groups(Archive& ar, const Range& items, DotOf dot_of, Extra extra) {
-  std::vector<std::pair<std::size_t, std::size_t>> groups;  // [begin, end) in items
   const std::size_t n = items.size();
+  if constexpr (std::is_same_v<Archive, output_archive>) {
+    // The same bytes as below, written directly: no group table, no nested
+    // sequence objects (the wire archive writes nothing around them).
+    std::size_t groups = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (i == 0 || dot_of(items[i]).replica != dot_of(items[i - 1]).replica) ++groups;
+    }
+    ar.write_varint(groups);
+    for (std::size_t b = 0; b < n;) {
+      const replica_id r = dot_of(items[b]).replica;
+      std::size_t e = b + 1;
+      while (e < n && dot_of(items[e]).replica == r) ++e;
+      ar.write_replica(r);
+      ar.write_varint(e - b);
+      std::uint64_t prev = 0;
+      for (std::size_t i = b; i < e; ++i) {
+        const std::uint64_t c = dot_of(items[i]).counter;
+        const std::uint64_t gap = i == b ? c : c - prev - 1;
+        prev = c;
+        extra(ar, items[i], gap);
+      }
+      b = e;
+    }
+    return;
+  }
+  std::vector<std::pair<std::size_t, std::size_t>> groups;  // [begin, end) in items
   for (std::size_t i = 0; i < n; ++i) {
     if (i == 0 || dot_of(items[i]).replica != dot_of(items[i - 1]).replica) groups.emplace_back(i, i);
     groups.back().second = i + 1;

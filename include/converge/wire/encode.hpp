@@ -27,12 +27,9 @@ template <class T>
 [[nodiscard]] std::vector<std::byte> encode(const T& value) {
   wire::output_archive ar;
   ar(value);
-  std::vector<std::byte> out;
-  out.reserve(1 + ar.frame_size());
-  out.push_back(wire::format_header);
-  const std::vector<std::byte> frame = ar.finish();
-  out.insert(out.end(), frame.begin(), frame.end());
-  return out;
+  // The header goes in front of the frame in the archive's own buffer: no copy.
+  const std::byte header = wire::format_header;
+  return ar.finish_after(&header, 1);
 }
 
 /// The number of bytes `encode(value)` returns.

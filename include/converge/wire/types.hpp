@@ -236,23 +236,43 @@ namespace detail {
 template <class Archive, class T, class H>
 void CEREAL_SAVE_FUNCTION_NAME(Archive& ar, const element_store<T, H>& s) {
   using record = typename element_store<T, H>::record;
-  std::vector<const record*> sorted;
-  sorted.reserve(s.records().size());
-  for (const record& r : s.records()) sorted.push_back(&r);
-  std::sort(sorted.begin(), sorted.end(), [](const record* a, const record* b) { return a->tag < b->tag; });
+  const auto extra = [](Archive& a, const record& r, std::uint64_t gap) {
+    if constexpr (wire::is_wire_archive<Archive>) {
+      a.write_varint(gap);
+      a(r.element);
+    } else {
+      a(wire::detail::make_fields(gap, r.element));
+    }
+  };
+  const auto& records = s.records();
+  const auto by_dot = [](const record& a, const record& b) { return a.tag < b.tag; };
+  // Deltas and states never erased from hold their records in dot order already.
+  if (std::is_sorted(records.begin(), records.end(), by_dot)) {
+    wire::detail::save_dot_groups(ar, records, [](const record& r) -> const dot& { return r.tag; }, extra);
+    return;
+  }
+  // Sort (dot, position) pairs: contiguous keys, no pointer chasing in the comparisons.
+  std::vector<std::pair<dot, std::uint32_t>> order;
+  order.reserve(records.size());
+  for (std::uint32_t p = 0; p < records.size(); ++p) order.emplace_back(records[p].tag, p);
+  std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   wire::detail::save_dot_groups(
-      ar, sorted, [](const record* r) -> const dot& { return r->tag; },
-      [](Archive& a, const record* r, std::uint64_t gap) { a(wire::detail::make_fields(gap, r->element)); });
+      ar, order, [](const std::pair<dot, std::uint32_t>& x) -> const dot& { return x.first; },
+      [&](Archive& a, const std::pair<dot, std::uint32_t>& x, std::uint64_t gap) { extra(a, records[x.second], gap); });
 }
 template <class Archive, class T, class H>
 void CEREAL_LOAD_FUNCTION_NAME(Archive& ar, element_store<T, H>& s) {
-  s = element_store<T, H>{};
+  using record = typename element_store<T, H>::record;
+  std::vector<record> records;
   wire::detail::load_dot_groups(ar, [&](Archive& a, auto make_dot) {
     std::uint64_t gap = 0;
     T element{};
     a(wire::detail::make_fields(gap, element));
-    s.add(std::move(element), make_dot(gap));
+    const dot d = make_dot(gap);
+    records.push_back(record{std::move(element), d});
   });
+  // Dots come out strictly increasing, hence distinct: index once at the end.
+  s = element_store<T, H>::from_records(std::move(records));
 }
 
 // dot_fun (mv_register, flags): its (dot, value) entries, sorted by dot,
