@@ -152,6 +152,26 @@ std::string peers_json(const node& n) {
   return out;
 }
 
+/// Runs a stock mutation that only succeeds within this node's rights
+/// (`spend` returns nullopt otherwise) and answers `ok` or why not.
+template <class Spend>
+std::string spend_rights(node& n, std::uint64_t need, Spend&& spend) {
+  std::uint64_t have = 0;
+  bool done = false;
+  n.mutate([&](demo_state& s) {
+    return converge::update(s, &demo_state::stock, [&](converge::bounded_counter& b) {
+      have = b.rights(n.replica());
+      auto d = spend(b);
+      done = d.has_value();
+      return d ? *d : converge::bounded_counter{};
+    });
+  });
+  if (!done) {
+    return "error: not enough local stock rights (have " + std::to_string(have) + ", need " + std::to_string(need) + ")";
+  }
+  return "ok";
+}
+
 std::string execute(node& n, std::string_view line, bool& quit) {
   using converge::bounded_counter;
   std::string_view rest = line;
@@ -206,20 +226,7 @@ std::string execute(node& n, std::string_view line, bool& quit) {
     if (cmd == "sell") {
       const std::uint64_t k = number_arg(rest, "N");
       no_more(rest);
-      std::uint64_t have = 0;
-      bool done = false;
-      n.mutate([&](demo_state& s) {
-        return converge::update(s, &demo_state::stock, [&](bounded_counter& b) {
-          have = b.rights(me);
-          auto d = b.decrement(me, k);
-          done = d.has_value();
-          return d ? *d : bounded_counter{};
-        });
-      });
-      if (!done) {
-        return "error: not enough local stock rights (have " + std::to_string(have) + ", need " + std::to_string(k) + ")";
-      }
-      return "ok";
+      return spend_rights(n, k, [&](bounded_counter& b) { return b.decrement(me, k); });
     }
     if (cmd == "grant") {
       const std::uint64_t target = number_arg(rest, "REPLICA");
@@ -228,20 +235,7 @@ std::string execute(node& n, std::string_view line, bool& quit) {
       if (target == n.id()) return "error: cannot grant stock rights to this node itself";
       const auto to = n.peer_replica(target);
       if (!to) return "error: unknown replica " + std::to_string(target) + " (no message from it yet)";
-      std::uint64_t have = 0;
-      bool done = false;
-      n.mutate([&](demo_state& s) {
-        return converge::update(s, &demo_state::stock, [&](bounded_counter& b) {
-          have = b.rights(me);
-          auto d = b.transfer(me, *to, k);
-          done = d.has_value();
-          return d ? *d : bounded_counter{};
-        });
-      });
-      if (!done) {
-        return "error: not enough local stock rights (have " + std::to_string(have) + ", need " + std::to_string(k) + ")";
-      }
-      return "ok";
+      return spend_rights(n, k, [&](bounded_counter& b) { return b.transfer(me, *to, k); });
     }
     if (cmd == "state") {
       no_more(rest);
