@@ -224,12 +224,35 @@ void CEREAL_SERIALIZE_FUNCTION_NAME(Archive& ar, dot& d) {
 
 // causal_context: the version vector as (replica, counter) records, then the
 // cloud grouped by replica with counters as gaps.
+namespace wire::detail {
+
+/// Writes (replica, count) pairs — a version vector, a gcounter's entries —
+/// as their number, then each pair.
+template <class Archive>
+void save_counts(Archive& ar, const char* name, const std::vector<std::pair<replica_id, std::uint64_t>>& counts) {
+  ar(cereal::make_nvp(name, write_seq(counts.size(), [&](Archive& a) {
+                        for (auto [r, n] : counts) a(make_fields(r, n));
+                      })));
+}
+
+/// Reads pairs written by `save_counts`; the owner's factory validates them.
+template <class Archive>
+void load_counts(Archive& ar, const char* name, std::vector<std::pair<replica_id, std::uint64_t>>& counts) {
+  counts.clear();
+  ar(cereal::make_nvp(name, read_seq([&](Archive& a, std::size_t i, std::size_t n) {
+                        if (i == 0) counts.reserve(n);
+                        replica_id r;
+                        std::uint64_t v = 0;
+                        a(make_fields(r, v));
+                        counts.emplace_back(r, v);
+                      })));
+}
+
+}  // namespace wire::detail
+
 template <class Archive>
 void CEREAL_SAVE_FUNCTION_NAME(Archive& ar, const causal_context& c) {
-  const auto& versions = c.versions();
-  ar(cereal::make_nvp("versions", wire::detail::write_seq(versions.size(), [&](Archive& a) {
-                        for (auto [r, n] : versions) a(wire::detail::make_fields(r, n));
-                      })));
+  wire::detail::save_counts(ar, "versions", c.versions());
   wire::detail::save_dot_groups(
       ar, c.cloud(), [](const dot& d) -> const dot& { return d; },
       [](Archive& a, const dot&, std::uint64_t gap) { a(gap); });
@@ -239,13 +262,7 @@ template <class Archive>
 void CEREAL_LOAD_FUNCTION_NAME(Archive& ar, causal_context& c) {
   std::vector<causal_context::version> versions;
   std::vector<dot> cloud;
-  ar(cereal::make_nvp("versions", wire::detail::read_seq([&](Archive& a, std::size_t i, std::size_t n) {
-                        if (i == 0) versions.reserve(n);
-                        replica_id r;
-                        std::uint64_t v = 0;
-                        a(wire::detail::make_fields(r, v));
-                        versions.emplace_back(r, v);
-                      })));
+  wire::detail::load_counts(ar, "versions", versions);
   wire::detail::load_dot_groups(ar, [&](Archive& a, auto make_dot) {
     std::uint64_t gap = 0;
     a(gap);

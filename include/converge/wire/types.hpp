@@ -100,21 +100,12 @@ namespace converge {
 
 template <class Archive>
 void CEREAL_SAVE_FUNCTION_NAME(Archive& ar, const gcounter& g) {
-  const auto& entries = g.entries();
-  ar(cereal::make_nvp("entries", wire::detail::write_seq(entries.size(), [&](Archive& a) {
-                        for (auto [r, n] : entries) a(wire::detail::make_fields(r, n));
-                      })));
+  wire::detail::save_counts(ar, "entries", g.entries());
 }
 template <class Archive>
 void CEREAL_LOAD_FUNCTION_NAME(Archive& ar, gcounter& g) {
   std::vector<gcounter::entry> entries;
-  ar(cereal::make_nvp("entries", wire::detail::read_seq([&](Archive& a, std::size_t i, std::size_t n) {
-                        if (i == 0) entries.reserve(n);
-                        replica_id r;
-                        std::uint64_t c = 0;
-                        a(wire::detail::make_fields(r, c));
-                        entries.emplace_back(r, c);
-                      })));
+  wire::detail::load_counts(ar, "entries", entries);
   g = gcounter::from_entries(std::move(entries));
 }
 
