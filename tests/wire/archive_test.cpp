@@ -52,7 +52,9 @@ TEST_CASE("unsigned varints: LEB128, canonical") {
       {std::uint64_t{1} << 63, bytes({0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01})},
       {UINT64_MAX, bytes({0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})},
   };
-  for (const auto& [v, body] : cases) {
+  for (const auto& c : cases) {
+    const std::uint64_t v = c.first;  // a variable, not a structured binding: CAPTURE's lambda takes it (clang 14)
+    const bytes_t& body = c.second;
     CAPTURE(v);
     bytes_t expected = bytes({0x10, 0x00});  // format 1.0, empty replica table
     expected.insert(expected.end(), body.begin(), body.end());
