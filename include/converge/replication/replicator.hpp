@@ -28,9 +28,21 @@
 /// every peer with `A(j) < c` gets the join of `D[A(j)..c)` as one interval
 /// message ending at `c`; if `A(j)` is unknown (new peer, peer restarted) or
 /// older than the oldest retained entry, it gets the whole state instead. The
-/// receiver joins the payload and acknowledges `c`. Each interval is resent
-/// every `gossip_interval` until acknowledged; entries every peer acknowledged
-/// are dropped.
+/// receiver joins the payload and acknowledges `c`; entries every peer
+/// acknowledged are dropped.
+///
+/// # Pacing
+/// One interval is in flight per peer. Until it is acknowledged nothing new
+/// is sent to that peer: what accumulates meanwhile travels as the next
+/// interval, so every delta crosses a link about once however far acks lag
+/// (resending the growing unacknowledged range every `gossip_interval` would
+/// cost quadratic bytes under load). An interval not acknowledged within the
+/// retransmission timeout is sent again, extended to `c`. The timeout is
+/// `max(gossip_interval, 2 × smoothed RTT)`, the RTT sampled only from
+/// intervals sent once (Karn's rule, so a late ack of a resent interval
+/// cannot shrink it), doubled at every expiry without progress (at most
+/// 8×) and reset by any message from the peer. Between intervals a peer
+/// waits at least `gossip_interval`.
 ///
 /// A payload larger than `max_message_bytes` is cut with `converge::split`
 /// into parts (each a valid delta, each ≤ the sender's state, so joining any
@@ -183,6 +195,7 @@ class replicator {
       return;
     }
     peer_state& p = it->second;
+    p.backoff = 0;  // the link carries messages again: retransmit at the base timeout
     add(p, &peer_metrics::messages_in);
     add(p, &peer_metrics::bytes_in, bytes.size());
     try {
@@ -239,12 +252,13 @@ class replicator {
     std::uint64_t next = std::numeric_limits<std::uint64_t>::max();
     for (auto& [id, p] : peers_) {
       if (!needs_send(p)) continue;
-      if (p.ever_sent && p.last_send + opt_.gossip_interval > now_) {
-        next = std::min(next, p.last_send + opt_.gossip_interval);
+      const std::uint64_t due = send_due(p);
+      if (due > now_) {
+        next = std::min(next, due);
         continue;
       }
       send_to(out, id, p);
-      if (needs_send(p)) next = std::min(next, now_ + opt_.gossip_interval);
+      if (needs_send(p)) next = std::min(next, std::max(send_due(p), now_ + 1));
     }
     out.next_deadline = next;
     return out;
@@ -336,8 +350,17 @@ class replicator {
     std::uint64_t last_send = 0;
     std::uint64_t last_to = 0;    // the end of the last interval sent
     std::optional<flight> multi;  // a multi-part interval in flight
+    std::uint64_t first_sent = 0; // when the interval in flight was first sent
+    bool resent = false;          // the interval in flight was retransmitted (no RTT sample)
+    bool sent_whole = false;      // the last interval sent was a state transfer
+    State heard{};                // BP: delta payloads received from the peer lately (it holds them)
+    std::uint64_t heard_since = 0;  // c when `heard` was last emptied
+    std::uint64_t srtt = 0;       // smoothed round-trip time, 0 until sampled
+    unsigned backoff = 0;         // the timeout is doubled this many times
     peer_metrics m;
   };
+
+  static constexpr unsigned max_backoff = 3;
 
   struct pending_ack {
     std::uint64_t session = 0;
@@ -359,6 +382,35 @@ class replicator {
 
   [[nodiscard]] bool needs_send(const peer_state& p) const noexcept {
     return !p.acked_known || p.acked < c_ || p.multi.has_value();
+  }
+
+  /// True while an interval sent to `p` waits for its acknowledgement.
+  [[nodiscard]] static bool awaiting_ack(const peer_state& p) noexcept {
+    return p.multi.has_value() || (p.ever_sent && (!p.acked_known || p.acked < p.last_to));
+  }
+
+  /// The retransmission timeout for `p` (see "Pacing" in the file comment).
+  [[nodiscard]] std::uint64_t timeout(const peer_state& p) const noexcept {
+    const std::uint64_t base = std::max(opt_.gossip_interval, 2 * p.srtt);
+    return base << p.backoff;
+  }
+
+  /// When `p` may be sent to next: at once the first time, after the
+  /// timeout while an interval is in flight, else a gossip interval after
+  /// the last send.
+  [[nodiscard]] std::uint64_t send_due(const peer_state& p) const noexcept {
+    if (!p.ever_sent) return 0;
+    return p.last_send + (awaiting_ack(p) ? timeout(p) : opt_.gossip_interval);
+  }
+
+  /// An acknowledgement advanced: sample the RTT (intervals sent once only)
+  /// and reset the backoff.
+  void ack_progress(peer_state& p) noexcept {
+    if (!p.resent && now_ >= p.first_sent) {
+      const std::uint64_t sample = now_ - p.first_sent;
+      p.srtt = p.srtt == 0 ? std::max<std::uint64_t>(sample, 1) : (7 * p.srtt + sample) / 8;
+    }
+    p.backoff = 0;
   }
 
   void emit(tick_result& out, peer_id to, std::vector<std::byte> bytes, bool delta) {
@@ -387,6 +439,8 @@ class replicator {
     p.acked = 0;
     p.multi.reset();
     p.ever_sent = false;
+    p.heard = State{};  // a new life may have lost what the old one sent
+    p.heard_since = c_;
     acks_.erase(id);
     std::erase_if(part_acks_, [&](const part_ack& a) { return a.peer == id; });
     for (entry& e : buffer_) std::erase(e.known, id);
@@ -424,7 +478,24 @@ class replicator {
       add(p, &peer_metrics::deltas_applied);
       push_entry(d, from, bytes);
     }
-    if (bp) advance_known(from, p);
+    if (bp) {
+      advance_known(from, p);
+      if (!state_transfer) remember_heard(p, d);
+    }
+  }
+
+  /// BP: remembers what the peer sent, so that the parts of later intervals
+  /// it already holds are not sent back, even when no buffered entry is
+  /// covered whole. Only payloads received since the pending entries were
+  /// buffered can overlap them (a received delta is buffered by its novel
+  /// part), so `heard` is emptied once the peer acknowledged every entry
+  /// older than it: it spans about two round trips of traffic.
+  void remember_heard(peer_state& p, const State& d) {
+    if (p.acked_known && p.acked >= p.heard_since) {
+      p.heard = State{};
+      p.heard_since = c_;
+    }
+    converge::join_into(p.heard, d);
   }
 
   /// BP: entries the peer is known to hold count as acknowledged by it.
@@ -469,6 +540,7 @@ class replicator {
     if (!p.acked_known || p.acked < e.to) {
       p.acked_known = true;
       p.acked = e.to;
+      ack_progress(p);
     }
     if (p.multi && p.multi->to <= p.acked) p.multi.reset();
     collect();
@@ -515,7 +587,7 @@ class replicator {
   }
 
   void send_to(tick_result& out, peer_id id, peer_state& p) {
-    if (p.multi) {  // resend the parts not yet acknowledged
+    if (p.multi) {  // the timeout expired: resend the parts not yet acknowledged
       for (std::size_t k = 0; k < p.multi->parts.size(); ++k) {
         if (p.multi->acked[k]) continue;
         add(p, &peer_metrics::retransmissions);
@@ -523,8 +595,11 @@ class replicator {
       }
       p.ever_sent = true;
       p.last_send = now_;
+      p.resent = true;
+      p.backoff = std::min(p.backoff + 1, max_backoff);
       return;
     }
+    const bool expired = awaiting_ack(p);  // else a new interval
     const bool whole = !p.acked_known || p.acked < lo_;
     std::vector<std::byte> payload;
     State joined;
@@ -536,20 +611,32 @@ class replicator {
       for (std::uint64_t s = p.acked; s < c_; ++s) {
         const entry& e = buffer_[static_cast<std::size_t>(s - lo_)];
         if (bp && std::find(e.known.begin(), e.known.end(), id) != e.known.end()) continue;
-        converge::join_into(joined, e.delta);
-        any = true;
+        if (any) {
+          converge::join_into(joined, e.delta);
+        } else {
+          joined = e.delta;  // bottom ⊔ δ = δ: a copy, cheaper than a join
+          any = true;
+        }
       }
-      if (!any) {  // the peer holds every entry: acknowledged without a message
+      if (any && bp && !converge::is_bottom(p.heard)) joined = converge::novel(joined, p.heard);
+      if (!any || converge::is_bottom(joined)) {  // the peer holds every entry: acknowledged without a message
         p.acked = c_;
         collect();
         return;
       }
       payload = converge::encode(joined);
     }
-    if (p.ever_sent && p.last_to == c_) {
+    // A resent delta interval that became a state transfer (the peer fell
+    // behind the buffer meanwhile) counts as a state transfer started.
+    if (whole && !(expired && p.sent_whole)) add(p, &peer_metrics::state_transfers_sent);
+    p.sent_whole = whole;
+    if (expired) {
       add(p, &peer_metrics::retransmissions);
-    } else if (whole) {
-      add(p, &peer_metrics::state_transfers_sent);
+      p.resent = true;
+      p.backoff = std::min(p.backoff + 1, max_backoff);
+    } else {
+      p.first_sent = now_;
+      p.resent = false;
     }
     p.ever_sent = true;
     p.last_send = now_;
