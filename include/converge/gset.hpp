@@ -69,10 +69,12 @@ class gset {
 
   /// The elements of this delta that `state` lacks; bottom when redundant.
   [[nodiscard]] gset novel_to(const gset& state) const {
-    gset out;
+    std::vector<T> fresh;  // distinct already: indexed in one pass below
     for (const T& v : elements_) {
-      if (!state.contains(v)) out.elements_.insert(out.elements_.end(), v);
+      if (!state.contains(v)) fresh.push_back(v);
     }
+    gset out;
+    out.elements_ = detail::flat_set<T>::from_vector(std::move(fresh));
     return out;
   }
 
@@ -96,8 +98,7 @@ class gset {
   /// duplicates collapse).
   [[nodiscard]] static gset from_elements(std::vector<T> elements) {
     gset out;
-    out.elements_.reserve(elements.size());
-    for (T& v : elements) out.elements_.insert(std::move(v));
+    out.elements_ = detail::flat_set<T>::from_vector(std::move(elements));
     return out;
   }
 

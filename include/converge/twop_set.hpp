@@ -136,14 +136,12 @@ class twop_set {
   /// Throws `std::invalid_argument` when they are not disjoint.
   [[nodiscard]] static twop_set from_parts(std::vector<T> live, std::vector<T> tombstones) {
     twop_set out;
-    out.tombstones_.reserve(tombstones.size());
-    out.elements_.reserve(live.size());
-    for (T& v : tombstones) out.tombstones_.insert(std::move(v));
-    for (T& v : live) {
+    out.tombstones_ = detail::flat_set<T>::from_vector(std::move(tombstones));
+    for (const T& v : live) {
       if (out.tombstones_.contains(v))
         throw std::invalid_argument("converge::twop_set::from_parts: element both live and erased");
-      out.elements_.insert(std::move(v));
     }
+    out.elements_ = detail::flat_set<T>::from_vector(std::move(live));
     return out;
   }
 

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <stdexcept>
 #include <utility>
 #include <vector>
 
@@ -56,6 +57,24 @@ class flat_set {
   }
 
   void reserve(std::size_t n) { items_.reserve(n); }
+
+  /// A set of `items` (duplicates dropped), indexed in one pass: no
+  /// per-element growth, and no equality probes when they are distinct (the
+  /// common case: a decoded set is strictly sorted).
+  [[nodiscard]] static flat_set from_vector(std::vector<T> items) {
+    if (items.size() >= flat_index::npos - 1) throw std::length_error("converge: more than 2^32 - 2 elements in one set");
+    flat_set out;
+    if (items.empty()) return out;
+    const auto n = static_cast<std::uint32_t>(items.size());
+    out.items_ = std::move(items);
+    const std::size_t distinct = out.index_.rebuild_distinct(
+        n, out.hash_at(), [&out](std::uint32_t q, std::uint32_t p) { return out.items_[q] == out.items_[p]; });
+    if (distinct == n) return out;
+    flat_set dedup;  // rare: a caller passed duplicates
+    dedup.reserve(distinct);
+    for (T& v : out.items_) dedup.insert(std::move(v));
+    return dedup;
+  }
 
   /// Same elements, whatever their order.
   friend bool operator==(const flat_set& a, const flat_set& b) {
