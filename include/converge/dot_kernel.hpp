@@ -65,6 +65,9 @@ namespace detail {
 /// `target_ctx` (which covers every dot `target` holds) screens out, with a
 /// cheap version-vector test, the source's dots the target has never seen —
 /// the common case of a fresh insert — before any store lookup.
+/// Enumerates the smaller of the source context and the target store: a
+/// context's `dot_count` saturates instead of wrapping, so a hostile context
+/// with huge counters (few ranges, 2^63 dots) is never walked dot by dot.
 template <dot_store S, class F>
 void for_each_removed(const S& target, const causal_context& target_ctx, const S& source,
                       const causal_context& source_ctx, F&& f) {

@@ -9,6 +9,8 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <initializer_list>
+#include <limits>
 #include <span>
 #include <string>
 #include <vector>
@@ -72,20 +74,81 @@ TEST_CASE("random garbage behind a valid header never crashes") {
   }
 }
 
+namespace {
+
+/// Bytes from small numbers, with `varint(v)` to splice in a multi-byte varint.
+bytes_t bytes_of(std::initializer_list<std::uint64_t> xs) {
+  bytes_t out;
+  for (const std::uint64_t x : xs) out.push_back(static_cast<std::byte>(x));
+  return out;
+}
+bytes_t varint(std::uint64_t v) {
+  bytes_t out;
+  converge::wire::detail::put_varint(out, v);
+  return out;
+}
+bytes_t cat(std::initializer_list<bytes_t> parts) {
+  bytes_t out;
+  for (const bytes_t& p : parts) out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
+}  // namespace
+
 TEST_CASE("invalid causal states are refused") {
+  using converge::causal_context;
+  using converge::dot;
+  using converge::dot_range;
   using converge::replica_id;
-  // causal_context: versions [(r0, 2)], cloud [(r0, 2)]: a cloud dot the vector covers
-  const bytes_t covered{std::byte{0x10}, std::byte{0x01}, std::byte{0x05}, std::byte{0x01}, std::byte{0x00},
-                        std::byte{0x02}, std::byte{0x01}, std::byte{0x00}, std::byte{0x01}, std::byte{0x02}};
-  CHECK_THROWS_AS((void)converge::decode<converge::causal_context>(covered), converge::decode_error);
-  // the same with cloud dot 4 (> 2 + 1) is valid
-  bytes_t ok = covered;
-  ok.back() = std::byte{0x04};
-  CHECK(converge::decode<converge::causal_context>(ok).contains(converge::dot{replica_id{5}, 4}));
-  // cloud dot 3 extends the vector (it should have been folded): refused
-  bytes_t extends = covered;
-  extends.back() = std::byte{0x03};
-  CHECK_THROWS_AS((void)converge::decode<converge::causal_context>(extends), converge::decode_error);
+  constexpr std::uint64_t max = std::numeric_limits<std::uint64_t>::max();
+  const replica_id r{5};
+  // causal_context: header, table [5], versions [(r0, 2)], then the cloud: 1 group, r0, its ranges
+  const bytes_t head = bytes_of({0x10, 0x01, 0x05, 0x01, 0x00, 0x02, 0x01, 0x00});
+  const auto decode_ctx = [](const bytes_t& b) { return converge::decode<causal_context>(b); };
+  // A range is (gap, extent) with first = base + 2 + gap: gap 0 after version 2 is dot 4, the
+  // smallest counter a cloud may hold. A range the vector covers or reaches cannot be written.
+  CHECK(decode_ctx(cat({head, bytes_of({0x01, 0x00, 0x00})})) ==
+        causal_context::from_parts({{r, 2}}, {{r, 4, 4}}));
+  // After a range, the next starts at last + 2 + gap: two ranges can never touch or overlap.
+  CHECK(decode_ctx(cat({head, bytes_of({0x02, 0x00, 0x01, 0x00, 0x00})})) ==
+        causal_context::from_parts({{r, 2}}, {{r, 4, 5}, {r, 7, 7}}));
+  // A range reaching UINT64_MAX is fine ...
+  CHECK(decode_ctx(cat({head, bytes_of({0x01, 0x00}), varint(max - 4)})) ==
+        causal_context::from_parts({{r, 2}}, {{r, 4, max}}));
+  CHECK(decode_ctx(cat({head, bytes_of({0x01}), varint(max - 4), bytes_of({0x00})})) ==
+        causal_context::from_parts({{r, 2}}, {{r, max, max}}));
+  // ... one past it is refused: by the extent, by the gap, or by a range after it.
+  CHECK_THROWS_WITH_AS(decode_ctx(cat({head, bytes_of({0x01, 0x00}), varint(max - 3)})),
+                       doctest::Contains("counter overflows 64 bits"), converge::decode_error);
+  CHECK_THROWS_WITH_AS(decode_ctx(cat({head, bytes_of({0x01}), varint(max - 3), bytes_of({0x00})})),
+                       doctest::Contains("counter overflows 64 bits"), converge::decode_error);
+  CHECK_THROWS_WITH_AS(
+      decode_ctx(cat({head, bytes_of({0x02, 0x00}), varint(max - 4), bytes_of({0x00, 0x00})})),
+      doctest::Contains("counter overflows 64 bits"), converge::decode_error);
+  // A version of UINT64_MAX - 1 or more leaves no room for a cloud range of that replica.
+  CHECK_THROWS_WITH_AS(decode_ctx(cat({bytes_of({0x10, 0x01, 0x05, 0x01, 0x00}), varint(max - 1),
+                                       bytes_of({0x01, 0x00, 0x01, 0x00, 0x00})})),
+                       doctest::Contains("counter overflows 64 bits"), converge::decode_error);
+  // An empty group, or two groups of one replica, are not canonical: refused.
+  CHECK_THROWS_WITH_AS(decode_ctx(cat({head, bytes_of({0x00})})), doctest::Contains("empty dot group"),
+                       converge::decode_error);
+  CHECK_THROWS_WITH_AS(decode_ctx(bytes_of({0x10, 0x01, 0x05, 0x01, 0x00, 0x02, 0x02, 0x00, 0x01, 0x00, 0x00,
+                                            0x00, 0x01, 0x05, 0x00})),
+                       doctest::Contains("dot groups not sorted by replica"), converge::decode_error);
+  // The counter values cost nothing: a version of 2^63 and a range up to UINT64_MAX decode,
+  // subtract and join at once.
+  const causal_context huge =
+      decode_ctx(cat({bytes_of({0x10, 0x01, 0x05, 0x01, 0x00}), varint(std::uint64_t{1} << 63),
+                      bytes_of({0x01, 0x00, 0x01, 0x00}), varint(max - (std::uint64_t{1} << 63) - 2)}));
+  CHECK(huge.dot_count() == max - 1);
+  CHECK(huge.subtract(causal_context{}) == huge);
+  CHECK(causal_context{}.subtract(huge).empty());
+  causal_context one;
+  one.insert(dot{r, 1});
+  CHECK(huge.subtract(one).cloud() ==
+        std::vector<dot_range>{{r, 2, std::uint64_t{1} << 63}, {r, (std::uint64_t{1} << 63) + 2, max}});
+  one.join(huge);
+  CHECK(one == huge);
 
   // or_set: store holds (r0, 1) but the context is empty
   converge::or_set<std::uint64_t> s;

@@ -79,7 +79,12 @@ TEST_CASE("to_json with causal metadata") {
   converge::or_set<int> delta = t.insert(b, 4);
   s.join(delta);  // (b, 3) without (b, 1), (b, 2): a cloud
   CHECK(converge::to_json(s, {.causal_metadata = true}) ==
-        R"({"value":[1,4],"context":{"versions":{"1":1},"cloud":[[2,3]]}})");
+        R"({"value":[1,4],"context":{"versions":{"1":1},"cloud":[[2,3,3]]}})");
+  // The cloud lists ranges of dots: [replica, first, last].
+  const auto ranges = converge::or_set<int>::from_parts(
+      {}, converge::causal_context::from_parts({{a, 2}}, {{a, 5, 9}, {a, 12, 12}, {b, 3, 7}}));
+  CHECK(converge::to_json(ranges, {.causal_metadata = true}) ==
+        R"({"value":[],"context":{"versions":{"1":2},"cloud":[[1,5,9],[1,12,12],[2,3,7]]}})");
 
   converge::or_map<std::string, converge::ew_flag> m;
   m.update("k", [&](auto& f) { return f.enable(a); });

@@ -223,7 +223,7 @@ void CEREAL_SERIALIZE_FUNCTION_NAME(Archive& ar, dot& d) {
 }
 
 // causal_context: the version vector as (replica, counter) records, then the
-// cloud grouped by replica with counters as gaps.
+// cloud's ranges grouped by replica, each as a gap and an extent.
 namespace wire::detail {
 
 /// Writes (replica, count) pairs — a version vector, a gcounter's entries —
@@ -248,26 +248,115 @@ void load_counts(Archive& ar, const char* name, std::vector<std::pair<replica_id
                       })));
 }
 
+/// Writes a context's cloud as ranges grouped by replica:
+/// `[replica, [gap, extent]...]...`. A range starts at `base + 2 + gap`, where
+/// `base` is versions[replica] (0 if absent) for a replica's first range and
+/// the previous range's `last` after it; it ends at `first + extent`. The
+/// smallest start a canonical range may take costs gap 0, so every encoding
+/// names a canonical cloud (no range reaches the vector or touches its
+/// neighbour) and a single dot takes two one-byte varints in the common case.
+template <class Archive>
+void save_cloud(Archive& ar, const causal_context& c) {
+  const std::vector<dot_range>& cloud = c.cloud();
+  const std::size_t n = cloud.size();
+  if constexpr (std::is_same_v<Archive, output_archive>) {
+    // The same bytes as below, written directly (see save_dot_groups).
+    std::size_t groups = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (i == 0 || cloud[i].replica != cloud[i - 1].replica) ++groups;
+    }
+    ar.write_varint(groups);
+    for (std::size_t b = 0; b < n;) {
+      const replica_id r = cloud[b].replica;
+      std::size_t e = b + 1;
+      while (e < n && cloud[e].replica == r) ++e;
+      ar.write_replica(r);
+      ar.write_varint(e - b);
+      std::uint64_t base = c.max_contiguous(r);
+      for (std::size_t i = b; i < e; ++i) {
+        ar.write_varint(cloud[i].first - base - 2);
+        ar.write_varint(cloud[i].last - cloud[i].first);
+        base = cloud[i].last;
+      }
+      b = e;
+    }
+    return;
+  }
+  std::vector<std::pair<std::size_t, std::size_t>> groups;  // [begin, end) in cloud
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i == 0 || cloud[i].replica != cloud[i - 1].replica) groups.emplace_back(i, i);
+    groups.back().second = i + 1;
+  }
+  ar(cereal::make_nvp("groups", write_seq(groups.size(), [&](Archive& a) {
+                        for (const auto& [b, e] : groups) {
+                          replica_id r = cloud[b].replica;
+                          auto ranges = write_seq(e - b, [&, b = b, e = e](Archive& a2) {
+                            std::uint64_t base = c.max_contiguous(r);
+                            for (std::size_t i = b; i < e; ++i) {
+                              std::uint64_t gap = cloud[i].first - base - 2;
+                              std::uint64_t extent = cloud[i].last - cloud[i].first;
+                              a2(make_fields(gap, extent));
+                              base = cloud[i].last;
+                            }
+                          });
+                          a(make_fields(r, ranges));
+                        }
+                      })));
+}
+
+/// Reads what `save_cloud` wrote, given the versions read before it.
+/// Refuses groups out of replica order, empty groups and counters that
+/// overflow 64 bits; allocates one range per range read, whatever the
+/// counters say.
+template <class Archive>
+void load_cloud(Archive& ar, const std::vector<causal_context::version>& versions,
+                std::vector<dot_range>& cloud) {
+  bool first_group = true;
+  replica_id last_replica{};
+  std::size_t v = 0;  // cursor into `versions` (sorted, else from_parts refuses them)
+  ar(cereal::make_nvp("groups", read_seq([&](Archive& a, std::size_t, std::size_t) {
+                        replica_id r;
+                        bool any = false;
+                        std::uint64_t base = 0;
+                        auto ranges = read_seq([&](Archive& a2, std::size_t i, std::size_t) {
+                          if (i == 0) {  // the replica has been read (fields are read in order)
+                            if (!first_group && !(last_replica < r)) {
+                              refuse(a2, "dot groups not sorted by replica");
+                            }
+                            while (v < versions.size() && versions[v].first < r) ++v;
+                            base = v < versions.size() && versions[v].first == r ? versions[v].second : 0;
+                            any = true;
+                          }
+                          std::uint64_t gap = 0;
+                          std::uint64_t extent = 0;
+                          a2(make_fields(gap, extent));
+                          const std::uint64_t first = checked_add(a2, checked_add(a2, base, 2), gap);
+                          const std::uint64_t last = checked_add(a2, first, extent);
+                          cloud.push_back(dot_range{r, first, last});
+                          base = last;
+                        });
+                        auto rec = make_fields(r, ranges);
+                        a(rec);
+                        if (!any) refuse(a, "empty dot group");
+                        first_group = false;
+                        last_replica = r;
+                      })));
+}
+
 }  // namespace wire::detail
 
 template <class Archive>
 void CEREAL_SAVE_FUNCTION_NAME(Archive& ar, const causal_context& c) {
   wire::detail::save_counts(ar, "versions", c.versions());
-  wire::detail::save_dot_groups(
-      ar, c.cloud(), [](const dot& d) -> const dot& { return d; },
-      [](Archive& a, const dot&, std::uint64_t gap) { a(gap); });
+  wire::detail::save_cloud(ar, c);
 }
 
 template <class Archive>
 void CEREAL_LOAD_FUNCTION_NAME(Archive& ar, causal_context& c) {
   std::vector<causal_context::version> versions;
-  std::vector<dot> cloud;
+  std::vector<dot_range> cloud;
   wire::detail::load_counts(ar, "versions", versions);
-  wire::detail::load_dot_groups(ar, [&](Archive& a, auto make_dot) {
-    std::uint64_t gap = 0;
-    a(gap);
-    cloud.push_back(make_dot(gap));
-  });
+  wire::detail::load_cloud(ar, versions, cloud);
   c = causal_context::from_parts(std::move(versions), std::move(cloud));
 }
 

@@ -9,8 +9,9 @@
 /// flags -> bool; maps -> object (keys stringified); `bounded_counter` ->
 /// number; a Hana struct -> object keyed by member names. With
 /// `json_options::causal_metadata`, causal types become
-/// `{"value": ..., "context": {"versions": {...}, "cloud": [[r, n], ...]}}`
-/// and `bounded_counter` becomes `{"value": v, "rights": {"r": n, ...}}`.
+/// `{"value": ..., "context": {"versions": {...}, "cloud": [[r, first, last], ...]}}`
+/// (each cloud entry a range of dots of replica r, both ends included) and
+/// `bounded_counter` becomes `{"value": v, "rights": {"r": n, ...}}`.
 /// @code
 ///   converge::to_json(cart)  // {"counter":3,"set":["a","b"],"map":{"k":["v"]},"stock":10}
 /// @endcode
@@ -156,13 +157,15 @@ inline void put_context(std::string& out, const causal_context& c) {
   }
   out += "},\"cloud\":[";
   first = true;
-  for (const dot& d : c.cloud()) {
+  for (const dot_range& x : c.cloud()) {
     if (!first) out += ',';
     first = false;
     out += '[';
-    put_number(out, d.replica.value());
+    put_number(out, x.replica.value());
     out += ',';
-    put_number(out, d.counter);
+    put_number(out, x.first);
+    out += ',';
+    put_number(out, x.last);
     out += ']';
   }
   out += "]}";
