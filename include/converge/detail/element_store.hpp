@@ -130,6 +130,15 @@ class element_store {
 
   /// Adds every record of `other` whose dot `ctx` has not seen.
   void add_unseen(const element_store& other, const causal_context& ctx) {
+    if (records_.empty()) {  // a novel part or a copy: index once, not record by record
+      std::vector<record> kept;
+      kept.reserve(other.records_.size());
+      for (const record& r : other.records_) {
+        if (!ctx.contains(r.tag)) kept.push_back(r);
+      }
+      *this = from_records(std::move(kept));
+      return;
+    }
     for (const record& r : other.records_) {
       if (!ctx.contains(r.tag)) add(r.element, r.tag);
     }
