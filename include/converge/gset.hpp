@@ -67,6 +67,20 @@ class gset {
            std::all_of(elements_.begin(), elements_.end(), [&](const T& v) { return other.contains(v); });
   }
 
+  /// Joins `delta` in and returns the elements that were new (see
+  /// converge::absorb): one lookup per element.
+  gset absorb(const gset& delta) {
+    std::vector<T> fresh;  // distinct already: indexed in one pass below
+    if (&delta != this) {
+      for (const T& v : delta.elements_) {
+        if (elements_.insert(v)) fresh.push_back(v);
+      }
+    }
+    gset out;
+    out.elements_ = detail::flat_set<T>::from_vector(std::move(fresh));
+    return out;
+  }
+
   /// The elements of this delta that `state` lacks; bottom when redundant.
   [[nodiscard]] gset novel_to(const gset& state) const {
     std::vector<T> fresh;  // distinct already: indexed in one pass below

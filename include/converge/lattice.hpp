@@ -178,6 +178,25 @@ template <lattice T>
   }
 }
 
+/// Joins `delta` into `state` and returns the part of `delta` that `state`
+/// lacked before (what `novel(delta, state)` returns). Types refine it with a
+/// member `absorb(delta)` that finds each element once instead of twice
+/// (once to reduce, once to join); composed structs absorb field by field.
+template <lattice T>
+T absorb(T& state, const T& delta) {
+  if constexpr (requires { { state.absorb(delta) } -> std::same_as<T>; }) {
+    return state.absorb(delta);
+  } else if constexpr (detail::hana_struct<T> && !detail::joins_in_place<T>) {
+    T out{};
+    detail::for_each_field(out, [&](auto get) { get(out) = absorb(get(state), get(delta)); });
+    return out;
+  } else {
+    T fresh = novel(delta, state);
+    join_into(state, fresh);
+    return fresh;
+  }
+}
+
 /// Splits `x` into at most `parts` states (at least one), each included in `x`,
 /// whose join is `x`: a join decomposition, grouped. Any subset of the parts
 /// joined into any state is safe — nothing is lost or resurrected — so a

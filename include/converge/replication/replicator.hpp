@@ -463,11 +463,10 @@ class replicator {
       }
     }
     if (opt_.remove_redundant) {
-      State r = converge::novel(d, state_);
+      State r = converge::absorb(state_, d);  // joins d, returns its novel part
       if (converge::is_bottom(r)) {
         add(p, &peer_metrics::redundant_dropped);
       } else {
-        converge::join_into(state_, r);
         add(p, &peer_metrics::deltas_applied);
         push_entry(std::move(r), from, bytes);
       }

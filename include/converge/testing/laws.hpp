@@ -25,7 +25,8 @@
 ///    `T{}` is its identity and `is_bottom` recognises it;
 ///  - `leq(x, y) == (join(x, y) == y)`;
 ///  - novel: `join(s, novel(d, s)) == join(s, d)`, `leq(novel(d, s), d)`, and
-///    bottom when `leq(d, s)`;
+///    bottom when `leq(d, s)`; `absorb(s, d)` joins d into s and returns such
+///    a novel part;
 ///  - delta groups: joining all deltas a replica applied, as one group, into
 ///    bottom gives its state;
 ///  - convergence: each replica receives every delta in a shuffled order with
@@ -255,6 +256,13 @@ class law_case {
                "novel: join(s, novel(d, s)) == join(s, d), d = x, s = y", &x, &y);
         expect(converge::leq(r, x), "novel: leq(novel(d, s), d), d = x, s = y", &x, &y);
         expect(!converge::leq(x, y) || converge::is_bottom(r), "novel: bottom when leq(d, s), d = x, s = y",
+               &x, &y);
+        T absorbed = y;
+        const T fresh = converge::absorb(absorbed, x);
+        expect(absorbed == xy, "absorb: absorb(s, d) leaves s == join(s, d), d = x, s = y", &x, &y);
+        expect(converge::join(y, fresh) == xy && converge::leq(fresh, x),
+               "absorb: returns a novel part of d (join(s, r) == join(s, d), leq(r, d)), d = x, s = y", &x, &y);
+        expect(!converge::leq(x, y) || converge::is_bottom(fresh), "absorb: bottom when leq(d, s), d = x, s = y",
                &x, &y);
       }
     }
