@@ -71,11 +71,7 @@ class gset {
   /// converge::absorb): one lookup per element.
   gset absorb(const gset& delta) {
     std::vector<T> fresh;  // distinct already: indexed in one pass below
-    if (&delta != this) {
-      for (const T& v : delta.elements_) {
-        if (elements_.insert(v)) fresh.push_back(v);
-      }
-    }
+    if (&delta != this) elements_.insert_all(delta.elements_.view(), [&](const T& v) { fresh.push_back(v); });
     gset out;
     out.elements_ = detail::flat_set<T>::from_vector(std::move(fresh));
     return out;

@@ -48,6 +48,17 @@ class flat_index {
   [[nodiscard]] std::size_t size() const noexcept { return count_; }
   [[nodiscard]] std::size_t capacity() const noexcept { return slots_.size(); }
 
+  /// Asks the cache for the home slot of `hash` (a hint; no effect on results).
+  void prefetch(std::size_t hash) const noexcept {
+    if (!slots_.empty()) __builtin_prefetch(&slots_[hash & mask()]);
+  }
+
+  /// The position stored in the home slot of `hash`, or npos when that slot
+  /// is empty: lets a batch prefetch the record a lookup will compare first.
+  [[nodiscard]] std::uint32_t home(std::size_t hash) const noexcept {
+    return slots_.empty() ? npos : slots_[hash & mask()] - 1;
+  }
+
   /// The first position whose record satisfies `match`, or npos.
   template <class Match>
   [[nodiscard]] std::uint32_t find(std::size_t hash, Match&& match) const {

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -27,16 +28,44 @@ class flat_set {
   [[nodiscard]] std::size_t size() const noexcept { return items_.size(); }
   [[nodiscard]] const_iterator begin() const noexcept { return items_.begin(); }
   [[nodiscard]] const_iterator end() const noexcept { return items_.end(); }
+  /// The elements as one contiguous span, in iteration order.
+  [[nodiscard]] std::span<const T> view() const noexcept { return items_; }
 
   [[nodiscard]] bool contains(const T& v) const { return find(v) != flat_index::npos; }
 
   /// Inserts `v` unless present; true when inserted.
   bool insert(T v) {
-    if (contains(v)) return false;
-    const auto p = static_cast<std::uint32_t>(items_.size());
-    items_.push_back(std::move(v));
-    index_.insert(hash(items_[p]), p, hash_at());
-    return true;
+    const std::size_t h = hash(v);
+    return insert_hashed(std::move(v), h);
+  }
+
+  /// Inserts every element of `src` (a random-access range), calling
+  /// `added(v)` for each one that was new. Same result as inserting them one
+  /// by one, but a large, cold set is probed as a pipeline: the index slot of
+  /// an element a few steps ahead, then the record that slot names, are
+  /// fetched while earlier elements are inserted, so cache misses overlap
+  /// instead of queueing.
+  template <class Range, class F>
+  void insert_all(const Range& src, F&& added) {
+    constexpr std::size_t ahead = 8;  // slots fetched this many elements early,
+    constexpr std::size_t mid = 4;    // records this many
+    constexpr std::size_t ring = 2 * ahead;  // holds hashes from fetch to insert
+    const std::size_t n = std::size(src);
+    std::size_t hashes[ring];
+    for (std::size_t i = 0; i < n + ahead; ++i) {
+      if (i < n) {
+        hashes[i % ring] = hash(src[i]);
+        index_.prefetch(hashes[i % ring]);
+      }
+      if (i >= mid && i - mid < n) {
+        const std::uint32_t p = index_.home(hashes[(i - mid) % ring]);
+        if (p != flat_index::npos && p < items_.size()) __builtin_prefetch(&items_[p]);
+      }
+      if (i >= ahead) {
+        const T& v = src[i - ahead];
+        if (insert_hashed(v, hashes[(i - ahead) % ring])) added(v);
+      }
+    }
   }
 
   /// Same as insert(v); the position is ignored (for generic chunking code).
@@ -92,6 +121,14 @@ class flat_set {
 
  private:
   static std::size_t hash(const T& v) { return seeded_hash(Hash{}(v)); }
+
+  bool insert_hashed(T v, std::size_t h) {
+    if (index_.find(h, [&](std::uint32_t p) { return items_[p] == v; }) != flat_index::npos) return false;
+    const auto p = static_cast<std::uint32_t>(items_.size());
+    items_.push_back(std::move(v));
+    index_.insert(h, p, hash_at());
+    return true;
+  }
   auto hash_at() const {
     return [this](std::uint32_t p) { return hash(items_[p]); };
   }
