@@ -70,22 +70,18 @@ class gset {
   /// Joins `delta` in and returns the elements that were new (see
   /// converge::absorb): one lookup per element.
   gset absorb(const gset& delta) {
-    std::vector<T> fresh;  // distinct already: indexed in one pass below
+    std::vector<T> fresh;  // distinct: from_elements indexes it in one pass
     if (&delta != this) elements_.insert_all(delta.elements_.view(), [&](const T& v) { fresh.push_back(v); });
-    gset out;
-    out.elements_ = detail::flat_set<T>::from_vector(std::move(fresh));
-    return out;
+    return from_elements(std::move(fresh));
   }
 
   /// The elements of this delta that `state` lacks; bottom when redundant.
   [[nodiscard]] gset novel_to(const gset& state) const {
-    std::vector<T> fresh;  // distinct already: indexed in one pass below
+    std::vector<T> fresh;  // distinct: from_elements indexes it in one pass
     for (const T& v : elements_) {
       if (!state.contains(v)) fresh.push_back(v);
     }
-    gset out;
-    out.elements_ = detail::flat_set<T>::from_vector(std::move(fresh));
-    return out;
+    return from_elements(std::move(fresh));
   }
 
   /// A join decomposition in at most `parts` groups of elements (see converge::split).

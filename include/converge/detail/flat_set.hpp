@@ -59,7 +59,7 @@ class flat_set {
       }
       if (i >= mid && i - mid < n) {
         const std::uint32_t p = index_.home(hashes[(i - mid) % ring]);
-        if (p != flat_index::npos && p < items_.size()) __builtin_prefetch(&items_[p]);
+        if (p != flat_index::npos) __builtin_prefetch(&items_[p]);
       }
       if (i >= ahead) {
         const T& v = src[i - ahead];
@@ -122,10 +122,12 @@ class flat_set {
  private:
   static std::size_t hash(const T& v) { return seeded_hash(Hash{}(v)); }
 
-  bool insert_hashed(T v, std::size_t h) {
+  /// Inserts `v` (hashed `h`) unless present, copying or moving it only then.
+  template <class U>
+  bool insert_hashed(U&& v, std::size_t h) {
     if (index_.find(h, [&](std::uint32_t p) { return items_[p] == v; }) != flat_index::npos) return false;
     const auto p = static_cast<std::uint32_t>(items_.size());
-    items_.push_back(std::move(v));
+    items_.push_back(std::forward<U>(v));
     index_.insert(h, p, hash_at());
     return true;
   }

@@ -618,7 +618,7 @@ class replicator {
         }
       }
       if (any && bp && !converge::is_bottom(p.heard)) joined = converge::novel(joined, p.heard);
-      if (!any || converge::is_bottom(joined)) {  // the peer holds every entry: acknowledged without a message
+      if (converge::is_bottom(joined)) {  // the peer holds every entry: acknowledged without a message
         p.acked = c_;
         collect();
         return;

@@ -257,51 +257,18 @@ void load_counts(Archive& ar, const char* name, std::vector<std::pair<replica_id
 /// neighbour) and a single dot takes two one-byte varints in the common case.
 template <class Archive>
 void save_cloud(Archive& ar, const causal_context& c) {
-  const std::vector<dot_range>& cloud = c.cloud();
-  const std::size_t n = cloud.size();
-  if constexpr (std::is_same_v<Archive, output_archive>) {
-    // The same bytes as below, written directly (see save_dot_groups).
-    std::size_t groups = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      if (i == 0 || cloud[i].replica != cloud[i - 1].replica) ++groups;
-    }
-    ar.write_varint(groups);
-    for (std::size_t b = 0; b < n;) {
-      const replica_id r = cloud[b].replica;
-      std::size_t e = b + 1;
-      while (e < n && cloud[e].replica == r) ++e;
-      ar.write_replica(r);
-      ar.write_varint(e - b);
-      std::uint64_t base = c.max_contiguous(r);
-      for (std::size_t i = b; i < e; ++i) {
-        ar.write_varint(cloud[i].first - base - 2);
-        ar.write_varint(cloud[i].last - cloud[i].first);
-        base = cloud[i].last;
-      }
-      b = e;
-    }
-    return;
-  }
-  std::vector<std::pair<std::size_t, std::size_t>> groups;  // [begin, end) in cloud
-  for (std::size_t i = 0; i < n; ++i) {
-    if (i == 0 || cloud[i].replica != cloud[i - 1].replica) groups.emplace_back(i, i);
-    groups.back().second = i + 1;
-  }
-  ar(cereal::make_nvp("groups", write_seq(groups.size(), [&](Archive& a) {
-                        for (const auto& [b, e] : groups) {
-                          replica_id r = cloud[b].replica;
-                          auto ranges = write_seq(e - b, [&, b = b, e = e](Archive& a2) {
-                            std::uint64_t base = c.max_contiguous(r);
-                            for (std::size_t i = b; i < e; ++i) {
-                              std::uint64_t gap = cloud[i].first - base - 2;
-                              std::uint64_t extent = cloud[i].last - cloud[i].first;
-                              a2(make_fields(gap, extent));
-                              base = cloud[i].last;
-                            }
-                          });
-                          a(make_fields(r, ranges));
-                        }
-                      })));
+  // Grouped like a store's dots; each range then writes its own gap and extent.
+  const dot_range* prev = nullptr;
+  save_dot_groups(
+      ar, c.cloud(), [](const dot_range& x) { return dot{x.replica, x.first}; },
+      [&](Archive& a, const dot_range& x, std::uint64_t) {
+        const std::uint64_t base =
+            prev != nullptr && prev->replica == x.replica ? prev->last : c.max_contiguous(x.replica);
+        std::uint64_t gap = x.first - base - 2;
+        std::uint64_t extent = x.last - x.first;
+        a(make_fields(gap, extent));
+        prev = &x;
+      });
 }
 
 /// Reads what `save_cloud` wrote, given the versions read before it.
