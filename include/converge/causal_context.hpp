@@ -89,6 +89,27 @@ class causal_context {
     return dot{r, top + 1};
   }
 
+  /// True when every dot of range `x` has been seen. Runs of one replica
+  /// neither overlap nor touch, so a covered range lies within one run.
+  [[nodiscard]] bool covers(const dot_range& x) const noexcept {
+    if (x.first == 0 || x.last < x.first) return true;  // names no dot
+    if (x.last <= max_contiguous(x.replica)) return true;
+    const auto after = std::upper_bound(cloud_.begin(), cloud_.end(), x, [](const dot_range& key, const dot_range& y) {
+      return key.replica < y.replica || (key.replica == y.replica && key.first < y.first);
+    });
+    return after != cloud_.begin() && std::prev(after)->replica == x.replica && std::prev(after)->first <= x.first &&
+           x.last <= std::prev(after)->last;
+  }
+
+  /// True when every dot `other` has seen, this context has seen too (set
+  /// inclusion). One search per version and range of `other`.
+  [[nodiscard]] bool includes(const causal_context& other) const noexcept {
+    if (&other == this) return true;
+    bool all = true;
+    other.for_each_range([&](const dot_range& x) { all = all && covers(x); });
+    return all;
+  }
+
   /// Records dot `d` as seen (a counter of 0 names no dot and is ignored).
   void insert(const dot& d) {
     if (d.counter == 0) return;

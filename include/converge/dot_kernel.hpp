@@ -72,6 +72,10 @@ template <dot_store S, class F>
 void for_each_removed(const S& target, const causal_context& target_ctx, const S& source,
                       const causal_context& source_ctx, F&& f) {
   if (target.empty() || source_ctx.empty()) return;
+  // Every dot the source has seen it still holds (a store's dots are in its
+  // context, so equal counts mean equal sets): it removes nothing. The case
+  // of every insert-only delta, decided without a lookup.
+  if (source.dot_count() == source_ctx.dot_count()) return;
   if (source_ctx.dot_count() <= target.dot_count()) {
     source_ctx.for_each_dot([&](const dot& d) {
       if (target_ctx.contains(d) && target.contains(d) && !source.contains(d)) f(d);
@@ -121,6 +125,18 @@ class causal {
   /// Joins `other` into this state; a no-op when `other` is `*this`.
   void join(const Derived& other) {
     detail::causal_join(store_, ctx_, other.store_, other.ctx_);
+  }
+
+  /// The lattice order: true when joining this into `o` changes nothing.
+  /// (s, c) <= (t, d) exactly when d includes c and every dot of t that c
+  /// has seen is in s (else this state removed it and `o` still holds it); a
+  /// dot always tags the same payload, so the dots decide. Costs one context
+  /// search per range of c, then the removal scan of the join.
+  [[nodiscard]] bool leq(const Derived& o) const {
+    if (!o.ctx_.includes(ctx_)) return false;
+    bool removes = false;
+    detail::for_each_removed(o.store_, o.ctx_, store_, ctx_, [&](const dot&) { removes = true; });
+    return !removes;
   }
 
   /// The part of this delta that `state` does not hold (see converge::novel).

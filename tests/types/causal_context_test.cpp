@@ -7,6 +7,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <set>
@@ -119,6 +120,18 @@ TEST_CASE("causal_context agrees with a set of dots and stays compact") {
     CHECK(sub == rebuilt(diff));
     CHECK(a.subtract(a).empty());
     CHECK(a.subtract(causal_context{}) == a);
+    // Inclusion is set inclusion, and a range is covered when all its dots are.
+    CHECK(a.includes(b) == std::includes(ma.begin(), ma.end(), mb.begin(), mb.end()));
+    CHECK(a.includes(sub));
+    CHECK(a.includes(causal_context{}));
+    for (int probe = 0; probe < 20; ++probe) {
+      const replica_id r{1 + test::below(rng, replicas)};
+      const std::uint64_t first = 1 + test::below(rng, top_counter);
+      const std::uint64_t last = std::min(top_counter + 1, first + test::below(rng, 8));
+      bool all = true;
+      for (std::uint64_t k = first; k <= last; ++k) all = all && ma.count(dot{r, k}) != 0;
+      CHECK(a.covers(dot_range{r, first, last}) == all);
+    }
 
     std::set<dot> both = ma;
     both.insert(mb.begin(), mb.end());
@@ -127,6 +140,7 @@ TEST_CASE("causal_context agrees with a set of dots and stays compact") {
     causal_context ba = b;
     ba.join(a);
     check_against(ab, both);
+    CHECK((ab.includes(a) && ab.includes(b)));
     CHECK(ab == ba);
     CHECK(ab == rebuilt(both));
     ab.join(ab);
