@@ -345,6 +345,42 @@ TEST_CASE("replicator: restart without data takes a new incarnation and loses no
   CHECK(converge::leq(everything, converge::join(everything, n[1].state())));
 }
 
+TEST_CASE("replicator: a busy peer is timed from its late acks and then not flooded with resends") {
+  // Node 1 takes 200 ticks to answer (it is busy joining), far beyond the
+  // round trip measured while idle. Deltas keep coming, so every resend
+  // is extended to a new interval end, and the acks name those ends: the
+  // RTT estimate must learn the delay, and the resends must stop.
+  test::net<gs> n;
+  replicator_options o;
+  o.gossip_interval = 10;
+  n.add(o);
+  n.add(o);
+  REQUIRE(n.settle());  // an idle round trip of a tick or two
+  constexpr std::uint64_t delay = 200;
+  std::vector<std::pair<std::uint64_t, test::packet>> slow;  // 0 -> 1, released at .first
+  std::uint64_t resent_late = 0;
+  std::uint64_t next_value = 0;
+  for (std::uint64_t t = 0; t < 4000; ++t, ++n.now) {
+    if (t < 3000 && t % 5 == 0) n[0].mutate([&](gs& s) { return s.insert(next_value++); });
+    const std::uint64_t resent_before = n[0].metrics().total.retransmissions;
+    n.tick();
+    if (t >= 1500) resent_late += n[0].metrics().total.retransmissions - resent_before;
+    for (test::packet& p : n.in_flight) {
+      if (p.from == 0) slow.emplace_back(n.now + delay, std::move(p));
+      else n[p.to].receive(p.from, p.bytes);
+    }
+    n.in_flight.clear();
+    std::erase_if(slow, [&](auto& held) {
+      if (held.first > n.now) return false;
+      n[1].receive(0, held.second.bytes);
+      return true;
+    });
+  }
+  CHECK(resent_late == 0);
+  CHECK(n[1].state() == n[0].state());
+  CHECK(n[1].state().size() == next_value);
+}
+
 TEST_CASE("replicator: BP and RR reduce the bytes sent") {
   auto bytes_for = [](bool bp, bool rr) {
     test::net<gs> n;

@@ -38,11 +38,14 @@
 /// (resending the growing unacknowledged range every `gossip_interval` would
 /// cost quadratic bytes under load). An interval not acknowledged within the
 /// retransmission timeout is sent again, extended to `c`. The timeout is
-/// `max(gossip_interval, 2 × smoothed RTT)`, the RTT sampled only from
-/// intervals sent once (Karn's rule, so a late ack of a resent interval
-/// cannot shrink it), doubled at every expiry without progress (at most
-/// 8×) and reset by any message from the peer. Between intervals a peer
-/// waits at least `gossip_interval`.
+/// `max(gossip_interval, 2 × smoothed RTT)`, doubled at every expiry without
+/// progress (at most 8×) and reset by any message from the peer. The RTT is
+/// sampled from acks of an interval end sent once (Karn's rule: a late ack
+/// of a resent interval cannot shrink it; a resend extended with new deltas
+/// has a new end and is timed afresh, so one early timeout cannot stop
+/// sampling while a busy peer keeps acking older ends), at the tick after
+/// the ack: the time spent joining what arrived belongs in the RTT. Between
+/// intervals a peer waits at least `gossip_interval`.
 ///
 /// A payload larger than `max_message_bytes` is cut with `converge::split`
 /// into parts (each a valid delta, each ≤ the sender's state, so joining any
@@ -251,6 +254,7 @@ class replicator {
 
     std::uint64_t next = std::numeric_limits<std::uint64_t>::max();
     for (auto& [id, p] : peers_) {
+      sample_rtt(p);
       if (!needs_send(p)) continue;
       const std::uint64_t due = send_due(p);
       if (due > now_) {
@@ -315,7 +319,8 @@ class replicator {
     for (const auto& [id, p] : peers_) {
       out += "  peer " + std::to_string(id) + ": acked=" + (p.acked_known ? std::to_string(p.acked) : "?") +
              " session=" + (p.has_session ? std::to_string(p.session) : "?") + " last_to=" + std::to_string(p.last_to) +
-             " last_send=" + std::to_string(p.last_send) +
+             " last_send=" + std::to_string(p.last_send) + " srtt=" + std::to_string(p.srtt) +
+             " timeout=" + std::to_string(timeout(p)) +
              (p.multi ? " parts_missing=" + std::to_string(p.multi->missing) : "") + "\n";
     }
     return out;
@@ -341,6 +346,15 @@ class replicator {
     bool whole = false;  // a state transfer
   };
 
+  /// A send of the interval ending at `to`; `once` until it is resent
+  /// (then its ack is ambiguous: Karn's rule).
+  struct timed_send {
+    std::uint64_t to = 0;
+    std::uint64_t at = 0;
+    bool once = true;
+  };
+  static constexpr std::size_t max_timed = 8;
+
   struct peer_state {
     bool acked_known = false;  // false: needs a state transfer
     std::uint64_t acked = 0;   // A(j)
@@ -350,8 +364,8 @@ class replicator {
     std::uint64_t last_send = 0;
     std::uint64_t last_to = 0;    // the end of the last interval sent
     std::optional<flight> multi;  // a multi-part interval in flight
-    std::uint64_t first_sent = 0; // when the interval in flight was first sent
-    bool resent = false;          // the interval in flight was retransmitted (no RTT sample)
+    std::vector<timed_send> timing;  // sends awaiting their ack, oldest first (at most max_timed)
+    std::optional<std::uint64_t> rtt_from;  // send time of an ack just received: sample at the next tick
     bool sent_whole = false;      // the last interval sent was a state transfer
     State heard{};                // BP: delta payloads received from the peer lately (it holds them)
     std::uint64_t heard_since = 0;  // c when `heard` was last emptied
@@ -360,7 +374,7 @@ class replicator {
     peer_metrics m;
   };
 
-  static constexpr unsigned max_backoff = 3;
+  static constexpr unsigned max_backoff = 2;
 
   struct pending_ack {
     std::uint64_t session = 0;
@@ -403,14 +417,40 @@ class replicator {
     return p.last_send + (awaiting_ack(p) ? timeout(p) : opt_.gossip_interval);
   }
 
-  /// An acknowledgement advanced: sample the RTT (intervals sent once only)
-  /// and reset the backoff.
-  void ack_progress(peer_state& p) noexcept {
-    if (!p.resent && now_ >= p.first_sent) {
-      const std::uint64_t sample = now_ - p.first_sent;
+  /// Notes a send of the interval ending at `to` to `p`, for timing its ack.
+  void record_send(peer_state& p, std::uint64_t to) {
+    for (timed_send& t : p.timing) {
+      if (t.to == to) {
+        t.once = false;
+        return;
+      }
+    }
+    if (p.timing.size() == max_timed) p.timing.erase(p.timing.begin());
+    p.timing.push_back(timed_send{to, now_, true});
+  }
+
+  /// An acknowledgement advanced to `to`: reset the backoff, and time the
+  /// ack when the send it answers went once. An ack names the end of the
+  /// interval it acknowledges and a resend extended with new deltas has a
+  /// new end, so a peer kept busy by a too-early timeout is still timed.
+  /// The sample is taken at the next tick: `receive` has no clock, and the
+  /// time the caller spends joining what arrived belongs in the RTT.
+  void ack_progress(peer_state& p, std::uint64_t to) noexcept {
+    for (const timed_send& t : p.timing) {
+      if (t.to == to && t.once) p.rtt_from = t.at;
+    }
+    std::erase_if(p.timing, [&](const timed_send& t) { return t.to <= to; });
+    p.backoff = 0;
+  }
+
+  /// Takes the RTT sample an acknowledgement left due (see ack_progress).
+  void sample_rtt(peer_state& p) noexcept {
+    if (!p.rtt_from) return;
+    const std::uint64_t sent = *std::exchange(p.rtt_from, std::nullopt);
+    if (now_ >= sent) {
+      const std::uint64_t sample = now_ - sent;
       p.srtt = p.srtt == 0 ? std::max<std::uint64_t>(sample, 1) : (7 * p.srtt + sample) / 8;
     }
-    p.backoff = 0;
   }
 
   void emit(tick_result& out, peer_id to, std::vector<std::byte> bytes, bool delta) {
@@ -438,6 +478,8 @@ class replicator {
     p.acked_known = false;
     p.acked = 0;
     p.multi.reset();
+    p.timing.clear();
+    p.rtt_from.reset();
     p.ever_sent = false;
     p.heard = State{};  // a new life may have lost what the old one sent
     p.heard_since = c_;
@@ -539,7 +581,7 @@ class replicator {
     if (!p.acked_known || p.acked < e.to) {
       p.acked_known = true;
       p.acked = e.to;
-      ack_progress(p);
+      ack_progress(p, e.to);
     }
     if (p.multi && p.multi->to <= p.acked) p.multi.reset();
     collect();
@@ -594,7 +636,7 @@ class replicator {
       }
       p.ever_sent = true;
       p.last_send = now_;
-      p.resent = true;
+      record_send(p, p.multi->to);  // the same parts again: their acks are ambiguous now
       p.backoff = std::min(p.backoff + 1, max_backoff);
       return;
     }
@@ -631,12 +673,9 @@ class replicator {
     p.sent_whole = whole;
     if (expired) {
       add(p, &peer_metrics::retransmissions);
-      p.resent = true;
       p.backoff = std::min(p.backoff + 1, max_backoff);
-    } else {
-      p.first_sent = now_;
-      p.resent = false;
     }
+    record_send(p, c_);
     p.ever_sent = true;
     p.last_send = now_;
     p.last_to = c_;

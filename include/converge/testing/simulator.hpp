@@ -285,7 +285,7 @@ class simulator {
   /// Runs to convergence or the tick limit.
   sim_result run() {
     const std::uint64_t op_ticks = (opt_.ops + opt_.ops_per_tick - 1) / opt_.ops_per_tick;
-    const std::uint64_t limit = opt_.max_ticks != 0 ? opt_.max_ticks : 400 * interval_ + 4 * op_ticks;
+    const std::uint64_t limit = opt_.max_ticks != 0 ? opt_.max_ticks : 1000 * interval_ + 4 * op_ticks;
     std::uint64_t ended_at = 0;
     bool ops_done = opt_.ops == 0;
     if (ops_done) end_faults();

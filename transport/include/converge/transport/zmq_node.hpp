@@ -780,8 +780,11 @@ class zmq_node {
         }
       }
       if (now >= next_tick_ || dirty_ || !data.empty()) {
-        result = replicator_.tick(now);
-        next_tick_ = std::max(result.next_deadline, now + 1);
+        // The clock again: joining what arrived may have taken a while, and
+        // RTT samples and timeouts should count it.
+        const std::uint64_t at = data.empty() ? now : now_ms_();
+        result = replicator_.tick(at);
+        next_tick_ = std::max(result.next_deadline, at + 1);
         dirty_ = false;
         ticked = true;
       }
