@@ -108,6 +108,9 @@ struct throughput_result {
   double cpu_seconds = 0;         // whole process: 3 nodes, 3 producers
   double cpu_us_per_applied = 0;  // cpu_seconds / (3 nodes x updates)
   std::uint64_t messages = 0, bytes = 0;
+  // Replication counters summed over the nodes: what the bytes were spent on.
+  std::uint64_t retransmissions = 0, state_transfers = 0, redundant = 0, evictions = 0;
+  std::size_t max_buffer_bytes = 0;
   bool converged = false;
 };
 
@@ -160,6 +163,12 @@ throughput_result throughput(std::uint64_t updates, std::uint64_t batch, int gos
     const auto m = n->transport_stats();
     r.messages += m.messages_out;
     r.bytes += m.bytes_out;
+    const auto rep = n->replication_stats();
+    r.retransmissions += rep.total.retransmissions;
+    r.state_transfers += rep.total.state_transfers_sent;
+    r.redundant += rep.total.redundant_dropped;
+    r.evictions += rep.buffer_evictions;
+    r.max_buffer_bytes = std::max(r.max_buffer_bytes, rep.max_buffer_bytes);
   }
   for (auto& n : nodes) n->stop();
   return r;
@@ -277,14 +286,19 @@ int main(int argc, char** argv) {
   std::printf(
       json ? "{\"measure\":\"throughput\",\"nodes\":3,\"updates\":%llu,\"batch\":%llu,\"gossip_ms\":%d,"
              "\"converged\":%s,\"local_seconds\":%.3f,\"converged_seconds\":%.3f,\"applied_per_node_per_second\":%.0f,"
-             "\"cpu_seconds\":%.3f,\"cpu_us_per_applied\":%.3f,\"messages\":%llu,\"bytes\":%llu,\"hardware_threads\":%u}\n"
+             "\"cpu_seconds\":%.3f,\"cpu_us_per_applied\":%.3f,\"messages\":%llu,\"bytes\":%llu,\"hardware_threads\":%u,"
+             "\"retransmissions\":%llu,\"state_transfers\":%llu,\"redundant_dropped\":%llu,\"buffer_evictions\":%llu,"
+             "\"max_buffer_bytes\":%llu}\n"
            : "throughput: %llu updates, batch %llu, gossip %d ms, converged %s: local %.3f s, all nodes %.3f s, "
              "%.0f applied updates/s per node; %.3f CPU s (%.3f CPU us per applied update), %llu messages, %llu bytes, "
-             "%u hardware threads\n",
+             "%u hardware threads; %llu retransmissions, %llu state transfers, %llu redundant payloads dropped, "
+             "%llu buffer evictions, largest buffer %llu bytes\n",
       static_cast<unsigned long long>(t.updates), static_cast<unsigned long long>(batch), gossip_ms,
       t.converged ? "true" : "false", t.local_seconds, t.converged_seconds, t.per_node_per_second, t.cpu_seconds,
       t.cpu_us_per_applied, static_cast<unsigned long long>(t.messages), static_cast<unsigned long long>(t.bytes),
-      std::thread::hardware_concurrency());
+      std::thread::hardware_concurrency(), static_cast<unsigned long long>(t.retransmissions),
+      static_cast<unsigned long long>(t.state_transfers), static_cast<unsigned long long>(t.redundant),
+      static_cast<unsigned long long>(t.evictions), static_cast<unsigned long long>(t.max_buffer_bytes));
   std::fflush(stdout);
   for (const int g : lag_gossip) {
     const lag_result l = lag(rate, seconds, g);
