@@ -58,7 +58,7 @@ class gset {
   /// No-op on itself.
   void join(const gset& other) {
     if (&other == this) return;
-    for (const T& v : other.elements_) elements_.insert(v);
+    elements_.insert_all(other.elements_.view(), [](const T&) {});
   }
 
   /// Lattice order: set inclusion.

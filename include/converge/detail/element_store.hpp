@@ -73,20 +73,14 @@ class element_store {
 
   /// Adds a record. Precondition: `d` is not held.
   void add(T element, const dot& d) {
-    const auto p = static_cast<std::uint32_t>(records_.size());
     if (!indexed()) {
       if (!contains_element(element)) ++distinct_;
       records_.push_back(record{std::move(element), d});
       if (records_.size() > small_size) build_indexes();
       return;
     }
-    records_.push_back(record{std::move(element), d});
-    const T& e = records_[p].element;
-    // One probe both indexes the record and tells whether its element is new.
-    const bool known = by_element_.insert_noting(
-        element_hash(e), p, [&](std::uint32_t q) { return records_[q].element == e; }, element_hash_at());
-    if (!known) ++distinct_;
-    by_dot_.insert(dot_hash(d), p, dot_hash_at());
+    const std::size_t eh = element_hash(element);
+    add_indexed(std::move(element), d, eh, dot_hash(d));
   }
 
   /// A store of `records`, whose dots are distinct (in any order): indexes
@@ -139,8 +133,38 @@ class element_store {
       *this = from_records(std::move(kept));
       return;
     }
-    for (const record& r : other.records_) {
-      if (!ctx.contains(r.tag)) add(r.element, r.tag);
+    constexpr std::size_t ahead = 8;         // index slots fetched this many records early,
+    if (!indexed() || other.records_.size() < 2 * ahead) {
+      for (const record& r : other.records_) {
+        if (!ctx.contains(r.tag)) add(r.element, r.tag);
+      }
+      return;
+    }
+    // A batch into a large store: its index slots and records are mostly
+    // not in cache, so fetch them a few records ahead and let the misses
+    // overlap instead of paying them one after another.
+    by_element_.reserve(records_.size() + other.records_.size(), element_hash_at());
+    by_dot_.reserve(records_.size() + other.records_.size(), dot_hash_at());
+    constexpr std::size_t mid = 4;           // the record in the element's home slot this many
+    constexpr std::size_t ring = 2 * ahead;  // holds hashes from fetch to insert
+    std::size_t element_hashes[ring];
+    std::size_t dot_hashes[ring];
+    const std::size_t n = other.records_.size();
+    for (std::size_t i = 0; i < n + ahead; ++i) {
+      if (i < n) {
+        element_hashes[i % ring] = element_hash(other.records_[i].element);
+        dot_hashes[i % ring] = dot_hash(other.records_[i].tag);
+        by_element_.prefetch(element_hashes[i % ring]);
+        by_dot_.prefetch(dot_hashes[i % ring]);
+      }
+      if (i >= mid && i - mid < n) {
+        const std::uint32_t p = by_element_.home(element_hashes[(i - mid) % ring]);
+        if (p != flat_index::npos) __builtin_prefetch(&records_[p]);
+      }
+      if (i >= ahead) {
+        const record& r = other.records_[i - ahead];
+        if (!ctx.contains(r.tag)) add_indexed(r.element, r.tag, element_hashes[(i - ahead) % ring], dot_hashes[(i - ahead) % ring]);
+      }
     }
   }
 
@@ -199,6 +223,18 @@ class element_store {
     return [this](std::uint32_t p) { return dot_hash(records_[p].tag); };
   }
 
+  /// Adds a record to an indexed store, given its element's and dot's hashes.
+  void add_indexed(T element, const dot& d, std::size_t element_hash_value, std::size_t dot_hash_value) {
+    const auto p = static_cast<std::uint32_t>(records_.size());
+    records_.push_back(record{std::move(element), d});
+    const T& e = records_[p].element;
+    // One probe both indexes the record and tells whether its element is new.
+    const bool known = by_element_.insert_noting(
+        element_hash_value, p, [&](std::uint32_t q) { return records_[q].element == e; }, element_hash_at());
+    if (!known) ++distinct_;
+    by_dot_.insert(dot_hash_value, p, dot_hash_at());
+  }
+
   void build_indexes() {
     const auto n = static_cast<std::uint32_t>(records_.size());
     by_element_.rebuild(n, element_hash_at());
@@ -227,7 +263,9 @@ class element_store {
 
   std::vector<record> records_;
   flat_index by_element_;
-  flat_index by_dot_;
+  // Untagged: dots are inserted with every record but looked up only for
+  // removals, and a byte per slot would cost ~2 bytes per element.
+  flat_index by_dot_{flat_index::untagged};
   std::size_t distinct_ = 0;
 };
 

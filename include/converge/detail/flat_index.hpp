@@ -1,6 +1,9 @@
 #pragma once
 // An open-addressing hash index over the positions of a dense record array.
 //
+// The positions held are always exactly [0, size()): callers keep their
+// records dense (erase moves the last record into the hole and relabels it).
+//
 // Why purpose-built: the or_set keeps its (element, dot) records in one
 // vector and needs two lookups into it (by element, by dot). Storing 4-byte
 // positions instead of keys keeps both indexes at ~8 bytes per record and
@@ -13,6 +16,14 @@
 // backward-shift deletion (no tombstones, so lookups never slow down with
 // churn). Several positions may share a key (a multimap), found by
 // `for_each_match`.
+//
+// Each slot also keeps a one-byte tag, the top bits of its key's hash, in a
+// parallel array: a probe compares a record only when the tags agree. In a
+// large table the records are out of cache, and without tags inserting a
+// new key compared every record of its probe run (about 2.5 at half load,
+// 8.5 at 3/4), each a cache miss; with tags, about one in 256 of them.
+// Callers' `match(p)` must imply that position p's key hashes to `hash`
+// (key equality does).
 
 #include "converge/replica_id.hpp"
 
@@ -45,12 +56,21 @@ class flat_index {
  public:
   static constexpr std::uint32_t npos = std::numeric_limits<std::uint32_t>::max();
 
+  /// Whether slots keep tags (see the file comment). An index that is
+  /// mostly inserted into, and whose lookups are rare, saves the byte.
+  enum tagging : bool { untagged = false, tagged = true };
+
+  flat_index() = default;
+  explicit flat_index(tagging t) noexcept : tagged_(t == tagged) {}
+
   [[nodiscard]] std::size_t size() const noexcept { return count_; }
   [[nodiscard]] std::size_t capacity() const noexcept { return slots_.size(); }
 
   /// Asks the cache for the home slot of `hash` (a hint; no effect on results).
   void prefetch(std::size_t hash) const noexcept {
-    if (!slots_.empty()) __builtin_prefetch(&slots_[hash & mask()]);
+    if (slots_.empty()) return;
+    __builtin_prefetch(&slots_[hash & mask()]);
+    if (tagged_) __builtin_prefetch(&tags_[hash & mask()]);
   }
 
   /// The position stored in the home slot of `hash`, or npos when that slot
@@ -63,8 +83,9 @@ class flat_index {
   template <class Match>
   [[nodiscard]] std::uint32_t find(std::size_t hash, Match&& match) const {
     if (slots_.empty()) return npos;
+    const std::uint8_t t = tag(hash);
     for (std::size_t i = hash & mask(); slots_[i] != empty; i = (i + 1) & mask()) {
-      if (match(slots_[i] - 1)) return slots_[i] - 1;
+      if (tag_at(i, t) && match(slots_[i] - 1)) return slots_[i] - 1;
     }
     return npos;
   }
@@ -73,8 +94,9 @@ class flat_index {
   template <class Match, class F>
   void for_each_match(std::size_t hash, Match&& match, F&& f) const {
     if (slots_.empty()) return;
+    const std::uint8_t t = tag(hash);
     for (std::size_t i = hash & mask(); slots_[i] != empty; i = (i + 1) & mask()) {
-      if (match(slots_[i] - 1)) f(slots_[i] - 1);
+      if (tag_at(i, t) && match(slots_[i] - 1)) f(slots_[i] - 1);
     }
   }
 
@@ -94,11 +116,39 @@ class flat_index {
     if (position >= npos - 1) throw std::length_error("converge: more than 2^32 - 2 records in one store");
     if ((count_ + 1) * 4 > slots_.size() * 3) grow(hash_of);
     bool seen = false;
+    const std::uint8_t t = tag(hash);
     std::size_t i = hash & mask();
-    for (; slots_[i] != empty; i = (i + 1) & mask()) seen = seen || match(slots_[i] - 1);
+    for (; slots_[i] != empty; i = (i + 1) & mask()) seen = seen || (tag_at(i, t) && match(slots_[i] - 1));
     slots_[i] = position + 1;
+    set_tag(i, t);
     ++count_;
     return seen;
+  }
+
+  /// Grows the table now, in one rehash, so that `n` positions fit without
+  /// growing again (a batch of inserts then probes a table that stays put).
+  template <class HashOf>
+  void reserve(std::size_t n, HashOf&& hash_of) {
+    if (n * 4 <= slots_.size() * 3) return;
+    resize(capacity_for(n), hash_of);
+  }
+
+  /// Adds `position` under `hash` unless some position there satisfies
+  /// `match`, in one probe; true when added. `position` itself is not
+  /// looked at (the caller may store its record after a successful add).
+  template <class Match, class HashOf>
+  bool insert_if_absent(std::size_t hash, std::uint32_t position, Match&& match, HashOf&& hash_of) {
+    if (position >= npos - 1) throw std::length_error("converge: more than 2^32 - 2 records in one store");
+    if ((count_ + 1) * 4 > slots_.size() * 3) grow(hash_of);
+    const std::uint8_t t = tag(hash);
+    std::size_t i = hash & mask();
+    for (; slots_[i] != empty; i = (i + 1) & mask()) {
+      if (tag_at(i, t) && match(slots_[i] - 1)) return false;
+    }
+    slots_[i] = position + 1;
+    set_tag(i, t);
+    ++count_;
+    return true;
   }
 
   /// Removes `position`, stored under `hash`.
@@ -114,6 +164,7 @@ class flat_index {
       const bool movable = (i <= j) ? (home <= i || home > j) : (home <= i && home > j);
       if (movable) {
         slots_[i] = slots_[j];
+        if (tagged_) tags_[i] = tags_[j];
         slots_[j] = empty;
         i = j;
       }
@@ -126,11 +177,8 @@ class flat_index {
   /// Builds the index for positions [0, n) with hashes `hash_of(p)`.
   template <class HashOf>
   void rebuild(std::uint32_t n, HashOf&& hash_of) {
-    std::size_t cap = 16;
-    while (static_cast<std::size_t>(n) * 4 > cap * 3) cap *= 2;
-    slots_.assign(cap, empty);
     count_ = n;
-    for (std::uint32_t p = 0; p < n; ++p) place(hash_of(p), p + 1);
+    resize(capacity_for(n), hash_of);
   }
 
   /// Builds the index for positions [0, n) like `rebuild`, and returns how
@@ -138,18 +186,22 @@ class flat_index {
   /// number of distinct keys), found in the same probes.
   template <class HashOf, class Same>
   std::size_t rebuild_distinct(std::uint32_t n, HashOf&& hash_of, Same&& same) {
-    std::size_t cap = 16;
-    while (static_cast<std::size_t>(n) * 4 > cap * 3) cap *= 2;
+    const std::size_t cap = capacity_for(n);
     slots_.assign(cap, empty);
+    tags_.assign(tagged_ ? cap : 0, 0);
     count_ = n;
     const std::size_t m = cap - 1;
     std::uint32_t* slots = slots_.data();
+    std::uint8_t* tags = tagged_ ? tags_.data() : nullptr;
     std::size_t distinct = 0;
     for (std::uint32_t p = 0; p < n; ++p) {
       bool seen = false;
-      std::size_t i = hash_of(p) & m;
-      for (; slots[i] != empty; i = (i + 1) & m) seen = seen || same(slots[i] - 1, p);
+      const std::size_t h = hash_of(p);
+      const std::uint8_t t = tag(h);
+      std::size_t i = h & m;
+      for (; slots[i] != empty; i = (i + 1) & m) seen = seen || ((tags == nullptr || tags[i] == t) && same(slots[i] - 1, p));
       slots[i] = p + 1;
+      if (tags != nullptr) tags[i] = t;
       distinct += seen ? 0 : 1;
     }
     return distinct;
@@ -158,21 +210,37 @@ class flat_index {
   void clear() noexcept {
     slots_.clear();
     slots_.shrink_to_fit();
+    tags_.clear();
+    tags_.shrink_to_fit();
     count_ = 0;
   }
 
   /// Heap bytes held by the index.
-  [[nodiscard]] std::size_t heap_bytes() const noexcept { return slots_.capacity() * sizeof(std::uint32_t); }
+  [[nodiscard]] std::size_t heap_bytes() const noexcept {
+    return slots_.capacity() * sizeof(std::uint32_t) + tags_.capacity() * sizeof(std::uint8_t);
+  }
 
  private:
   static constexpr std::uint32_t empty = 0;
 
   [[nodiscard]] std::size_t mask() const noexcept { return slots_.size() - 1; }
 
+  /// The top byte of the hash: the slot comes from the low bits, so the tag
+  /// tells apart keys that probe the same run.
+  [[nodiscard]] static std::uint8_t tag(std::size_t hash) noexcept {
+    return static_cast<std::uint8_t>(hash >> (8 * sizeof(std::size_t) - 8));
+  }
+
+  [[nodiscard]] bool tag_at(std::size_t i, std::uint8_t t) const noexcept { return !tagged_ || tags_[i] == t; }
+  void set_tag(std::size_t i, std::uint8_t t) noexcept {
+    if (tagged_) tags_[i] = t;
+  }
+
   void place(std::size_t hash, std::uint32_t stored) {
     std::size_t i = hash & mask();
     while (slots_[i] != empty) i = (i + 1) & mask();
     slots_[i] = stored;
+    set_tag(i, tag(hash));
   }
 
   [[nodiscard]] std::size_t slot_of(std::size_t hash, std::uint32_t position) const {
@@ -181,17 +249,31 @@ class flat_index {
     return i;
   }
 
+  [[nodiscard]] static std::size_t capacity_for(std::size_t n) noexcept {
+    std::size_t cap = 16;
+    while (n * 4 > cap * 3) cap *= 2;
+    return cap;
+  }
+
   template <class HashOf>
   void grow(HashOf&& hash_of) {
-    std::vector<std::uint32_t> old = std::move(slots_);
-    slots_.assign(old.empty() ? 16 : old.size() * 2, empty);
-    for (const std::uint32_t s : old) {
-      if (s != empty) place(hash_of(s - 1), s);
-    }
+    resize(slots_.empty() ? 16 : slots_.size() * 2, hash_of);
+  }
+
+  /// Rehashes into `cap` slots. The positions held are always [0, count_)
+  /// (the records array is dense), so they are read in order: the records
+  /// stream through the cache instead of being visited in slot order.
+  template <class HashOf>
+  void resize(std::size_t cap, HashOf&& hash_of) {
+    slots_.assign(cap, empty);
+    tags_.assign(tagged_ ? cap : 0, 0);
+    for (std::uint32_t p = 0; p < count_; ++p) place(hash_of(p), p + 1);
   }
 
   std::vector<std::uint32_t> slots_;
+  std::vector<std::uint8_t> tags_;  // tags_[i]: tag of the key in slots_[i] (meaningless when empty)
   std::size_t count_ = 0;
+  bool tagged_ = true;
 };
 
 }  // namespace converge::detail

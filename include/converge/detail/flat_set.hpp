@@ -51,6 +51,7 @@ class flat_set {
     constexpr std::size_t mid = 4;    // records this many
     constexpr std::size_t ring = 2 * ahead;  // holds hashes from fetch to insert
     const std::size_t n = std::size(src);
+    index_.reserve(items_.size() + n, hash_at());  // at most one rehash, before the pipeline
     std::size_t hashes[ring];
     for (std::size_t i = 0; i < n + ahead; ++i) {
       if (i < n) {
@@ -125,10 +126,14 @@ class flat_set {
   /// Inserts `v` (hashed `h`) unless present, copying or moving it only then.
   template <class U>
   bool insert_hashed(U&& v, std::size_t h) {
-    if (index_.find(h, [&](std::uint32_t p) { return items_[p] == v; }) != flat_index::npos) return false;
     const auto p = static_cast<std::uint32_t>(items_.size());
-    items_.push_back(std::forward<U>(v));
-    index_.insert(h, p, hash_at());
+    if (!index_.insert_if_absent(h, p, [&](std::uint32_t q) { return items_[q] == v; }, hash_at())) return false;
+    try {
+      items_.push_back(std::forward<U>(v));
+    } catch (...) {
+      index_.erase(h, p, hash_at());  // slot p names no item: take it back (hash_at never reads it)
+      throw;
+    }
     return true;
   }
   auto hash_at() const {

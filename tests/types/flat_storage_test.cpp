@@ -1,0 +1,154 @@
+// The flat storage under gset and or_set (flat_index, flat_set,
+// element_store) against std:: models, including hashes that collide on
+// purpose: long probe runs whose slots share a tag, so every tag match must
+// still be confirmed by the key, and erase must keep runs intact.
+#include <converge/detail/element_store.hpp>
+#include <converge/detail/flat_set.hpp>
+
+#include <doctest/doctest.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "support/random.hpp"
+
+namespace {
+
+/// Few distinct hashes: many keys per probe run and per tag.
+struct clashing_hash {
+  std::size_t operator()(std::uint64_t v) const noexcept { return v % 7; }
+};
+
+template <class Set>
+void check_set(const Set& s, const std::set<std::uint64_t>& model) {
+  REQUIRE(s.size() == model.size());
+  for (const std::uint64_t v : model) CHECK(s.contains(v));
+  std::set<std::uint64_t> seen(s.begin(), s.end());
+  CHECK(seen == model);
+}
+
+template <class Hash>
+void flat_set_against_model(const char* name) {
+  auto rng = test::rng_for(name);
+  CAPTURE(test::seed());
+  converge::detail::flat_set<std::uint64_t, Hash> s;
+  std::set<std::uint64_t> model;
+  for (int round = 0; round < test::cases(3000); ++round) {
+    const std::uint64_t v = test::below(rng, 400);
+    switch (test::below(rng, 4)) {
+      case 0:
+      case 1:
+        CHECK(s.insert(v) == model.insert(v).second);
+        break;
+      case 2:
+        CHECK(s.erase(v) == (model.erase(v) == 1));
+        break;
+      default: {  // a batch, some new, some held, some repeated
+        std::vector<std::uint64_t> batch;
+        for (std::uint64_t k = test::below(rng, 40); k > 0; --k) batch.push_back(test::below(rng, 400));
+        std::set<std::uint64_t> added;
+        s.insert_all(batch, [&](std::uint64_t x) { CHECK(added.insert(x).second); });
+        std::set<std::uint64_t> expected;
+        for (const std::uint64_t x : batch) {
+          if (model.insert(x).second) expected.insert(x);
+        }
+        CHECK(added == expected);
+      }
+    }
+    CHECK(s.contains(v) == (model.count(v) == 1));
+    if (round % 97 == 0) check_set(s, model);
+  }
+  check_set(s, model);
+  std::vector<std::uint64_t> items(model.begin(), model.end());
+  items.insert(items.end(), model.begin(), model.end());  // duplicates collapse
+  const auto rebuilt = converge::detail::flat_set<std::uint64_t, Hash>::from_vector(items);
+  check_set(rebuilt, model);
+  CHECK(rebuilt == s);
+}
+
+template <class Hash>
+void element_store_against_model(const char* name) {
+  using store = converge::detail::element_store<std::uint64_t, Hash>;
+  auto rng = test::rng_for(name);
+  CAPTURE(test::seed());
+  store s;
+  std::map<converge::dot, std::uint64_t> model;  // dot -> element
+  std::uint64_t counter = 0;
+  auto fresh_dot = [&] { return converge::dot{converge::replica_id{1 + test::below(rng, 3)}, ++counter}; };
+  auto check_all = [&] {
+    REQUIRE(s.dot_count() == model.size());
+    std::map<std::uint64_t, std::set<converge::dot>> by_element;
+    for (const auto& [d, e] : model) by_element[e].insert(d);
+    CHECK(s.element_count() == by_element.size());
+    for (const auto& [e, dots] : by_element) {
+      std::set<converge::dot> found;
+      s.for_each_dot_of(e, [&](const converge::dot& d) { found.insert(d); });
+      CHECK(found == dots);
+      CHECK(s.contains_element(e));
+    }
+    std::multiset<std::uint64_t> once;
+    s.for_each_element([&](std::uint64_t e) { once.insert(e); });
+    CHECK(once.size() == by_element.size());
+    for (const auto& [d, e] : model) CHECK(s.contains(d));
+  };
+  for (int round = 0; round < test::cases(2000); ++round) {
+    switch (test::below(rng, 3)) {
+      case 0: {
+        const converge::dot d = fresh_dot();
+        const std::uint64_t e = test::below(rng, 300);
+        s.add(e, d);
+        model.emplace(d, e);
+        break;
+      }
+      case 1: {
+        if (model.empty()) break;
+        auto it = model.begin();
+        std::advance(it, static_cast<std::ptrdiff_t>(test::below(rng, model.size())));
+        s.remove(it->first);
+        model.erase(it);
+        break;
+      }
+      default: {  // a batch large enough for the prefetching path; some dots already seen
+        store batch;
+        converge::causal_context seen;
+        for (std::uint64_t k = 16 + test::below(rng, 40); k > 0; --k) {
+          const converge::dot d = fresh_dot();
+          const std::uint64_t e = test::below(rng, 300);
+          batch.add(e, d);
+          if (test::below(rng, 4) == 0) {
+            seen.insert(d);
+          } else {
+            model.emplace(d, e);
+          }
+        }
+        s.add_unseen(batch, seen);
+      }
+    }
+    if (round % 101 == 0) check_all();
+  }
+  check_all();
+  std::vector<typename store::record> records(s.records().begin(), s.records().end());
+  CHECK(store::from_records(records) == s);
+}
+
+}  // namespace
+
+TEST_CASE("flat_set agrees with std::set (well-mixed hash)") {
+  flat_set_against_model<std::hash<std::uint64_t>>("flat_set mixed");
+}
+
+TEST_CASE("flat_set agrees with std::set when hashes clash (shared runs and tags)") {
+  flat_set_against_model<clashing_hash>("flat_set clashing");
+}
+
+TEST_CASE("element_store agrees with a map of dots (well-mixed hash)") {
+  element_store_against_model<std::hash<std::uint64_t>>("element_store mixed");
+}
+
+TEST_CASE("element_store agrees with a map of dots when element hashes clash") {
+  element_store_against_model<clashing_hash>("element_store clashing");
+}
