@@ -536,7 +536,11 @@ class replicator {
       p.heard = State{};
       p.heard_since = c_;
     }
-    converge::join_into(p.heard, d);
+    if (converge::is_bottom(p.heard)) {
+      p.heard = d;  // bottom ⊔ d = d: a copy, cheaper than a join
+    } else {
+      converge::join_into(p.heard, d);
+    }
   }
 
   /// BP: entries the peer is known to hold count as acknowledged by it.
