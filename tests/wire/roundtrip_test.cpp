@@ -9,7 +9,9 @@
 #include <cereal/archives/json.hpp>
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <sstream>
+#include <vector>
 #include <string>
 
 namespace {
@@ -99,4 +101,28 @@ TEST_CASE("cereal's JSON archive reads back what it wrote") {
   check_json_archive<converge::or_map<std::uint64_t, converge::or_map<std::string, converge::ew_flag>>>(
       "json or_map nested");
   check_json_archive<shop>("json shop");
+}
+
+TEST_CASE("large sets of integers encode in one canonical order (the radix-sorted path)") {
+  // 256 or more unsigned keys are radix sorted before encoding; the decoder
+  // refuses anything not strictly ascending, so a wrong order cannot pass.
+  auto rng = test::rng_for("radix sorted sets");
+  CAPTURE(test::seed());
+  for (const std::size_t n : {255u, 256u, 1000u, 5000u}) {
+    CAPTURE(n);
+    std::vector<std::uint64_t> keys;
+    for (std::size_t i = 0; i < n; ++i) {
+      // Small keys (some bytes equal in every key: skipped passes) and full-width ones.
+      keys.push_back(i % 3 == 0 ? test::below(rng, 1000) : rng());
+    }
+    converge::gset<std::uint64_t> forward, backward;
+    for (const std::uint64_t k : keys) forward.insert(k);
+    for (auto it = keys.rbegin(); it != keys.rend(); ++it) backward.insert(*it);
+    const auto bytes = converge::encode(forward);
+    CHECK(bytes == converge::encode(backward));
+    CHECK(converge::decode<converge::gset<std::uint64_t>>(bytes) == forward);
+    converge::gset<std::uint32_t> narrow;
+    for (const std::uint64_t k : keys) narrow.insert(static_cast<std::uint32_t>(k));
+    CHECK(converge::decode<converge::gset<std::uint32_t>>(converge::encode(narrow)) == narrow);
+  }
 }
