@@ -167,9 +167,11 @@ class cluster {
         const auto i = static_cast<std::size_t>(e_.below(n_));
         node& nd = nodes_[i];
         if (nd.r) {
-          // Only a quiescent replica may lose its data: losing writes that
-          // exist nowhere else is not a replication fault.
-          const bool wipe = nd.r->quiescent() && e_.chance(1, 2);
+          // Only a quiescent replica whose writes another replica also
+          // holds may lose its data: losing writes that exist nowhere else
+          // is not a replication fault (and quiescence alone does not rule
+          // it out: the peers that acknowledged may have been wiped since).
+          const bool wipe = nd.r->quiescent() && e_.chance(1, 2) && held_elsewhere_(i);
           nd.saved = wipe ? T{} : nd.r->state();
           if (wipe) ++nd.incarnation;
           nd.r.reset();
@@ -182,6 +184,14 @@ class cluster {
         inject_();
       }
     }
+  }
+
+  [[nodiscard]] bool held_elsewhere_(std::size_t i) const {
+    T others{};
+    for (std::size_t j = 0; j < n_; ++j) {
+      if (j != i) converge::join_into(others, nodes_[j].r ? nodes_[j].r->state() : nodes_[j].saved);
+    }
+    return converge::is_bottom(converge::novel(nodes_[i].r->state(), others));
   }
 
   /// Bytes from peer `from` to node `to`: arbitrary, or a genuine message

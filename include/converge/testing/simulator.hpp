@@ -30,11 +30,13 @@
 ///   operations pause four gossip intervals in every eight, so replicas do go
 ///   quiescent and data-losing crashes happen.) If it was
 ///   quiescent (everything it held was acknowledged by all its neighbours)
-///   it may lose its data (half the time): it restarts from bottom with a new
-///   incarnation `replica_id` and a new session. Otherwise it restarts with
-///   its data and a new session. A replica that is not quiescent is never
-///   wiped: losing writes that exist nowhere else is data loss no protocol
-///   can undo, not a replication fault.
+///   and every write it holds is also held by another replica (live, or
+///   crashed with its data), it may lose its data (half the time): it
+///   restarts from bottom with a new incarnation `replica_id` and a new
+///   session. Otherwise it restarts with its data and a new session. Losing
+///   writes that exist nowhere else is data loss no protocol can undo, not a
+///   replication fault: quiescence alone does not rule it out, since the
+///   neighbours that acknowledged may have been wiped since.
 ///
 /// After the last operation, partitions heal, crashed replicas restart,
 /// crashes stop, and the network faults (loss, duplication, reordering) keep
@@ -372,7 +374,9 @@ class simulator {
     node& n = nodes_[i];
     retire_metrics(*n.r);
     ++result_.crashes;
-    const bool wipe = n.r->quiescent() && fault_rng_.chance(0.5);
+    // The draw comes before the coverage test so that the fault stream, and
+    // with it every run's schedule, does not depend on the states.
+    const bool wipe = n.r->quiescent() && fault_rng_.chance(0.5) && held_elsewhere(i);
     if (wipe) {
       ++result_.wipes;
       ++n.incarnation;
@@ -382,6 +386,16 @@ class simulator {
     }
     n.r.reset();
     n.restart_at = now_ + interval_ * (1 + fault_rng_.below(4));
+  }
+
+  /// True when every write replica `i` holds is also held by another
+  /// replica, live or crashed with its data: wiping `i` then loses nothing.
+  [[nodiscard]] bool held_elsewhere(std::size_t i) const {
+    State others{};
+    for (std::size_t j = 0; j < nodes_.size(); ++j) {
+      if (j != i) converge::join_into(others, nodes_[j].r ? nodes_[j].r->state() : nodes_[j].saved);
+    }
+    return replication::detail::covered_by(nodes_[i].r->state(), others);
   }
 
   void restart_due(bool all = false) {
