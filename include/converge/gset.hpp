@@ -10,6 +10,7 @@
 #include <concepts>
 #include <cstddef>
 #include <functional>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -70,18 +71,31 @@ class gset {
   /// Joins `delta` in and returns the elements that were new (see
   /// converge::absorb): one lookup per element.
   gset absorb(const gset& delta) {
+    if (&delta == this) return {};
     std::vector<T> fresh;  // distinct: from_elements indexes it in one pass
-    if (&delta != this) elements_.insert_all(delta.elements_.view(), [&](const T& v) { fresh.push_back(v); });
-    return from_elements(std::move(fresh));
+    fresh.reserve(delta.size());
+    elements_.insert_all(delta.elements_.view(), [&](const T& v) { fresh.push_back(v); });
+    return kept(std::move(fresh));
   }
 
   /// The elements of this delta that `state` lacks; bottom when redundant.
   [[nodiscard]] gset novel_to(const gset& state) const {
-    std::vector<T> fresh;  // distinct: from_elements indexes it in one pass
-    for (const T& v : elements_) {
-      if (!state.contains(v)) fresh.push_back(v);
+    const gset* self = this;
+    return join_novel(std::span(&self, 1), state);
+  }
+
+  /// The join of `parts` without the elements `known` holds (see
+  /// converge::join_novel): one lookup per element and one index build,
+  /// where joining first would index every element twice.
+  [[nodiscard]] static gset join_novel(std::span<const gset* const> parts, const gset& known) {
+    std::size_t total = 0;
+    for (const gset* p : parts) total += p->size();
+    std::vector<T> fresh;  // from_elements drops the duplicates parts may share
+    fresh.reserve(total);
+    for (const gset* p : parts) {
+      known.elements_.for_each_absent(p->elements_.view(), [&](const T& v) { fresh.push_back(v); });
     }
-    return from_elements(std::move(fresh));
+    return kept(std::move(fresh));
   }
 
   /// A join decomposition in at most `parts` groups of elements (see converge::split).
@@ -109,6 +123,14 @@ class gset {
   }
 
  private:
+  /// A set of `fresh`, collected into room for every candidate: gives back
+  /// the room when most were dropped, since the result may be kept (a
+  /// replicator buffers it).
+  static gset kept(std::vector<T> fresh) {
+    if (fresh.capacity() > 2 * fresh.size() + 16) fresh.shrink_to_fit();
+    return from_elements(std::move(fresh));
+  }
+
   detail::flat_set<T> elements_;
 };
 

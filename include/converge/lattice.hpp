@@ -46,6 +46,7 @@
 
 #include <concepts>
 #include <cstddef>
+#include <span>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -175,6 +176,34 @@ template <lattice T>
     return out;
   } else {
     return leq(delta, state) ? T{} : delta;
+  }
+}
+
+/// The join of `parts` without what `known` already holds: a state `r` with
+/// `r ≤ join(parts)` and `join(known, r) == join(known, join(parts))`, like
+/// `novel(join(parts), known)`. What a sender does to build an interval for
+/// a peer that is known to hold `known`. Types refine it with a static
+/// member `join_novel(parts, known)` that reduces before joining (so each
+/// element is indexed once); composed structs go field by field.
+template <lattice T>
+[[nodiscard]] T join_novel(std::span<const T* const> parts, const T& known) {
+  if constexpr (requires { { T::join_novel(parts, known) } -> std::same_as<T>; }) {
+    return T::join_novel(parts, known);
+  } else if constexpr (detail::hana_struct<T> && !detail::joins_in_place<T>) {
+    T out{};
+    detail::for_each_field(out, [&](auto get) {
+      using field = std::remove_cvref_t<decltype(get(out))>;
+      std::vector<const field*> fields;
+      fields.reserve(parts.size());
+      for (const T* p : parts) fields.push_back(&get(*p));
+      get(out) = join_novel(std::span<const field* const>(fields), get(known));
+    });
+    return out;
+  } else {
+    if (parts.empty()) return T{};
+    T out = *parts.front();
+    for (const T* p : parts.subspan(1)) join_into(out, *p);
+    return is_bottom(known) ? out : novel(out, known);
   }
 }
 

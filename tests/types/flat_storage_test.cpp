@@ -39,11 +39,23 @@ void flat_set_against_model(const char* name) {
   std::set<std::uint64_t> model;
   for (int round = 0; round < test::cases(3000); ++round) {
     const std::uint64_t v = test::below(rng, 400);
-    switch (test::below(rng, 4)) {
+    switch (test::below(rng, 5)) {
       case 0:
       case 1:
         CHECK(s.insert(v) == model.insert(v).second);
         break;
+      case 3: {  // lookups of a batch: every absent element reported, in order, repeats too
+        std::vector<std::uint64_t> batch;
+        for (std::uint64_t k = test::below(rng, 40); k > 0; --k) batch.push_back(test::below(rng, 400));
+        std::vector<std::uint64_t> absent;
+        s.for_each_absent(batch, [&](std::uint64_t x) { absent.push_back(x); });
+        std::vector<std::uint64_t> expected;
+        for (const std::uint64_t x : batch) {
+          if (model.count(x) == 0) expected.push_back(x);
+        }
+        CHECK(absent == expected);
+        break;
+      }
       case 2:
         CHECK(s.erase(v) == (model.erase(v) == 1));
         break;

@@ -41,32 +41,26 @@ class flat_set {
 
   /// Inserts every element of `src` (a random-access range), calling
   /// `added(v)` for each one that was new. Same result as inserting them one
-  /// by one, but a large, cold set is probed as a pipeline: the index slot of
-  /// an element a few steps ahead, then the record that slot names, are
-  /// fetched while earlier elements are inserted, so cache misses overlap
-  /// instead of queueing.
+  /// by one, but pipelined (see `pipelined`), after at most one rehash.
   template <class Range, class F>
   void insert_all(const Range& src, F&& added) {
-    constexpr std::size_t ahead = 8;  // slots fetched this many elements early,
-    constexpr std::size_t mid = 4;    // records this many
-    constexpr std::size_t ring = 2 * ahead;  // holds hashes from fetch to insert
-    const std::size_t n = std::size(src);
-    index_.reserve(items_.size() + n, hash_at());  // at most one rehash, before the pipeline
-    std::size_t hashes[ring];
-    for (std::size_t i = 0; i < n + ahead; ++i) {
-      if (i < n) {
-        hashes[i % ring] = hash(src[i]);
-        index_.prefetch(hashes[i % ring]);
-      }
-      if (i >= mid && i - mid < n) {
-        const std::uint32_t p = index_.home(hashes[(i - mid) % ring]);
-        if (p != flat_index::npos) __builtin_prefetch(&items_[p]);
-      }
-      if (i >= ahead) {
-        const T& v = src[i - ahead];
-        if (insert_hashed(v, hashes[(i - ahead) % ring])) added(v);
-      }
+    index_.reserve(items_.size() + std::size(src), hash_at());  // before the pipeline: no rehash inside it
+    pipelined(src, [&](const T& v, std::size_t h) {
+      if (insert_hashed(v, h)) added(v);
+    });
+  }
+
+  /// Calls `absent(v)` for every element of `src` (a random-access range)
+  /// this set lacks, in order; the lookups are pipelined (see `pipelined`).
+  template <class Range, class F>
+  void for_each_absent(const Range& src, F&& absent) const {
+    if (items_.empty()) {
+      for (const T& v : src) absent(v);
+      return;
     }
+    pipelined(src, [&](const T& v, std::size_t h) {
+      if (index_.find(h, [&](std::uint32_t p) { return items_[p] == v; }) == flat_index::npos) absent(v);
+    });
   }
 
   /// Same as insert(v); the position is ignored (for generic chunking code).
@@ -86,7 +80,11 @@ class flat_set {
     return true;
   }
 
-  void reserve(std::size_t n) { items_.reserve(n); }
+  /// Room for `n` elements in all, in the array and the index.
+  void reserve(std::size_t n) {
+    items_.reserve(n);
+    index_.reserve(n, hash_at());
+  }
 
   /// A set of `items` (duplicates dropped), indexed in one pass: no
   /// per-element growth, and no equality probes when they are distinct (the
@@ -122,6 +120,31 @@ class flat_set {
 
  private:
   static std::size_t hash(const T& v) { return seeded_hash(Hash{}(v)); }
+
+  /// Calls `step(v, hash(v))` for every element of `src` in order, with the
+  /// index slot of an element a few steps ahead, then the record that slot
+  /// names, fetched meanwhile: on a large, cold set the cache misses of
+  /// consecutive lookups overlap instead of queueing. `step` must not
+  /// rehash the index (insert_all reserves first).
+  template <class Range, class Step>
+  void pipelined(const Range& src, Step&& step) const {
+    constexpr std::size_t ahead = 8;  // slots fetched this many elements early,
+    constexpr std::size_t mid = 4;    // records this many
+    constexpr std::size_t ring = 2 * ahead;  // holds hashes from fetch to step
+    const std::size_t n = std::size(src);
+    std::size_t hashes[ring];
+    for (std::size_t i = 0; i < n + ahead; ++i) {
+      if (i < n) {
+        hashes[i % ring] = hash(src[i]);
+        index_.prefetch(hashes[i % ring]);
+      }
+      if (i >= mid && i - mid < n) {
+        const std::uint32_t p = index_.home(hashes[(i - mid) % ring]);
+        if (p != flat_index::npos) __builtin_prefetch(&items_[p]);
+      }
+      if (i >= ahead) step(src[i - ahead], hashes[(i - ahead) % ring]);
+    }
+  }
 
   /// Inserts `v` (hashed `h`) unless present, copying or moving it only then.
   template <class U>

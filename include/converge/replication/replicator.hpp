@@ -215,7 +215,7 @@ class replicator {
         // Decode before anything changes, so a bad payload leaves no trace.
         State d = converge::decode<State>(e->payload, opt_.limits);
         if (!observe_session(from, p, e->session)) return;
-        apply_received(from, p, d, e->state_transfer, e->payload.size());
+        apply_received(from, p, std::move(d), e->state_transfer, e->payload.size());
         if (e->multipart) {
           part_acks_.push_back({from, e->session, e->to, e->part, e->state_transfer});
         } else {
@@ -491,7 +491,7 @@ class replicator {
     return true;
   }
 
-  void apply_received(peer_id from, peer_state& p, const State& d, bool state_transfer, std::size_t bytes) {
+  void apply_received(peer_id from, peer_state& p, State&& d, bool state_transfer, std::size_t bytes) {
     if (state_transfer) add(p, &peer_metrics::state_transfers_received);
     const bool bp = opt_.avoid_back_propagation;
     if (bp && p.acked_known) {
@@ -521,7 +521,7 @@ class replicator {
     }
     if (bp) {
       advance_known(from, p);
-      if (!state_transfer) remember_heard(p, d);
+      if (!state_transfer) remember_heard(p, std::move(d));  // the last use of d
     }
   }
 
@@ -531,13 +531,13 @@ class replicator {
   /// buffered can overlap them (a received delta is buffered by its novel
   /// part), so `heard` is emptied once the peer acknowledged every entry
   /// older than it: it spans about two round trips of traffic.
-  void remember_heard(peer_state& p, const State& d) {
+  void remember_heard(peer_state& p, State&& d) {
     if (p.acked_known && p.acked >= p.heard_since) {
       p.heard = State{};
       p.heard_since = c_;
     }
     if (converge::is_bottom(p.heard)) {
-      p.heard = d;  // bottom ⊔ d = d: a copy, cheaper than a join
+      p.heard = std::move(d);  // bottom ⊔ d = d: taken, not joined
     } else {
       converge::join_into(p.heard, d);
     }
@@ -631,6 +631,11 @@ class replicator {
     metrics_.buffer_entries = buffer_.size();
   }
 
+  static const State& bottom() {
+    static const State b{};
+    return b;
+  }
+
   void send_to(tick_result& out, peer_id id, peer_state& p) {
     if (p.multi) {  // the timeout expired: resend the parts not yet acknowledged
       for (std::size_t k = 0; k < p.multi->parts.size(); ++k) {
@@ -652,18 +657,14 @@ class replicator {
       payload = converge::encode(state_);
     } else {
       const bool bp = opt_.avoid_back_propagation;
-      bool any = false;
+      std::vector<const State*> parts;
       for (std::uint64_t s = p.acked; s < c_; ++s) {
         const entry& e = buffer_[static_cast<std::size_t>(s - lo_)];
         if (bp && std::find(e.known.begin(), e.known.end(), id) != e.known.end()) continue;
-        if (any) {
-          converge::join_into(joined, e.delta);
-        } else {
-          joined = e.delta;  // bottom ⊔ δ = δ: a copy, cheaper than a join
-          any = true;
-        }
+        parts.push_back(&e.delta);
       }
-      if (any && bp && !converge::is_bottom(p.heard)) joined = converge::novel(joined, p.heard);
+      // BP: less what the peer sent lately (it holds that), reduced before joining.
+      if (!parts.empty()) joined = converge::join_novel(std::span<const State* const>(parts), bp ? p.heard : bottom());
       if (converge::is_bottom(joined)) {  // the peer holds every entry: acknowledged without a message
         p.acked = c_;
         collect();

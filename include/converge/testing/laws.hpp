@@ -26,7 +26,7 @@
 ///  - `leq(x, y) == (join(x, y) == y)`;
 ///  - novel: `join(s, novel(d, s)) == join(s, d)`, `leq(novel(d, s), d)`, and
 ///    bottom when `leq(d, s)`; `absorb(s, d)` joins d into s and returns such
-///    a novel part;
+///    a novel part; `join_novel({x, y}, s)` is such a novel part of `join(x, y)`;
 ///  - delta groups: joining all deltas a replica applied, as one group, into
 ///    bottom gives its state;
 ///  - convergence: each replica receives every delta in a shuffled order with
@@ -272,6 +272,14 @@ class law_case {
       const T& z = xs[pick(xs.size())];
       expect(converge::join(converge::join(x, y), z) == converge::join(x, converge::join(y, z)),
              "associativity: join(join(x, y), z) == join(x, join(y, z))", &x, &y);
+      const T* parts[] = {&x, &y};
+      const T xy = converge::join(x, y);
+      const T r = converge::join_novel(std::span<const T* const>(parts), z);
+      expect(converge::leq(r, xy) && converge::join(z, r) == converge::join(z, xy),
+             "join_novel: join(s, join_novel({x, y}, s)) == join(s, join(x, y)) and leq(r, join(x, y)), s = z",
+             &x, &y);
+      expect(!converge::leq(xy, z) || converge::is_bottom(r), "join_novel: bottom when leq(join(x, y), s), s = z",
+             &x, &y);
     }
   }
 
