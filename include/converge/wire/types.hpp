@@ -68,19 +68,26 @@ namespace converge::wire::detail {
 
 /// Sorts unsigned integers by their bytes, least significant first (LSD
 /// radix): linear, and about 4x faster than std::sort on the thousands of
-/// random 64-bit keys a delta interval carries. A pass whose byte is the same
-/// for every key is skipped (small keys cost fewer passes).
+/// random 64-bit keys a delta interval carries. Every byte's histogram comes
+/// from one read of the keys (a key's byte does not depend on the order), so
+/// each pass is a scatter only; a pass whose byte is the same for every key
+/// is skipped (small keys cost fewer passes).
 template <class T>
   requires std::is_unsigned_v<T>
 void radix_sort(std::vector<T>& keys) {
+  constexpr unsigned bytes = sizeof(T);
+  std::size_t count[bytes][256] = {};
+  for (const T k : keys) {
+    for (unsigned b = 0; b < bytes; ++b) ++count[b][(k >> (8 * b)) & 0xff];
+  }
   std::vector<T> spare(keys.size());
-  for (unsigned shift = 0; shift < 8 * sizeof(T); shift += 8) {
-    std::size_t count[256] = {};
-    for (const T k : keys) ++count[(k >> shift) & 0xff];
-    if (count[(keys.front() >> shift) & 0xff] == keys.size()) continue;
+  for (unsigned b = 0; b < bytes; ++b) {
+    const unsigned shift = 8 * b;
+    std::size_t* c = count[b];
+    if (c[(keys.front() >> shift) & 0xff] == keys.size()) continue;
     std::size_t at = 0;
-    for (std::size_t& c : count) at += std::exchange(c, at);
-    for (const T k : keys) spare[count[(k >> shift) & 0xff]++] = k;
+    for (std::size_t d = 0; d < 256; ++d) at += std::exchange(c[d], at);
+    for (const T k : keys) spare[c[(k >> shift) & 0xff]++] = k;
     keys.swap(spare);
   }
 }
@@ -121,7 +128,12 @@ void save_set(Archive& ar, const char* name, const Set& s) {
 template <class Archive, class T>
 void load_set(Archive& ar, const char* name, std::vector<T>& s) {
   s.clear();
-  ar(cereal::make_nvp(name, read_seq([&](Archive& a, std::size_t, std::size_t) {
+  ar(cereal::make_nvp(name, read_seq([&](Archive& a, std::size_t i, std::size_t n) {
+                        // read_seq checked n against the bytes that remain: reserving
+                        // small values costs at most a small multiple of the input.
+                        if constexpr (std::is_trivially_copyable_v<T> && sizeof(T) <= 16) {
+                          if (i == 0) s.reserve(n);
+                        }
                         T v{};
                         a(v);
                         if (!s.empty() && !(s.back() < v)) refuse(a, "set elements not strictly sorted");
