@@ -88,6 +88,7 @@ class gset {
   /// converge::join_novel): one lookup per element and one index build,
   /// where joining first would index every element twice.
   [[nodiscard]] static gset join_novel(std::span<const gset* const> parts, const gset& known) {
+    if (parts.size() == 1 && known.empty()) return *parts.front();  // a copy keeps the index: no rehashing
     std::size_t total = 0;
     for (const gset* p : parts) total += p->size();
     std::vector<T> fresh;  // from_elements drops the duplicates parts may share
