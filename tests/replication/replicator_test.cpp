@@ -381,6 +381,50 @@ TEST_CASE("replicator: a busy peer is timed from its late acks and then not floo
   CHECK(n[1].state().size() == next_value);
 }
 
+// fuzz/regressions/fuzz_replicator/pncounter-sender-paused-rtt-inflated —
+// found by fuzz_replicator: a replica sent a state transfer, then did not
+// tick for 347 ticks; the ack it then timed set its RTT to 349, so after the
+// heal it waited 698 ticks to resend to a restarted peer and the cluster did
+// not settle in the harness's 520 rounds.
+TEST_CASE("replicator: a pause of the replica itself is not taken for the round trip") {
+  // Node 0 sends, the ack comes straight back, but node 0 itself does not
+  // run for 1,000 ticks (SIGSTOP, a blocked event loop). Timing that ack
+  // would make it wait hundreds of ticks before resending a lost interval.
+  test::net<gs> n;
+  replicator_options o;
+  o.gossip_interval = 10;
+  n.add(o);
+  n.add(o);
+  REQUIRE(n.settle());
+  for (int pause = 0; pause < 3; ++pause) {
+    n.now += o.gossip_interval;  // node 0 may send at once
+    n[0].mutate([&](gs& s) { return s.insert(static_cast<std::uint64_t>(pause)); });
+    n.tick();
+    REQUIRE(n.in_flight.size() == 1);
+    n.deliver();  // the interval reaches node 1
+    n.now += 1;
+    for (auto& m : n[1].tick(n.now).messages) n[0].receive(1, m.bytes);  // its ack reaches node 0
+    n.now += 1000;                                                        // node 0 is paused
+    REQUIRE(n.settle());
+  }
+  // Now an interval is lost: the resend must come within a few gossip intervals.
+  n.now += o.gossip_interval;
+  n[0].mutate([](gs& s) { return s.insert(99); });
+  const std::uint64_t sent_at = n.now;
+  n.tick();
+  REQUIRE(n.in_flight.size() == 1);
+  n.in_flight.clear();  // lost
+  std::uint64_t resent_at = 0;
+  for (std::uint64_t t = 0; t < 2000 && resent_at == 0; ++t) {
+    n.now += 1;
+    for (auto& m : n[0].tick(n.now).messages) {
+      if (m.to == 1) resent_at = n.now;
+    }
+  }
+  CHECK(resent_at != 0);
+  CHECK(resent_at - sent_at <= 3 * o.gossip_interval);
+}
+
 TEST_CASE("replicator: BP and RR reduce the bytes sent") {
   auto bytes_for = [](bool bp, bool rr) {
     test::net<gs> n;

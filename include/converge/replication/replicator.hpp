@@ -38,13 +38,20 @@
 /// (resending the growing unacknowledged range every `gossip_interval` would
 /// cost quadratic bytes under load). An interval not acknowledged within the
 /// retransmission timeout is sent again, extended to `c`. The timeout is
-/// `max(gossip_interval, 2 × smoothed RTT)`, doubled at every expiry without
-/// progress (at most 8×) and reset by any message from the peer. The RTT is
+/// `max(gossip_interval, 2 × smoothed RTT)`, the RTT part capped at
+/// `max_rtt_timeout_factor × gossip_interval`, doubled at every expiry
+/// without progress (at most 4×) and reset by any message from the peer.
+/// The RTT is
 /// sampled from acks of an interval end sent once (Karn's rule: a late ack
 /// of a resent interval cannot shrink it; a resend extended with new deltas
 /// has a new end and is timed afresh, so one early timeout cannot stop
 /// sampling while a busy peer keeps acking older ends), at the tick after
-/// the ack: the time spent joining what arrived belongs in the RTT. Between
+/// the ack: the time spent joining what arrived belongs in the RTT. A tick
+/// that comes later than a peer's timeout after the previous one means this
+/// replica itself stalled (a paused process, a blocked event loop): every
+/// pending sample for that peer would time the stall, not the link, so they
+/// are all discarded (one such sample once made a replica wait 2 × its own
+/// pause before retransmitting to a peer that had restarted). Between
 /// intervals a peer waits at least `gossip_interval`.
 ///
 /// A payload larger than `max_message_bytes` is cut with `converge::split`
@@ -240,6 +247,7 @@ class replicator {
   /// intervals due, and the time of the next retransmission. Call after
   /// every `mutate`/`receive` batch and whenever `next_deadline` passes.
   tick_result tick(std::uint64_t now) {
+    const std::uint64_t idle = std::max(now_, now) - now_;
     now_ = std::max(now_, now);
     tick_result out;
     for (const auto& [to, a] : acks_) {
@@ -254,6 +262,7 @@ class replicator {
 
     std::uint64_t next = std::numeric_limits<std::uint64_t>::max();
     for (auto& [id, p] : peers_) {
+      if (idle > timeout(p)) forget_timing(p);
       sample_rtt(p);
       if (!needs_send(p)) continue;
       const std::uint64_t due = send_due(p);
@@ -375,6 +384,10 @@ class replicator {
   };
 
   static constexpr unsigned max_backoff = 2;
+  /// Bounds what one bad RTT estimate can cost: however slow the link
+  /// looked, a lost interval is resent within this many gossip intervals
+  /// (times the backoff).
+  static constexpr std::uint64_t max_rtt_timeout_factor = 64;
 
   struct pending_ack {
     std::uint64_t session = 0;
@@ -405,7 +418,8 @@ class replicator {
 
   /// The retransmission timeout for `p` (see "Pacing" in the file comment).
   [[nodiscard]] std::uint64_t timeout(const peer_state& p) const noexcept {
-    const std::uint64_t base = std::max(opt_.gossip_interval, 2 * p.srtt);
+    const std::uint64_t rtt_cap = max_rtt_timeout_factor * opt_.gossip_interval;
+    const std::uint64_t base = std::max(opt_.gossip_interval, std::min(2 * p.srtt, rtt_cap));
     return base << p.backoff;
   }
 
@@ -441,6 +455,13 @@ class replicator {
     }
     std::erase_if(p.timing, [&](const timed_send& t) { return t.to <= to; });
     p.backoff = 0;
+  }
+
+  /// Makes every send to `p` awaiting its ack untimeable: this replica did
+  /// not run for longer than the timeout, so an ack now would time the pause.
+  static void forget_timing(peer_state& p) noexcept {
+    p.rtt_from.reset();
+    for (timed_send& t : p.timing) t.once = false;
   }
 
   /// Takes the RTT sample an acknowledgement left due (see ack_progress).
