@@ -36,9 +36,11 @@
 #include "converge/causal_context.hpp"
 #include "converge/dot.hpp"
 
+#include <algorithm>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -59,6 +61,14 @@ concept dot_store = std::default_initializable<S> && std::equality_comparable<S>
                     };
 
 namespace detail {
+
+/// A dot store that can build the join of several insert-only stores in one
+/// pass (see element_store::gather); causal types over it get fast
+/// `absorb` and `join_novel`.
+template <class S>
+concept gathering_store = requires(std::span<const S* const> parts, const causal_context& seen) {
+  { S::gather(parts, seen) } -> std::same_as<S>;
+};
 
 /// Calls `f(d)` for every dot `d` that `target` holds, `source_ctx` has seen
 /// and `source` does not hold: what the source removed after seeing it.
@@ -146,6 +156,61 @@ class causal {
     return out;
   }
 
+  /// Joins `delta` in and returns the part of it this state lacked (see
+  /// converge::absorb). An insert-only delta (the common case: new
+  /// elements) is reduced by one context subtraction and its new entries
+  /// are added without a second lookup; a delta nothing of which was seen
+  /// is returned as a copy, indexes and all.
+  Derived absorb(const Derived& delta)
+    requires detail::gathering_store<Store>
+  {
+    if (&delta == this) return Derived{};
+    if (!delta.adds_only()) {
+      Derived fresh = delta.novel_to(static_cast<const Derived&>(*this));
+      join(fresh);
+      return fresh;
+    }
+    Derived fresh;
+    fresh.ctx_ = delta.ctx_.subtract(ctx_);
+    if (fresh.ctx_.empty()) return fresh;  // every dot seen: held, or removed since
+    if (fresh.ctx_.dot_count() == delta.ctx_.dot_count()) {
+      fresh.store_ = delta.store_;
+    } else {
+      const Store* one = &delta.store_;
+      fresh.store_ = Store::gather(std::span<const Store* const>(&one, 1), ctx_);
+    }
+    static const causal_context none;
+    store_.add_unseen(fresh.store_, none);  // its dots are all unseen here: no need to ask again
+    ctx_.join(fresh.ctx_);
+    return fresh;
+  }
+
+  /// The join of `parts` less what `known` holds (see converge::join_novel).
+  /// Insert-only parts are gathered in one pass and indexed once.
+  [[nodiscard]] static Derived join_novel(std::span<const Derived* const> parts, const Derived& known)
+    requires detail::gathering_store<Store>
+  {
+    if (parts.empty()) return Derived{};
+    if (!std::all_of(parts.begin(), parts.end(), [](const Derived* p) { return p->adds_only(); })) {
+      Derived joined = *parts.front();
+      for (const Derived* p : parts.subspan(1)) joined.join(*p);
+      return known.empty() ? joined : joined.novel_to(known);
+    }
+    // Every part holds each dot it has seen, so their join removes nothing
+    // and holds every dot its context has: reducing it by `known` keeps the
+    // entries whose dots `known` has not seen, and the dots it has not seen.
+    Derived out;
+    std::vector<const Store*> stores;
+    stores.reserve(parts.size());
+    for (const Derived* p : parts) {
+      stores.push_back(&p->store_);
+      out.ctx_.join(p->ctx_);
+    }
+    if (!known.ctx_.empty()) out.ctx_ = out.ctx_.subtract(known.ctx_);
+    out.store_ = Store::gather(stores, known.ctx_);
+    return out;
+  }
+
   /// A join decomposition in at most `parts` groups (see converge::split):
   /// each part holds some entries and exactly their dots; one more part
   /// holds the removals (dots seen, no entry). No part claims a dot it does
@@ -167,6 +232,10 @@ class causal {
     if (!removals.ctx_.empty() || out.empty()) out.push_back(std::move(removals));
     return out;
   }
+
+  /// True when this state holds every dot it has seen: it removes nothing
+  /// (a store's dots are in its context, so equal counts mean equal sets).
+  [[nodiscard]] bool adds_only() const noexcept { return store_.dot_count() == ctx_.dot_count(); }
 
   /// True when this is bottom: no dot held, none seen.
   [[nodiscard]] bool empty() const noexcept { return store_.empty() && ctx_.empty(); }

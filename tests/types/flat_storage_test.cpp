@@ -4,9 +4,11 @@
 // still be confirmed by the key, and erase must keep runs intact.
 #include <converge/detail/element_store.hpp>
 #include <converge/detail/flat_set.hpp>
+#include <converge/detail/sort_runs.hpp>
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -82,15 +84,20 @@ void flat_set_against_model(const char* name) {
   CHECK(rebuilt == s);
 }
 
+/// `ordered`: dots are issued in increasing order and removals are rare and
+/// mostly of the newest record, so the store stays in dot order (no dot
+/// index, binary search) for long stretches before something reorders it.
 template <class Hash>
-void element_store_against_model(const char* name) {
+void element_store_against_model(const char* name, bool ordered = false) {
   using store = converge::detail::element_store<std::uint64_t, Hash>;
   auto rng = test::rng_for(name);
   CAPTURE(test::seed());
   store s;
   std::map<converge::dot, std::uint64_t> model;  // dot -> element
   std::uint64_t counter = 0;
-  auto fresh_dot = [&] { return converge::dot{converge::replica_id{1 + test::below(rng, 3)}, ++counter}; };
+  auto fresh_dot = [&] {
+    return converge::dot{converge::replica_id{ordered ? 1 : 1 + test::below(rng, 3)}, ++counter};
+  };
   auto check_all = [&] {
     REQUIRE(s.dot_count() == model.size());
     std::map<std::uint64_t, std::set<converge::dot>> by_element;
@@ -106,6 +113,10 @@ void element_store_against_model(const char* name) {
     s.for_each_element([&](std::uint64_t e) { once.insert(e); });
     CHECK(once.size() == by_element.size());
     for (const auto& [d, e] : model) CHECK(s.contains(d));
+    for (std::uint64_t n = 0; n <= counter + 1; n += 1 + counter / 16) {  // gaps, and dots never issued
+      const converge::dot d{converge::replica_id{1}, n};
+      CHECK(s.contains(d) == (model.count(d) == 1));
+    }
   };
   for (int round = 0; round < test::cases(2000); ++round) {
     switch (test::below(rng, 3)) {
@@ -117,9 +128,13 @@ void element_store_against_model(const char* name) {
         break;
       }
       case 1: {
-        if (model.empty()) break;
+        if (model.empty() || (ordered && test::below(rng, 8) != 0)) break;
         auto it = model.begin();
-        std::advance(it, static_cast<std::ptrdiff_t>(test::below(rng, model.size())));
+        if (ordered && test::below(rng, 4) != 0) {
+          it = std::prev(model.end());  // the newest: order kept
+        } else {
+          std::advance(it, static_cast<std::ptrdiff_t>(test::below(rng, model.size())));
+        }
         s.remove(it->first);
         model.erase(it);
         break;
@@ -163,4 +178,33 @@ TEST_CASE("element_store agrees with a map of dots (well-mixed hash)") {
 
 TEST_CASE("element_store agrees with a map of dots when element hashes clash") {
   element_store_against_model<clashing_hash>("element_store clashing");
+}
+
+TEST_CASE("element_store agrees with a map of dots while its records stay in dot order") {
+  element_store_against_model<std::hash<std::uint64_t>>("element_store ordered", true);
+  element_store_against_model<clashing_hash>("element_store ordered clashing", true);
+}
+
+TEST_CASE("sort_runs sorts any sequence, and merges sorted runs in place of a full sort") {
+  auto rng = test::rng_for("sort_runs");
+  CAPTURE(test::seed());
+  for (int c = 0; c < test::cases(300); ++c) {
+    // k sorted runs of random lengths (k = 1 is already sorted; many short
+    // runs take the std::sort path), with repeated values across runs.
+    const std::uint64_t runs = 1 + test::below(rng, c % 3 == 0 ? 200 : 12);
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> v;  // (key, tag) shows any lost or duplicated entry
+    for (std::uint64_t r = 0; r < runs; ++r) {
+      std::vector<std::uint64_t> run(test::below(rng, 60));
+      for (auto& x : run) x = test::below(rng, 500);
+      std::sort(run.begin(), run.end());
+      for (const std::uint64_t x : run) v.emplace_back(x, v.size());
+    }
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> expected = v;
+    std::sort(expected.begin(), expected.end());
+    converge::detail::sort_runs(v, [](const auto& a, const auto& b) { return a.first < b.first; });
+    CAPTURE(runs);
+    REQUIRE(std::is_sorted(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.first < b.first; }));
+    std::sort(v.begin(), v.end());  // same multiset of entries
+    CHECK(v == expected);
+  }
 }

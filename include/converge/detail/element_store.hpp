@@ -6,15 +6,24 @@
 // give it one per inserting replica until someone observes them all.
 // Stores of at most `small_size` records keep no index and scan instead, so a
 // delta (typically one record) costs one small allocation.
+//
+// A store whose records are in dot order keeps no dot index either: it finds
+// a dot by binary search. Deltas are in dot order (a mutator's batch, a
+// decoded message, a gathered interval), and a replicator builds several
+// transient deltas per update it relays, so not indexing their dots saves
+// about a third of its work. The first record added out of order, or a
+// removal (which moves the last record into the hole), builds the index.
 
 #include "converge/causal_context.hpp"
 #include "converge/detail/flat_index.hpp"
+#include "converge/detail/sort_runs.hpp"
 #include "converge/dot.hpp"
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -75,6 +84,7 @@ class element_store {
   void add(T element, const dot& d) {
     if (!indexed()) {
       if (!contains_element(element)) ++distinct_;
+      dot_sorted_ = dot_sorted_ && (records_.empty() || records_.back().tag < d);
       records_.push_back(record{std::move(element), d});
       if (records_.size() > small_size) build_indexes();
       return;
@@ -91,6 +101,8 @@ class element_store {
     }
     element_store s;
     s.records_ = std::move(records);
+    s.dot_sorted_ = std::is_sorted(s.records_.begin(), s.records_.end(),
+                                   [](const record& a, const record& b) { return !(a.tag < b.tag); });
     const auto n = static_cast<std::uint32_t>(s.records_.size());
     if (n <= small_size) {
       for (std::uint32_t p = 0; p < n; ++p) s.distinct_ += s.first_of_element(p) ? 1 : 0;
@@ -99,8 +111,31 @@ class element_store {
     s.distinct_ = s.by_element_.rebuild_distinct(n, s.element_hash_at(), [&s](std::uint32_t q, std::uint32_t p) {
       return s.records_[q].element == s.records_[p].element;
     });
-    s.by_dot_.rebuild(n, s.dot_hash_at());
+    if (!s.dot_sorted_) s.by_dot_.rebuild(n, s.dot_hash_at());
     return s;
+  }
+
+  /// The records of `parts` whose dots `seen` lacks, each dot once, in dot
+  /// order, indexed once: the store of a join of insert-only deltas, less
+  /// what `seen` covers. Joining part by part would index every record once
+  /// per join and leave the encoder a full sort.
+  [[nodiscard]] static element_store gather(std::span<const element_store* const> parts, const causal_context& seen) {
+    if (parts.size() == 1 && seen.empty()) return *parts.front();  // a copy keeps the indexes
+    std::size_t total = 0;
+    for (const element_store* p : parts) total += p->records_.size();
+    std::vector<record> kept;
+    kept.reserve(total);
+    for (const element_store* p : parts) {
+      for (const record& r : p->records_) {
+        if (!seen.contains(r.tag)) kept.push_back(r);
+      }
+    }
+    sort_runs(kept, [](const record& a, const record& b) { return a.tag < b.tag; });
+    // A dot always tags the same element, so records with equal dots are equal.
+    kept.erase(std::unique(kept.begin(), kept.end(), [](const record& a, const record& b) { return a.tag == b.tag; }),
+               kept.end());
+    if (kept.capacity() > 2 * kept.size() + small_size) kept.shrink_to_fit();  // the result may be kept in a buffer
+    return from_records(std::move(kept));
   }
 
   /// Removes the record tagged `d`. Precondition: `d` is held.
@@ -108,9 +143,10 @@ class element_store {
     const std::uint32_t p = find_dot(d);
     if (p == flat_index::npos) return;
     const auto last = static_cast<std::uint32_t>(records_.size() - 1);
+    if (p != last && dot_sorted_) unsort();  // the last record moves into the hole
     if (indexed()) {
       by_element_.erase(element_hash(records_[p].element), p, element_hash_at());
-      by_dot_.erase(dot_hash(d), p, dot_hash_at());
+      if (!dot_sorted_) by_dot_.erase(dot_hash(d), p, dot_hash_at());
       if (p != last) {
         by_element_.relabel(element_hash(records_[last].element), last, p);
         by_dot_.relabel(dot_hash(records_[last].tag), last, p);
@@ -144,7 +180,7 @@ class element_store {
     // not in cache, so fetch them a few records ahead and let the misses
     // overlap instead of paying them one after another.
     by_element_.reserve(records_.size() + other.records_.size(), element_hash_at());
-    by_dot_.reserve(records_.size() + other.records_.size(), dot_hash_at());
+    if (!dot_sorted_) by_dot_.reserve(records_.size() + other.records_.size(), dot_hash_at());
     constexpr std::size_t mid = 4;           // the record in the element's home slot this many
     constexpr std::size_t ring = 2 * ahead;  // holds hashes from fetch to insert
     std::size_t element_hashes[ring];
@@ -212,7 +248,13 @@ class element_store {
   }
 
  private:
-  [[nodiscard]] bool indexed() const noexcept { return by_dot_.capacity() != 0; }
+  [[nodiscard]] bool indexed() const noexcept { return by_element_.capacity() != 0; }
+
+  /// Records are no longer kept in dot order: index their dots.
+  void unsort() {
+    dot_sorted_ = false;
+    if (indexed()) by_dot_.rebuild(static_cast<std::uint32_t>(records_.size()), dot_hash_at());
+  }
 
   static std::size_t element_hash(const T& e) { return seeded_hash(Hash{}(e)); }
   static std::size_t dot_hash(const dot& d) { return std::hash<dot>{}(d); }
@@ -226,19 +268,25 @@ class element_store {
   /// Adds a record to an indexed store, given its element's and dot's hashes.
   void add_indexed(T element, const dot& d, std::size_t element_hash_value, std::size_t dot_hash_value) {
     const auto p = static_cast<std::uint32_t>(records_.size());
+    const bool in_order = dot_sorted_ && (p == 0 || records_.back().tag < d);
     records_.push_back(record{std::move(element), d});
     const T& e = records_[p].element;
     // One probe both indexes the record and tells whether its element is new.
     const bool known = by_element_.insert_noting(
         element_hash_value, p, [&](std::uint32_t q) { return records_[q].element == e; }, element_hash_at());
     if (!known) ++distinct_;
-    by_dot_.insert(dot_hash_value, p, dot_hash_at());
+    if (in_order) return;
+    if (dot_sorted_) {
+      unsort();  // indexes every record, this one included
+    } else {
+      by_dot_.insert(dot_hash_value, p, dot_hash_at());
+    }
   }
 
   void build_indexes() {
     const auto n = static_cast<std::uint32_t>(records_.size());
     by_element_.rebuild(n, element_hash_at());
-    by_dot_.rebuild(n, dot_hash_at());
+    if (!dot_sorted_) by_dot_.rebuild(n, dot_hash_at());
   }
 
   [[nodiscard]] std::uint32_t find_dot(const dot& d) const {
@@ -247,6 +295,11 @@ class element_store {
         if (records_[p].tag == d) return p;
       }
       return flat_index::npos;
+    }
+    if (dot_sorted_) {
+      const auto at = std::lower_bound(records_.begin(), records_.end(), d,
+                                       [](const record& r, const dot& key) { return r.tag < key; });
+      return at != records_.end() && at->tag == d ? static_cast<std::uint32_t>(at - records_.begin()) : flat_index::npos;
     }
     return by_dot_.find(dot_hash(d), [&](std::uint32_t p) { return records_[p].tag == d; });
   }
@@ -265,8 +318,9 @@ class element_store {
   flat_index by_element_;
   // Untagged: dots are inserted with every record but looked up only for
   // removals, and a byte per slot would cost ~2 bytes per element.
-  flat_index by_dot_{flat_index::untagged};
+  flat_index by_dot_{flat_index::untagged};  // empty while dot_sorted_
   std::size_t distinct_ = 0;
+  bool dot_sorted_ = true;  // records_ strictly increasing by dot
 };
 
 }  // namespace converge::detail

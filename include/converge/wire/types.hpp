@@ -32,6 +32,7 @@
 #include "converge/detail/dot_fun.hpp"
 #include "converge/detail/dot_map.hpp"
 #include "converge/detail/element_store.hpp"
+#include "converge/detail/sort_runs.hpp"
 #include "converge/dw_flag.hpp"
 #include "converge/ew_flag.hpp"
 #include "converge/g_map.hpp"
@@ -295,7 +296,7 @@ void CEREAL_SAVE_FUNCTION_NAME(Archive& ar, const element_store<T, H>& s) {
   std::vector<std::pair<dot, std::uint32_t>> order;
   order.reserve(records.size());
   for (std::uint32_t p = 0; p < records.size(); ++p) order.emplace_back(records[p].tag, p);
-  std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  detail::sort_runs(order, [](const auto& a, const auto& b) { return a.first < b.first; });
   wire::detail::save_dot_groups(
       ar, order, [](const std::pair<dot, std::uint32_t>& x) -> const dot& { return x.first; },
       [&](Archive& a, const std::pair<dot, std::uint32_t>& x, std::uint64_t gap) { extra(a, records[x.second], gap); });
