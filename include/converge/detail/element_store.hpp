@@ -101,8 +101,9 @@ class element_store {
     }
     element_store s;
     s.records_ = std::move(records);
-    s.dot_sorted_ = std::is_sorted(s.records_.begin(), s.records_.end(),
-                                   [](const record& a, const record& b) { return !(a.tag < b.tag); });
+    s.dot_sorted_ = std::adjacent_find(s.records_.begin(), s.records_.end(), [](const record& a, const record& b) {
+                      return !(a.tag < b.tag);
+                    }) == s.records_.end();
     const auto n = static_cast<std::uint32_t>(s.records_.size());
     if (n <= small_size) {
       for (std::uint32_t p = 0; p < n; ++p) s.distinct_ += s.first_of_element(p) ? 1 : 0;
