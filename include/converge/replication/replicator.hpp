@@ -525,12 +525,14 @@ class replicator {
         }
       }
     }
+    bool all_novel = false;  // nothing of d was held here
     if (opt_.remove_redundant) {
       State r = converge::absorb(state_, d);  // joins d, returns its novel part
       if (converge::is_bottom(r)) {
         add(p, &peer_metrics::redundant_dropped);
       } else {
         add(p, &peer_metrics::deltas_applied);
+        all_novel = bp && converge::leq(d, r);  // r <= d always: equal
         push_entry(std::move(r), from, bytes);
       }
     } else if (converge::leq(d, state_)) {
@@ -542,7 +544,10 @@ class replicator {
     }
     if (bp) {
       advance_known(from, p);
-      if (!state_transfer) remember_heard(p, std::move(d));  // the last use of d
+      // A payload that was all novel overlaps no buffered entry, earlier
+      // (they are held here) or later (they are reduced by what is held):
+      // remembering it could never shorten an interval to this peer.
+      if (!state_transfer && !all_novel) remember_heard(p, std::move(d));  // the last use of d
     }
   }
 
