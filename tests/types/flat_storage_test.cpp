@@ -185,7 +185,7 @@ TEST_CASE("element_store agrees with a map of dots while its records stay in dot
   element_store_against_model<clashing_hash>("element_store ordered clashing", true);
 }
 
-TEST_CASE("sort_runs sorts any sequence, and merges sorted runs in place of a full sort") {
+TEST_CASE("sort_runs sorts sequences of sorted runs, few or many, losing and duplicating nothing") {
   auto rng = test::rng_for("sort_runs");
   CAPTURE(test::seed());
   for (int c = 0; c < test::cases(300); ++c) {
@@ -220,7 +220,7 @@ TEST_CASE("element_store keeps no dot index while its records are in dot order")
   CHECK(sorted == unsorted);
   // What a delta, a decoded message or a gathered interval saves: 4 bytes
   // per slot of a table sized for 1,000 records at most 3/4 full.
-  CHECK(unsorted.heap_bytes() - sorted.heap_bytes() >= 4 * 1000 * 4 / 3);
+  CHECK(unsorted.heap_bytes() >= sorted.heap_bytes() + 4 * 1000 * 4 / 3);
   store grown = sorted;
   grown.add(5, converge::dot{converge::replica_id{1}, 5000});  // out of order: indexes its dots
   CHECK(grown.heap_bytes() > sorted.heap_bytes() + 4 * 1000);

@@ -42,6 +42,7 @@
 /// part capped at `max_rtt_timeout_factor × gossip_interval`, doubled at
 /// every expiry without progress (at most 4×) and reset by any message from
 /// the peer.
+///
 /// The floor of several gossip intervals is TCP's minimum RTO in our units:
 /// a peer acks at its next tick, which under load comes only after it has
 /// joined a backlog, so ack delays swing far beyond the smoothed RTT, and a
@@ -50,9 +51,9 @@
 /// update, a floor of 4 spent 7 MB and 0.62 µs (5 runs each). A lost
 /// interval on an idle link waits that much longer: lower it for lossy links.
 ///
-/// The RTT is sampled from acks of an interval end sent once (Karn's rule: a late ack
-/// of a resent interval cannot shrink it; a resend extended with new deltas
-/// has a new end and is timed afresh, so one early timeout cannot stop
+/// The RTT is sampled from acks of an interval end sent once (Karn's rule: a
+/// late ack of a resent interval cannot shrink it; a resend extended with new
+/// deltas has a new end and is timed afresh, so one early timeout cannot stop
 /// sampling while a busy peer keeps acking older ends), at the tick after
 /// the ack: the time spent joining what arrived belongs in the RTT. A tick
 /// that comes later than a peer's timeout after the previous one means this
