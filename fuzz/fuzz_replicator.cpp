@@ -222,9 +222,11 @@ class cluster {
     if (const auto env = converge::replication::read_envelope(bytes, opt_.max_parts)) {
       const std::uint64_t forged = replica_id::mix(0xbadULL + ++forged_);
       const std::uint64_t session = env->session == sender.session() ? forged : env->session;
+      converge::replication::envelope forgery = *env;
+      forgery.session = session;
       if (env->kind == converge::replication::message_kind::ack) {
-        const std::uint64_t acked = env->acked_session == receiver.session() ? forged + 1 : env->acked_session;
-        bytes = converge::replication::write_ack(session, acked, env->to, env->state_transfer, env->multipart, env->part);
+        if (env->acked_session == receiver.session()) forgery.acked_session = forged + 1;
+        bytes = converge::replication::write_envelope(forgery);
       } else {
         try {
           payload = converge::decode<T>(env->payload, opt_.limits);
@@ -232,7 +234,8 @@ class cluster {
         }
         if (payload && spec<T>::causal && !converge::is_bottom(*payload)) return;  // a forged dot
         const std::vector<std::byte> p(env->payload.begin(), env->payload.end());
-        bytes = converge::replication::write_delta(session, env->to, env->state_transfer, env->part, env->parts, p);
+        forgery.payload = p;
+        bytes = converge::replication::write_envelope(forgery);
       }
     }
     const T before = receiver.state();

@@ -1,11 +1,22 @@
 #pragma once
 /// @file
 /// What a replicator counts: totals and per-peer figures, for benchmarks,
-/// the simulator and operators.
+/// the simulator and operators. The metrics are Hana structs, so adding two
+/// of them and rendering them as JSON (`metrics_json`) is written once, and
+/// a new counter needs only its declaration.
+
+#include <boost/hana/accessors.hpp>
+#include <boost/hana/define_struct.hpp>
+#include <boost/hana/first.hpp>
+#include <boost/hana/for_each.hpp>
+#include <boost/hana/second.hpp>
+#include <boost/hana/string.hpp>
 
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <string>
+#include <type_traits>
 
 namespace converge {
 
@@ -13,54 +24,121 @@ namespace converge {
 /// a ZeroMQ node's id).
 using peer_id = std::uint64_t;
 
+namespace replication::detail {
+template <class T>
+concept counter_struct = boost::hana::Struct<T>::value;
+
+/// Sets every integer member of a metrics struct to zero: Hana's members
+/// take no default member initializers.
+template <counter_struct M>
+void zero_counters(M& m) noexcept {
+  boost::hana::for_each(boost::hana::accessors<M>(), [&](auto accessor) {
+    auto& field = boost::hana::second(accessor)(m);
+    if constexpr (std::is_arithmetic_v<std::remove_reference_t<decltype(field)>>) field = 0;
+  });
+}
+}  // namespace replication::detail
+
+/// Adds every counter of `b` to `a`, member by member (for a Hana struct of
+/// integers, such as `peer_metrics`).
+template <replication::detail::counter_struct M>
+M& add_metrics(M& a, const M& b) noexcept {
+  boost::hana::for_each(boost::hana::accessors<M>(), [&](auto accessor) {
+    const auto get = boost::hana::second(accessor);
+    get(a) += get(b);
+  });
+  return a;
+}
+
 /// Counters of one peer link (or of all of them, in `replicator_metrics::total`).
 struct peer_metrics {
-  std::uint64_t messages_out = 0;         ///< messages sent (deltas and acks)
-  std::uint64_t bytes_out = 0;            ///< bytes sent
-  std::uint64_t messages_in = 0;          ///< messages received (well-formed or not)
-  std::uint64_t bytes_in = 0;             ///< bytes received
-  std::uint64_t delta_messages_out = 0;   ///< delta (or state) parts sent, retransmissions included
-  std::uint64_t acks_out = 0;             ///< acks sent
-  std::uint64_t retransmissions = 0;      ///< delta parts sent again for an interval already sent
-  std::uint64_t deltas_applied = 0;       ///< received payloads that changed the state
-  std::uint64_t redundant_dropped = 0;    ///< received payloads that changed nothing (not buffered)
-  std::uint64_t state_transfers_sent = 0; ///< whole-state intervals started (not counting parts or retransmissions)
-  std::uint64_t state_transfers_received = 0;  ///< whole-state parts received
-  std::uint64_t malformed_dropped = 0;    ///< messages refused: bad envelope, bad payload, too large
-  std::uint64_t stale_dropped = 0;        ///< messages of a retired session, acks of another session
-  std::uint64_t session_resets = 0;       ///< times the peer was seen with a new session
-
-  peer_metrics& operator+=(const peer_metrics& o) noexcept {
-    messages_out += o.messages_out;
-    bytes_out += o.bytes_out;
-    messages_in += o.messages_in;
-    bytes_in += o.bytes_in;
-    delta_messages_out += o.delta_messages_out;
-    acks_out += o.acks_out;
-    retransmissions += o.retransmissions;
-    deltas_applied += o.deltas_applied;
-    redundant_dropped += o.redundant_dropped;
-    state_transfers_sent += o.state_transfers_sent;
-    state_transfers_received += o.state_transfers_received;
-    malformed_dropped += o.malformed_dropped;
-    stale_dropped += o.stale_dropped;
-    session_resets += o.session_resets;
-    return *this;
-  }
+  BOOST_HANA_DEFINE_STRUCT(peer_metrics,
+    (std::uint64_t, messages_out),          ///< messages sent (deltas and acks)
+    (std::uint64_t, bytes_out),             ///< bytes sent
+    (std::uint64_t, messages_in),           ///< messages received (well-formed or not)
+    (std::uint64_t, bytes_in),              ///< bytes received
+    (std::uint64_t, delta_messages_out),    ///< delta (or state) parts sent, retransmissions included
+    (std::uint64_t, acks_out),              ///< acks sent
+    (std::uint64_t, retransmissions),       ///< delta parts sent again for an interval already sent
+    (std::uint64_t, deltas_applied),        ///< received payloads that changed the state
+    (std::uint64_t, redundant_dropped),     ///< received payloads that changed nothing (not buffered)
+    (std::uint64_t, state_transfers_sent),  ///< whole-state intervals started (not counting parts or retransmissions)
+    (std::uint64_t, state_transfers_received),  ///< whole-state parts received
+    (std::uint64_t, malformed_dropped),     ///< messages refused: bad envelope, bad payload, too large
+    (std::uint64_t, stale_dropped),         ///< messages of a retired session, acks of another session
+    (std::uint64_t, session_resets)         ///< times the peer was seen with a new session
+  );
+  peer_metrics() noexcept { replication::detail::zero_counters(*this); }
+  peer_metrics& operator+=(const peer_metrics& o) noexcept { return add_metrics(*this, o); }
 };
+
+/// Per-peer counters, by peer.
+using peer_metrics_map = std::map<peer_id, peer_metrics>;
 
 /// Everything a replicator counts.
 struct replicator_metrics {
-  peer_metrics total;                    ///< the sum over every peer, past and present
-  std::map<peer_id, peer_metrics> peers; ///< per current peer
-  std::uint64_t local_deltas = 0;        ///< non-bottom deltas from `mutate`
-  std::size_t buffer_bytes = 0;          ///< encoded bytes of the deltas buffered now
-  std::size_t buffer_entries = 0;        ///< deltas buffered now
-  std::size_t max_buffer_bytes = 0;      ///< the largest `buffer_bytes` seen
-  std::uint64_t buffer_evictions = 0;    ///< entries dropped because the buffer exceeded its bound
-  std::uint64_t unknown_peer_dropped = 0;  ///< messages from an address that is not a peer
-  std::uint64_t unsendable = 0;          ///< intervals that could not be cut under max_message_bytes
-  std::uint64_t peers_refused = 0;       ///< add_peer calls refused by max_peers
+  BOOST_HANA_DEFINE_STRUCT(replicator_metrics,
+    (peer_metrics, total),                     ///< the sum over every peer, past and present
+    (peer_metrics_map, peers),              ///< per current peer
+    (std::uint64_t, local_deltas),             ///< non-bottom deltas from `mutate`
+    (std::size_t, buffer_bytes),               ///< encoded bytes of the deltas buffered now
+    (std::size_t, buffer_entries),             ///< deltas buffered now
+    (std::size_t, max_buffer_bytes),           ///< the largest `buffer_bytes` seen
+    (std::uint64_t, buffer_evictions),         ///< entries dropped because the buffer exceeded its bound
+    (std::uint64_t, unknown_peer_dropped),     ///< messages from an address that is not a peer
+    (std::uint64_t, unsendable),               ///< intervals that could not be cut under max_message_bytes
+    (std::uint64_t, peers_refused),            ///< add_peer calls refused by max_peers
+    (std::uint64_t, events_folded)             ///< applied-delta events folded into the last one (queue full)
+  );
+  replicator_metrics() { replication::detail::zero_counters(*this); }
 };
+
+namespace replication::detail {
+
+inline void put_metrics(std::string& out, std::uint64_t v) { out += std::to_string(v); }
+inline void put_metrics(std::string& out, bool v) { out += v ? "true" : "false"; }
+
+template <class K, class V>
+void put_metrics(std::string& out, const std::map<K, V>& m);
+
+template <counter_struct M>
+void put_metrics(std::string& out, const M& m) {
+  out += '{';
+  bool first = true;
+  boost::hana::for_each(boost::hana::accessors<M>(), [&](auto accessor) {
+    if (!first) out += ',';
+    first = false;
+    out += '"';
+    out += boost::hana::to<const char*>(boost::hana::first(accessor));
+    out += "\":";
+    put_metrics(out, boost::hana::second(accessor)(m));
+  });
+  out += '}';
+}
+
+template <class K, class V>
+void put_metrics(std::string& out, const std::map<K, V>& m) {
+  out += '{';
+  bool first = true;
+  for (const auto& [k, v] : m) {
+    if (!first) out += ',';
+    first = false;
+    out += '"' + std::to_string(k) + "\":";
+    put_metrics(out, v);
+  }
+  out += '}';
+}
+
+}  // namespace replication::detail
+
+/// One line of JSON with every member of a metrics struct (`peer_metrics`,
+/// `replicator_metrics`, the transport's): counters as numbers, per-peer maps
+/// as objects keyed by peer id.
+template <class M>
+std::string metrics_json(const M& m) {
+  std::string out;
+  replication::detail::put_metrics(out, m);
+  return out;
+}
 
 }  // namespace converge

@@ -87,6 +87,20 @@
 /// > value. Restarting with its data, it keeps its identity and just takes a
 /// > new session.
 ///
+/// # Events
+/// With `report_applied` on, every delta that changed the state — a local
+/// `mutate`, or the novel part of a received payload — is queued as an
+/// `applied_delta` (the delta and the peer it came from); `poll()` takes
+/// them oldest first. An application mirrors or reacts to changes from them
+/// in time proportional to each change, never to the state. The queue is
+/// bounded (`max_events`): past it events are folded into the last one.
+///
+/// # Parts
+/// `delta_buffer.hpp` (the buffer `D`), `peer_timing.hpp` (RTT, Karn, back-off),
+/// `back_propagation.hpp` (the BP filters), `chunking.hpp` (cutting under the
+/// cap), `envelope.hpp` (the message header), `events.hpp`, `metrics.hpp`.
+/// This file holds the protocol that ties them together.
+///
 /// # Limits
 /// Every resource is bounded: message size (`max_message_bytes`, never
 /// raised: an indivisible value larger than it cannot be sent and is counted
@@ -98,18 +112,21 @@
 
 #include "converge/lattice.hpp"
 #include "converge/replica_id.hpp"
+#include "converge/replication/back_propagation.hpp"
+#include "converge/replication/chunking.hpp"
+#include "converge/replication/delta_buffer.hpp"
 #include "converge/replication/envelope.hpp"
+#include "converge/replication/events.hpp"
 #include "converge/replication/metrics.hpp"
+#include "converge/replication/peer_timing.hpp"
 #include "converge/wire/encode.hpp"
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <limits>
 #include <map>
 #include <optional>
-#include <set>
 #include <span>
 #include <string>
 #include <utility>
@@ -131,6 +148,8 @@ struct replicator_options {
   std::size_t max_parts = 4096;        ///< cap on the parts of one interval (sent and accepted)
   std::uint64_t session = 0;           ///< nonce new at every start (smaller values encode shorter)
   decode_limits limits = {};           ///< bounds on decoding a received payload
+  bool report_applied = false;         ///< queue an `applied_delta` for `poll()` at every change
+  std::size_t max_events = 4096;       ///< events queued before they are folded into the last one
 };
 
 /// One message to send.
@@ -146,41 +165,6 @@ struct tick_result {
   std::uint64_t next_deadline = std::numeric_limits<std::uint64_t>::max();
 };
 
-namespace replication::detail {
-
-/// Cuts `x` into at most about `n` parts whose join is `x`: `converge::split`,
-/// with a fallback for sets exposing `elements()` / `from_elements()`.
-template <class State>
-std::vector<State> split_payload(const State& x, std::size_t n) {
-  std::vector<State> parts = converge::split(x, n);
-  if constexpr (requires { State::from_elements(x.elements()); }) {
-    if (parts.size() <= 1 && n > 1 && x.elements().size() > 1) {
-      parts.clear();
-      const auto& all = x.elements();
-      const std::size_t per = (all.size() + n - 1) / n;
-      std::remove_cvref_t<decltype(all)> chunk;
-      for (const auto& v : all) {
-        chunk.insert(chunk.end(), v);
-        if (chunk.size() == per) parts.push_back(State::from_elements(std::exchange(chunk, {})));
-      }
-      if (!chunk.empty()) parts.push_back(State::from_elements(std::move(chunk)));
-    }
-  }
-  return parts;
-}
-
-/// True when `part ≤ whole`, by the cheapest test the type offers.
-template <class State>
-bool covered_by(const State& part, const State& whole) {
-  if constexpr (requires { part.leq(whole); }) {
-    return part.leq(whole);
-  } else {
-    return converge::is_bottom(converge::novel(part, whole));
-  }
-}
-
-}  // namespace replication::detail
-
 /// Replicates a `State` with its peers; see the file comment.
 template <delta_lattice State>
 class replicator {
@@ -188,10 +172,11 @@ class replicator {
   /// Starts a replicator for replica `self` holding `initial` (bottom for a
   /// fresh replica, the saved state for a restart with data).
   explicit replicator(replica_id self, replicator_options options = {}, State initial = {})
-      : self_(self), opt_(options), state_(std::move(initial)) {
-    if (opt_.gossip_interval == 0) opt_.gossip_interval = 1;
-    if (opt_.max_parts == 0) opt_.max_parts = 1;
-  }
+      : self_(self),
+        opt_(normalized(options)),
+        state_(std::move(initial)),
+        buffer_(opt_.max_buffer_bytes),
+        events_(opt_.max_events) {}
 
   /// Applies a local mutator: `fn(State&)` changes the state and returns the
   /// delta. Buffers the delta for the peers and returns it. Call `tick` after.
@@ -202,6 +187,7 @@ class replicator {
     if (!converge::is_bottom(delta)) {
       converge::join_into(state_, delta);
       ++metrics_.local_deltas;
+      report(delta, std::nullopt);
       push_entry(delta, std::nullopt);
     }
     return delta;
@@ -217,7 +203,7 @@ class replicator {
       return;
     }
     peer_state& p = it->second;
-    p.backoff = 0;  // the link carries messages again: retransmit at the base timeout
+    p.timing.heard();  // the link carries messages again: retransmit at the base timeout
     add(p, &peer_metrics::messages_in);
     add(p, &peer_metrics::bytes_in, bytes.size());
     try {
@@ -233,24 +219,15 @@ class replicator {
       if (e->kind == replication::message_kind::delta) {
         // Decode before anything changes, so a bad payload leaves no trace.
         State d = converge::decode<State>(e->payload, opt_.limits);
-        if (!observe_session(from, p, e->session)) return;
+        observe_session(from, p, e->session);
         apply_received(from, p, std::move(d), e->state_transfer, e->payload.size());
-        if (e->multipart) {
-          part_acks_.push_back({from, e->session, e->to, e->part, e->state_transfer});
-        } else {
-          pending_ack& a = acks_[from];
-          if (a.session != e->session) a = pending_ack{e->session};
-          std::uint64_t& slot = e->state_transfer ? a.whole_to : a.delta_to;
-          slot = std::max(slot, e->to + 1);
-        }
+        queue_ack(from, *e);
       } else {
-        if (!observe_session(from, p, e->session)) return;
+        observe_session(from, p, e->session);
         handle_ack(p, *e);
       }
-    } catch (const decode_error&) {
-      add(p, &peer_metrics::malformed_dropped);
     } catch (...) {
-      // Out of memory or a type's own validation: treat as malformed.
+      // A decode_error, out of memory or a type's own validation: malformed.
       add(p, &peer_metrics::malformed_dropped);
     }
   }
@@ -263,19 +240,23 @@ class replicator {
     now_ = std::max(now_, now);
     tick_result out;
     for (const auto& [to, a] : acks_) {
-      if (a.whole_to != 0) emit(out, to, replication::write_ack(opt_.session, a.session, a.whole_to - 1, true, false, 0), false);
-      if (a.delta_to != 0) emit(out, to, replication::write_ack(opt_.session, a.session, a.delta_to - 1, false, false, 0), false);
+      if (a.whole_to != 0) emit(out, to, ack(a.session, a.whole_to - 1, true), false);
+      if (a.delta_to != 0) emit(out, to, ack(a.session, a.delta_to - 1, false), false);
     }
     acks_.clear();
     for (const part_ack& a : part_acks_) {
-      emit(out, a.peer, replication::write_ack(opt_.session, a.session, a.to, a.whole, true, a.part), false);
+      replication::envelope e = ack_envelope(a.session, a.to, a.whole);
+      e.multipart = true;
+      e.part = a.part;
+      emit(out, a.peer, replication::write_envelope(e), false);
     }
     part_acks_.clear();
 
     std::uint64_t next = std::numeric_limits<std::uint64_t>::max();
+    const replication::timing_options t = timing();
     for (auto& [id, p] : peers_) {
-      if (idle > timeout(p)) forget_timing(p);
-      sample_rtt(p);
+      if (idle > p.timing.timeout(t)) p.timing.stalled();
+      p.timing.sample(now_);
       if (!needs_send(p)) continue;
       const std::uint64_t due = send_due(p);
       if (due > now_) {
@@ -287,6 +268,16 @@ class replicator {
     }
     out.next_deadline = next;
     return out;
+  }
+
+  /// The oldest change not yet taken (see "Events" in the file comment);
+  /// nullopt when none. Call after `mutate`/`receive` until it returns nullopt.
+  std::optional<applied_delta<State>> poll() { return events_.pop(); }
+
+  /// Turns event reporting on or off (off drops what is queued).
+  void report_applied(bool on) {
+    opt_.report_applied = on;
+    if (!on) events_.clear();
   }
 
   /// Adds a neighbour; it gets a state transfer (which announces this
@@ -304,9 +295,7 @@ class replicator {
   /// Removes a neighbour and what is pending for it. False when unknown.
   bool remove_peer(peer_id id) {
     if (peers_.erase(id) == 0) return false;
-    acks_.erase(id);
-    std::erase_if(part_acks_, [&](const part_ack& a) { return a.peer == id; });
-    for (entry& e : buffer_) std::erase(e.known, id);
+    forget_pending(id);
     collect();
     return true;
   }
@@ -335,13 +324,13 @@ class replicator {
   /// One line per peer: its acknowledged sequence number, session and what is
   /// in flight (for diagnostics; the format may change).
   [[nodiscard]] std::string describe() const {
-    std::string out = "c=" + std::to_string(c_) + " lo=" + std::to_string(lo_) +
+    std::string out = "c=" + std::to_string(buffer_.end()) + " lo=" + std::to_string(buffer_.begin()) +
                       " buffered=" + std::to_string(buffer_.size()) + " session=" + std::to_string(opt_.session) + "\n";
     for (const auto& [id, p] : peers_) {
-      out += "  peer " + std::to_string(id) + ": acked=" + (p.acked_known ? std::to_string(p.acked) : "?") +
-             " session=" + (p.has_session ? std::to_string(p.session) : "?") + " last_to=" + std::to_string(p.last_to) +
-             " last_send=" + std::to_string(p.last_send) + " srtt=" + std::to_string(p.srtt) +
-             " timeout=" + std::to_string(timeout(p)) +
+      out += "  peer " + std::to_string(id) + ": acked=" + (p.acked ? std::to_string(*p.acked) : "?") +
+             " session=" + (p.session ? std::to_string(*p.session) : "?") + " last_to=" + std::to_string(p.last_to) +
+             " last_send=" + std::to_string(p.last_send) + " srtt=" + std::to_string(p.timing.srtt()) +
+             " timeout=" + std::to_string(p.timing.timeout(timing())) +
              (p.multi ? " parts_missing=" + std::to_string(p.multi->missing) : "") + "\n";
     }
     return out;
@@ -353,12 +342,7 @@ class replicator {
   }
 
  private:
-  struct entry {
-    State delta;
-    std::size_t bytes = 0;
-    std::vector<peer_id> known;  // peers known to hold it (BP)
-  };
-
+  /// A multi-part interval in flight.
   struct flight {
     std::uint64_t to = 0;
     std::vector<std::vector<std::byte>> parts;  // encoded messages
@@ -367,39 +351,18 @@ class replicator {
     bool whole = false;  // a state transfer
   };
 
-  /// A send of the interval ending at `to`; `once` until it is resent
-  /// (then its ack is ambiguous: Karn's rule).
-  struct timed_send {
-    std::uint64_t to = 0;
-    std::uint64_t at = 0;
-    bool once = true;
-  };
-  static constexpr std::size_t max_timed = 8;
-
   struct peer_state {
-    bool acked_known = false;  // false: needs a state transfer
-    std::uint64_t acked = 0;   // A(j)
-    bool has_session = false;
-    std::uint64_t session = 0;
+    std::optional<std::uint64_t> acked;    // A(j); nullopt: needs a state transfer
+    std::optional<std::uint64_t> session;  // the peer's session, once heard
     bool ever_sent = false;
     std::uint64_t last_send = 0;
     std::uint64_t last_to = 0;    // the end of the last interval sent
-    std::optional<flight> multi;  // a multi-part interval in flight
-    std::vector<timed_send> timing;  // sends awaiting their ack, oldest first (at most max_timed)
-    std::optional<std::uint64_t> rtt_from;  // send time of an ack just received: sample at the next tick
     bool sent_whole = false;      // the last interval sent was a state transfer
-    State heard{};                // BP: delta payloads received from the peer lately (it holds them)
-    std::uint64_t heard_since = 0;  // c when `heard` was last emptied
-    std::uint64_t srtt = 0;       // smoothed round-trip time, 0 until sampled
-    unsigned backoff = 0;         // the timeout is doubled this many times
+    std::optional<flight> multi;  // a multi-part interval in flight
+    replication::peer_timing timing;
+    replication::heard_filter<State> heard;  // BP
     peer_metrics m;
   };
-
-  static constexpr unsigned max_backoff = 2;
-  /// Bounds what one bad RTT estimate can cost: however slow the link
-  /// looked, a lost interval is resent within this many gossip intervals
-  /// (times the backoff).
-  static constexpr std::uint64_t max_rtt_timeout_factor = 64;
 
   struct pending_ack {
     std::uint64_t session = 0;
@@ -414,26 +377,39 @@ class replicator {
     bool whole;
   };
 
+  static replicator_options normalized(replicator_options o) noexcept {
+    if (o.gossip_interval == 0) o.gossip_interval = 1;
+    if (o.max_parts == 0) o.max_parts = 1;
+    return o;
+  }
+
+  [[nodiscard]] replication::timing_options timing() const noexcept {
+    return {opt_.gossip_interval, opt_.min_timeout_intervals};
+  }
+
   void add(peer_state& p, std::uint64_t peer_metrics::*field, std::uint64_t n = 1) noexcept {
     p.m.*field += n;
     metrics_.total.*field += n;
   }
 
+  [[nodiscard]] replication::envelope ack_envelope(std::uint64_t acked_session, std::uint64_t to, bool whole) const {
+    return {.kind = replication::message_kind::ack,
+            .state_transfer = whole,
+            .session = opt_.session,
+            .acked_session = acked_session,
+            .to = to};
+  }
+  [[nodiscard]] std::vector<std::byte> ack(std::uint64_t acked_session, std::uint64_t to, bool whole) const {
+    return replication::write_envelope(ack_envelope(acked_session, to, whole));
+  }
+
   [[nodiscard]] bool needs_send(const peer_state& p) const noexcept {
-    return !p.acked_known || p.acked < c_ || p.multi.has_value();
+    return !p.acked || *p.acked < buffer_.end() || p.multi.has_value();
   }
 
   /// True while an interval sent to `p` waits for its acknowledgement.
   [[nodiscard]] static bool awaiting_ack(const peer_state& p) noexcept {
-    return p.multi.has_value() || (p.ever_sent && (!p.acked_known || p.acked < p.last_to));
-  }
-
-  /// The retransmission timeout for `p` (see "Pacing" in the file comment).
-  [[nodiscard]] std::uint64_t timeout(const peer_state& p) const noexcept {
-    const std::uint64_t rtt_cap = max_rtt_timeout_factor * opt_.gossip_interval;
-    const std::uint64_t floor = std::max<std::uint64_t>(opt_.min_timeout_intervals, 1) * opt_.gossip_interval;
-    const std::uint64_t base = std::max(floor, std::min(2 * p.srtt, rtt_cap));
-    return base << p.backoff;
+    return p.multi.has_value() || (p.ever_sent && (!p.acked || *p.acked < p.last_to));
   }
 
   /// When `p` may be sent to next: at once the first time, after the
@@ -441,50 +417,7 @@ class replicator {
   /// the last send.
   [[nodiscard]] std::uint64_t send_due(const peer_state& p) const noexcept {
     if (!p.ever_sent) return 0;
-    return p.last_send + (awaiting_ack(p) ? timeout(p) : opt_.gossip_interval);
-  }
-
-  /// Notes a send of the interval ending at `to` to `p`, for timing its ack.
-  void record_send(peer_state& p, std::uint64_t to) {
-    for (timed_send& t : p.timing) {
-      if (t.to == to) {
-        t.once = false;
-        return;
-      }
-    }
-    if (p.timing.size() == max_timed) p.timing.erase(p.timing.begin());
-    p.timing.push_back(timed_send{to, now_, true});
-  }
-
-  /// An acknowledgement advanced to `to`: reset the backoff, and time the
-  /// ack when the send it answers went once. An ack names the end of the
-  /// interval it acknowledges and a resend extended with new deltas has a
-  /// new end, so a peer kept busy by a too-early timeout is still timed.
-  /// The sample is taken at the next tick: `receive` has no clock, and the
-  /// time the caller spends joining what arrived belongs in the RTT.
-  void ack_progress(peer_state& p, std::uint64_t to) noexcept {
-    for (const timed_send& t : p.timing) {
-      if (t.to == to && t.once) p.rtt_from = t.at;
-    }
-    std::erase_if(p.timing, [&](const timed_send& t) { return t.to <= to; });
-    p.backoff = 0;
-  }
-
-  /// Makes every send to `p` awaiting its ack untimeable: this replica did
-  /// not run for longer than the timeout, so an ack now would time the pause.
-  static void forget_timing(peer_state& p) noexcept {
-    p.rtt_from.reset();
-    for (timed_send& t : p.timing) t.once = false;
-  }
-
-  /// Takes the RTT sample an acknowledgement left due (see ack_progress).
-  void sample_rtt(peer_state& p) noexcept {
-    if (!p.rtt_from) return;
-    const std::uint64_t sent = *std::exchange(p.rtt_from, std::nullopt);
-    if (now_ >= sent) {
-      const std::uint64_t sample = now_ - sent;
-      p.srtt = p.srtt == 0 ? std::max<std::uint64_t>(sample, 1) : (7 * p.srtt + sample) / 8;
-    }
+    return p.last_send + (awaiting_ack(p) ? p.timing.timeout(timing()) : opt_.gossip_interval);
   }
 
   void emit(tick_result& out, peer_id to, std::vector<std::byte> bytes, bool delta) {
@@ -495,48 +428,55 @@ class replicator {
     out.messages.push_back({to, std::move(bytes)});
   }
 
+  void report(const State& delta, std::optional<peer_id> from) {
+    if (opt_.report_applied && events_.push(delta, from)) ++metrics_.events_folded;
+  }
+
+  /// Drops what is queued for `id`, and what the buffer believed it holds.
+  void forget_pending(peer_id id) {
+    acks_.erase(id);
+    std::erase_if(part_acks_, [&](const part_ack& a) { return a.peer == id; });
+    buffer_.forget_peer(id);
+  }
+
   /// Records a peer's session. A different session is a new life of the
   /// peer (or a message of an old life, delayed): either way what it
   /// acknowledged may be lost, so it gets a state transfer. Sessions are
   /// nonces with no order, so an old life's late message costs one extra
   /// state transfer and is otherwise harmless; a life is never blacklisted
   /// (that would wedge a link when an old message arrives first).
-  bool observe_session(peer_id id, peer_state& p, std::uint64_t session) {
-    if (!p.has_session) {
-      p.has_session = true;
-      p.session = session;
-      return true;
-    }
-    if (p.session == session) return true;
+  void observe_session(peer_id id, peer_state& p, std::uint64_t session) {
+    if (!p.session) p.session = session;
+    if (*p.session == session) return;
     p.session = session;
-    p.acked_known = false;
-    p.acked = 0;
+    p.acked.reset();
     p.multi.reset();
-    p.timing.clear();
-    p.rtt_from.reset();
+    p.timing.restart();
     p.ever_sent = false;
-    p.heard = State{};  // a new life may have lost what the old one sent
-    p.heard_since = c_;
-    acks_.erase(id);
-    std::erase_if(part_acks_, [&](const part_ack& a) { return a.peer == id; });
-    for (entry& e : buffer_) std::erase(e.known, id);
+    p.heard.reset(buffer_.end());  // a new life may have lost what the old one sent
+    forget_pending(id);
     add(p, &peer_metrics::session_resets);
     collect();
-    return true;
+  }
+
+  /// Queues the acknowledgement of a received delta for the next tick.
+  void queue_ack(peer_id from, const replication::envelope& e) {
+    if (e.multipart) {
+      part_acks_.push_back({from, e.session, e.to, e.part, e.state_transfer});
+      return;
+    }
+    pending_ack& a = acks_[from];
+    if (a.session != e.session) a = pending_ack{e.session};
+    std::uint64_t& slot = e.state_transfer ? a.whole_to : a.delta_to;
+    slot = std::max(slot, e.to + 1);
   }
 
   void apply_received(peer_id from, peer_state& p, State&& d, bool state_transfer, std::size_t bytes) {
     if (state_transfer) add(p, &peer_metrics::state_transfers_received);
     const bool bp = opt_.avoid_back_propagation;
-    if (bp && p.acked_known) {
+    if (bp && p.acked) {
       // Entries this payload covers are held by the sender: never send them back.
-      for (std::uint64_t s = std::max(p.acked, lo_); s < c_; ++s) {
-        entry& e = buffer_[static_cast<std::size_t>(s - lo_)];
-        if (std::find(e.known.begin(), e.known.end(), from) == e.known.end() &&
-            replication::detail::covered_by(e.delta, d)) {
-          e.known.push_back(from);
-        }
-      }
+      buffer_.mark_known(from, *p.acked, [&](const State& e) { return replication::covered_by(e, d); });
     }
     bool all_novel = false;  // nothing of d was held here
     if (opt_.remove_redundant) {
@@ -546,6 +486,7 @@ class replicator {
       } else {
         add(p, &peer_metrics::deltas_applied);
         all_novel = bp && converge::leq(d, r);  // r <= d always: equal
+        report(r, from);
         push_entry(std::move(r), from, bytes);
       }
     } else if (converge::leq(d, state_)) {
@@ -553,6 +494,7 @@ class replicator {
     } else {
       converge::join_into(state_, d);
       add(p, &peer_metrics::deltas_applied);
+      report(d, from);
       push_entry(d, from, bytes);
     }
     if (bp) {
@@ -560,38 +502,16 @@ class replicator {
       // A payload that was all novel overlaps no buffered entry, earlier
       // (they are held here) or later (they are reduced by what is held):
       // remembering it could never shorten an interval to this peer.
-      if (!state_transfer && !all_novel) remember_heard(p, std::move(d));  // the last use of d
-    }
-  }
-
-  /// BP: remembers what the peer sent, so that the parts of later intervals
-  /// it already holds are not sent back, even when no buffered entry is
-  /// covered whole. Only payloads received since the pending entries were
-  /// buffered can overlap them (a received delta is buffered by its novel
-  /// part), so `heard` is emptied once the peer acknowledged every entry
-  /// older than it: it spans about two round trips of traffic.
-  void remember_heard(peer_state& p, State&& d) {
-    if (p.acked_known && p.acked >= p.heard_since) {
-      p.heard = State{};
-      p.heard_since = c_;
-    }
-    if (converge::is_bottom(p.heard)) {
-      p.heard = std::move(d);  // bottom ⊔ d = d: taken, not joined
-    } else {
-      converge::join_into(p.heard, d);
+      if (!state_transfer && !all_novel) p.heard.remember(std::move(d), p.acked, buffer_.end());  // the last use of d
     }
   }
 
   /// BP: entries the peer is known to hold count as acknowledged by it.
   void advance_known(peer_id id, peer_state& p) {
-    if (!p.acked_known || p.multi) return;
-    const std::uint64_t before = p.acked;
-    while (p.acked < c_ && p.acked >= lo_) {
-      const entry& e = buffer_[static_cast<std::size_t>(p.acked - lo_)];
-      if (std::find(e.known.begin(), e.known.end(), id) == e.known.end()) break;
-      ++p.acked;
-    }
-    if (p.acked != before) collect();
+    if (!p.acked || p.multi) return;
+    const std::uint64_t before = *p.acked;
+    p.acked = buffer_.first_unknown(id, before);
+    if (*p.acked != before) collect();
   }
 
   void handle_ack(peer_state& p, const replication::envelope& e) {
@@ -599,11 +519,11 @@ class replicator {
       add(p, &peer_metrics::stale_dropped);
       return;
     }
-    if (e.to > c_) {
+    if (e.to > buffer_.end()) {
       add(p, &peer_metrics::malformed_dropped);
       return;
     }
-    if (!p.acked_known && !e.state_transfer) {
+    if (!p.acked && !e.state_transfer) {
       add(p, &peer_metrics::stale_dropped);
       return;
     }
@@ -621,52 +541,35 @@ class replicator {
       if (f.missing != 0) return;
       p.multi.reset();
     }
-    if (!p.acked_known || p.acked < e.to) {
-      p.acked_known = true;
+    if (!p.acked || *p.acked < e.to) {
       p.acked = e.to;
-      ack_progress(p, e.to);
+      p.timing.acked(e.to);
     }
-    if (p.multi && p.multi->to <= p.acked) p.multi.reset();
+    if (p.multi && p.multi->to <= *p.acked) p.multi.reset();
     collect();
   }
 
   /// Buffers a delta; `bytes` is its encoded size when known (a received
   /// payload's size bounds the size of its novel part), 0 to compute it.
   void push_entry(State delta, std::optional<peer_id> origin, std::size_t bytes = 0) {
-    entry e;
-    e.bytes = bytes != 0 ? bytes : converge::encoded_size(delta);
-    e.delta = std::move(delta);
-    if (origin) e.known.push_back(*origin);
-    buffer_bytes_ += e.bytes;
-    buffer_.push_back(std::move(e));
-    ++c_;
-    while (buffer_bytes_ > opt_.max_buffer_bytes && !buffer_.empty()) {
-      buffer_bytes_ -= buffer_.front().bytes;
-      buffer_.pop_front();
-      ++lo_;
-      ++metrics_.buffer_evictions;
-    }
+    if (bytes == 0) bytes = converge::encoded_size(delta);
+    metrics_.buffer_evictions += buffer_.push(std::move(delta), bytes, origin);
     collect();
-    metrics_.max_buffer_bytes = std::max(metrics_.max_buffer_bytes, buffer_bytes_);
+    metrics_.max_buffer_bytes = std::max(metrics_.max_buffer_bytes, buffer_.bytes());
   }
 
   /// Drops the entries every peer holds.
   void collect() {
-    std::uint64_t low = c_;
+    std::uint64_t low = buffer_.end();
     for (const auto& [id, p] : peers_) {
-      if (p.acked_known) {
-        low = std::min(low, p.acked);
+      if (p.acked) {
+        low = std::min(low, *p.acked);
       } else if (p.ever_sent) {
         low = std::min(low, p.last_to);  // keep what follows the state transfer in flight
       }
     }
-    while (lo_ < low && !buffer_.empty()) {
-      buffer_bytes_ -= buffer_.front().bytes;
-      buffer_.pop_front();
-      ++lo_;
-    }
-    if (buffer_.empty()) lo_ = c_;
-    metrics_.buffer_bytes = buffer_bytes_;
+    buffer_.drop_before(low);
+    metrics_.buffer_bytes = buffer_.bytes();
     metrics_.buffer_entries = buffer_.size();
   }
 
@@ -675,97 +578,95 @@ class replicator {
     return b;
   }
 
+  /// The timeout expired on a multi-part interval: resend the parts not yet acknowledged.
+  void resend_parts(tick_result& out, peer_id id, peer_state& p) {
+    for (std::size_t k = 0; k < p.multi->parts.size(); ++k) {
+      if (p.multi->acked[k]) continue;
+      add(p, &peer_metrics::retransmissions);
+      emit(out, id, p.multi->parts[k], true);
+    }
+    p.ever_sent = true;
+    p.last_send = now_;
+    p.timing.sent(p.multi->to, now_);  // the same parts again: their acks are ambiguous now
+    p.timing.expired();
+  }
+
+  /// The interval due to `id`: the join of the entries it lacks, less what
+  /// it sent lately (BP); bottom when it holds them all.
+  [[nodiscard]] State interval_for(peer_id id, const peer_state& p) const {
+    const bool bp = opt_.avoid_back_propagation;
+    std::vector<const State*> parts;
+    for (std::uint64_t s = *p.acked; s < buffer_.end(); ++s) {
+      const auto& e = buffer_.at(s);
+      if (bp && e.known_by(id)) continue;
+      parts.push_back(&e.delta);
+    }
+    if (parts.empty()) return State{};
+    // BP: reduced by what the peer holds before joining.
+    return converge::join_novel(std::span<const State* const>(parts), bp ? p.heard.known() : bottom());
+  }
+
   void send_to(tick_result& out, peer_id id, peer_state& p) {
-    if (p.multi) {  // the timeout expired: resend the parts not yet acknowledged
-      for (std::size_t k = 0; k < p.multi->parts.size(); ++k) {
-        if (p.multi->acked[k]) continue;
-        add(p, &peer_metrics::retransmissions);
-        emit(out, id, p.multi->parts[k], true);
-      }
-      p.ever_sent = true;
-      p.last_send = now_;
-      record_send(p, p.multi->to);  // the same parts again: their acks are ambiguous now
-      p.backoff = std::min(p.backoff + 1, max_backoff);
+    if (p.multi) {
+      resend_parts(out, id, p);
       return;
     }
+    const std::uint64_t c = buffer_.end();
     const bool expired = awaiting_ack(p);  // else a new interval
-    const bool whole = !p.acked_known || p.acked < lo_;
-    std::vector<std::byte> payload;
+    const bool whole = !p.acked || *p.acked < buffer_.begin();
     State joined;
-    if (whole) {
-      payload = converge::encode(state_);
-    } else {
-      const bool bp = opt_.avoid_back_propagation;
-      std::vector<const State*> parts;
-      for (std::uint64_t s = p.acked; s < c_; ++s) {
-        const entry& e = buffer_[static_cast<std::size_t>(s - lo_)];
-        if (bp && std::find(e.known.begin(), e.known.end(), id) != e.known.end()) continue;
-        parts.push_back(&e.delta);
-      }
-      // BP: less what the peer sent lately (it holds that), reduced before joining.
-      if (!parts.empty()) joined = converge::join_novel(std::span<const State* const>(parts), bp ? p.heard : bottom());
+    if (!whole) {
+      joined = interval_for(id, p);
       if (converge::is_bottom(joined)) {  // the peer holds every entry: acknowledged without a message
-        p.acked = c_;
+        p.acked = c;
         collect();
         return;
       }
-      payload = converge::encode(joined);
     }
+    const State& payload_state = whole ? state_ : joined;
+    const std::vector<std::byte> payload = converge::encode(payload_state);
     // A resent delta interval that became a state transfer (the peer fell
     // behind the buffer meanwhile) counts as a state transfer started.
     if (whole && !(expired && p.sent_whole)) add(p, &peer_metrics::state_transfers_sent);
     p.sent_whole = whole;
     if (expired) {
       add(p, &peer_metrics::retransmissions);
-      p.backoff = std::min(p.backoff + 1, max_backoff);
+      p.timing.expired();
     }
-    record_send(p, c_);
+    p.timing.sent(c, now_);
     p.ever_sent = true;
     p.last_send = now_;
-    p.last_to = c_;
+    p.last_to = c;
+    replication::envelope e{.kind = replication::message_kind::delta, .state_transfer = whole, .session = opt_.session, .to = c};
     const std::size_t budget =
         opt_.max_message_bytes > replication::max_envelope_header ? opt_.max_message_bytes - replication::max_envelope_header : 0;
     if (payload.size() <= budget) {
-      emit(out, id, replication::write_delta(opt_.session, c_, whole, 0, 1, payload), true);
+      e.payload = payload;
+      emit(out, id, replication::write_envelope(e), true);
       return;
     }
     // Too large: cut into parts, each under the cap.
-    std::vector<std::vector<std::byte>> pieces;
-    std::vector<State> work = replication::detail::split_payload(whole ? state_ : joined, payload.size() / std::max<std::size_t>(budget, 1) + 2);
-    if (work.size() <= 1) {
+    auto pieces = replication::cut_payload(payload_state, payload.size(), budget, opt_.max_parts);
+    if (!pieces) {
       ++metrics_.unsendable;
       return;
     }
-    while (!work.empty()) {
-      State x = std::move(work.back());
-      work.pop_back();
-      std::vector<std::byte> bytes = converge::encode(x);
-      if (bytes.size() <= budget) {
-        pieces.push_back(std::move(bytes));
-      } else {
-        std::vector<State> finer = replication::detail::split_payload(x, bytes.size() / std::max<std::size_t>(budget, 1) + 2);
-        if (finer.size() <= 1) {
-          ++metrics_.unsendable;
-          return;
-        }
-        for (State& f : finer) work.push_back(std::move(f));
-      }
-      if (pieces.size() + work.size() > opt_.max_parts) {
-        ++metrics_.unsendable;
-        return;
-      }
-    }
-    if (pieces.size() == 1) {
-      emit(out, id, replication::write_delta(opt_.session, c_, whole, 0, 1, pieces.front()), true);
+    if (pieces->size() == 1) {
+      e.payload = pieces->front();
+      emit(out, id, replication::write_envelope(e), true);
       return;
     }
     flight f;
-    f.to = c_;
+    f.to = c;
     f.whole = whole;
-    f.missing = pieces.size();
-    f.acked.assign(pieces.size(), false);
-    for (std::size_t k = 0; k < pieces.size(); ++k) {
-      f.parts.push_back(replication::write_delta(opt_.session, c_, whole, k, pieces.size(), pieces[k]));
+    f.missing = pieces->size();
+    f.acked.assign(pieces->size(), false);
+    e.multipart = true;
+    e.parts = pieces->size();
+    for (std::size_t k = 0; k < pieces->size(); ++k) {
+      e.part = k;
+      e.payload = (*pieces)[k];
+      f.parts.push_back(replication::write_envelope(e));
       emit(out, id, f.parts.back(), true);
     }
     p.multi = std::move(f);
@@ -774,10 +675,8 @@ class replicator {
   replica_id self_;
   replicator_options opt_;
   State state_;
-  std::uint64_t c_ = 0;   // sequence number of the next buffered delta
-  std::uint64_t lo_ = 0;  // sequence number of buffer_.front()
-  std::deque<entry> buffer_;
-  std::size_t buffer_bytes_ = 0;
+  replication::delta_buffer<State> buffer_;
+  replication::event_queue<State> events_;
   std::map<peer_id, peer_state> peers_;
   std::map<peer_id, pending_ack> acks_;
   std::vector<part_ack> part_acks_;

@@ -395,7 +395,7 @@ class simulator {
     for (std::size_t j = 0; j < nodes_.size(); ++j) {
       if (j != i) converge::join_into(others, nodes_[j].r ? nodes_[j].r->state() : nodes_[j].saved);
     }
-    return replication::detail::covered_by(nodes_[i].r->state(), others);
+    return replication::covered_by(nodes_[i].r->state(), others);
   }
 
   void restart_due(bool all = false) {

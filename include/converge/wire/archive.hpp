@@ -25,6 +25,7 @@
 /// naming the byte offset.
 
 #include "converge/replica_id.hpp"
+#include "converge/wire/varint.hpp"
 
 #include <cereal/cereal.hpp>
 
@@ -73,32 +74,6 @@ inline constexpr std::uint8_t format_minor = 0;
 inline constexpr std::byte format_header{static_cast<unsigned char>((format_major << 4) | format_minor)};
 
 namespace detail {
-
-inline constexpr std::uint64_t zigzag(std::int64_t v) noexcept {
-  return (static_cast<std::uint64_t>(v) << 1) ^ (v < 0 ? ~std::uint64_t{0} : std::uint64_t{0});
-}
-inline constexpr std::int64_t unzigzag(std::uint64_t v) noexcept {
-  return static_cast<std::int64_t>((v >> 1) ^ (~(v & 1) + 1));
-}
-
-/// Appends `v` as an LEB128 varint.
-inline void put_varint(std::vector<std::byte>& out, std::uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<std::byte>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<std::byte>(v));
-}
-
-/// The number of bytes `put_varint(v)` writes.
-[[nodiscard]] inline constexpr std::size_t varint_size(std::uint64_t v) noexcept {
-  std::size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    ++n;
-  }
-  return n;
-}
 
 template <class T>
 inline constexpr bool is_wire_integer = std::is_integral_v<T> && !std::is_same_v<T, bool>;
@@ -189,14 +164,8 @@ class output_archive : public cereal::OutputArchive<output_archive, cereal::Allo
     pos_ += n;
   }
   void write_varint(std::uint64_t v) {
-    ensure(10);
-    std::byte* p = buf_.data() + pos_;
-    while (v >= 0x80) {
-      *p++ = static_cast<std::byte>((v & 0x7f) | 0x80);
-      v >>= 7;
-    }
-    *p++ = static_cast<std::byte>(v);
-    pos_ = static_cast<std::size_t>(p - buf_.data());
+    ensure(detail::max_varint_bytes);
+    pos_ = static_cast<std::size_t>(detail::put_varint(buf_.data() + pos_, v) - buf_.data());
   }
 
   /// Writes a replica as its index in the message's replica table.
@@ -237,9 +206,9 @@ class output_archive : public cereal::OutputArchive<output_archive, cereal::Allo
     std::byte* p = buf_.data() + start;
     if (prefix_size != 0) std::memcpy(p, prefix, prefix_size);
     p += prefix_size;
-    p = put_varint(p, table_.size());
+    p = detail::put_varint(p, table_.size());
     const std::uint64_t* ids = table_.data();
-    for (std::size_t i = 0, n = table_.size(); i < n; ++i) p = put_varint(p, ids[i]);
+    for (std::size_t i = 0, n = table_.size(); i < n; ++i) p = detail::put_varint(p, ids[i]);
     buf_.resize(pos_);
     if (start != 0) buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(start));
     // Large frames grown by doubling may hold much slack: give it back.
@@ -251,14 +220,6 @@ class output_archive : public cereal::OutputArchive<output_archive, cereal::Allo
     return out;
   }
 
-  static std::byte* put_varint(std::byte* p, std::uint64_t v) noexcept {
-    while (v >= 0x80) {
-      *p++ = static_cast<std::byte>((v & 0x7f) | 0x80);
-      v >>= 7;
-    }
-    *p++ = static_cast<std::byte>(v);
-    return p;
-  }
 
   std::vector<std::byte> buf_;  // [0, headroom) free, then the payload up to pos_; size() is the capacity in use
   std::size_t pos_ = headroom;
@@ -334,19 +295,11 @@ class input_archive : public cereal::InputArchive<input_archive, cereal::AllowEm
  private:
   [[nodiscard]] std::uint64_t read_long_varint() {
     const std::size_t start = offset();
-    std::uint64_t v = 0;
-    for (unsigned i = 0; i < 10; ++i) {
-      if (remaining() == 0) fail("varint truncated: no bytes remain");
-      const auto b = std::to_integer<std::uint8_t>(bytes_[pos_++]);
-      if (i == 9 && (b & 0x80) != 0) fail_at(start, "varint longer than 10 bytes");
-      if (i == 9 && b > 1) fail_at(start, "varint overflows 64 bits");
-      v |= std::uint64_t{b & 0x7fu} << (7 * i);
-      if ((b & 0x80) == 0) {
-        if (b == 0 && i > 0) fail_at(start, "non-canonical (overlong) varint");
-        return v;
-      }
-    }
-    fail_at(start, "varint longer than 10 bytes");  // unreachable: byte 10 ends or fails above
+    detail::varint_error error = detail::varint_error::none;
+    const std::uint64_t v = detail::read_varint(bytes_, pos_, error);
+    if (error == detail::varint_error::truncated) fail(detail::describe(error));
+    if (error != detail::varint_error::none) fail_at(start, detail::describe(error));
+    return v;
   }
 
  public:
