@@ -12,6 +12,7 @@
 #include "converge/g_map.hpp"
 #include "converge/gcounter.hpp"
 #include "converge/gset.hpp"
+#include "converge/json.hpp"
 #include "converge/lattice.hpp"
 #include "converge/lww_register.hpp"
 #include "converge/mv_register.hpp"
@@ -21,4 +22,3 @@
 #include "converge/replica_id.hpp"
 #include "converge/twop_set.hpp"
 #include "converge/wire/encode.hpp"
-#include "converge/wire/json.hpp"
