@@ -8,21 +8,15 @@
 #include <cstdint>
 #include <functional>
 #include <sstream>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "common/errors.hpp"
 #include "common/number.hpp"
 
 namespace converge_cli {
-
-/// A bad command line, as one line of text.
-class usage_error : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 /// Adds `name N`, a decimal number from `lo` to `hi` (`range`, when given,
 /// spells the range for the error message), given at most once; `set`

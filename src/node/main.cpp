@@ -52,11 +52,8 @@ bool answer(const std::string& line) {
   return std::fflush(stdout) == 0;
 }
 
-// Prints one error line on stderr, whatever `what` holds.
 void report(std::string what, std::string_view hint = {}) {
-  std::replace_if(
-      what.begin(), what.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
-  std::cerr << "converge-node: error: " << what << hint << '\n';
+  converge_cli::print_error("converge-node", std::move(what), hint);
 }
 
 // The longest command line, newline not counted; longer ones are refused.

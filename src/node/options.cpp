@@ -4,6 +4,8 @@
 #include <set>
 #include <sys/un.h>
 
+#include "common/cli.hpp"
+
 namespace converge_node {
 namespace {
 
@@ -43,7 +45,7 @@ std::string tcp_problem(std::string_view endpoint, std::string_view address, end
   } else if (host == "*") {
     return quoted(endpoint) + ": a peer's host cannot be *";
   }
-  const auto n = parse_number(port, 65535);
+  const auto n = converge_cli::parse_number(port, 65535);
   if (!n || *n == 0) {
     return quoted(endpoint) + ": the port must be a number from 1 to 65535" +
            (use == endpoint_use::bind ? std::string(" (or * or 0 for any free port)") : std::string()) +

@@ -8,11 +8,10 @@
 #include <string_view>
 #include <vector>
 
-#include "common/cli.hpp"
+#include "common/errors.hpp"
 
 namespace converge_node {
 
-using converge_cli::parse_number;
 using converge_cli::usage_error;
 
 struct options {
