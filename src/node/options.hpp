@@ -4,22 +4,19 @@
 
 #include <chrono>
 #include <cstdint>
-#include <optional>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/errors.hpp"
+
 namespace converge_node {
 
-/// A bad command line: printed on one line, exit status 2.
-class usage_error : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+using converge_cli::usage_error;
 
 struct options {
   bool help = false;
+  std::string help_text;  ///< what `--help` prints (set with `help`)
   bool keygen = false;
   std::uint64_t id = 0;
   std::vector<std::string> bind;
@@ -33,14 +30,15 @@ struct options {
   bool quiet = false;
 };
 
-/// Parses a decimal number: digits only (no sign, no spaces, no trailing
-/// text), no overflow, at most `max`. Nullopt when it is not one.
-std::optional<std::uint64_t> parse_number(std::string_view text, std::uint64_t max = UINT64_MAX);
+/// Where an endpoint is used: only a bind may ask for any free tcp port.
+enum class endpoint_use { bind, peer };
+
+/// Why `endpoint` cannot be used as `use`; empty when it can. Known schemes
+/// are tcp://HOST:PORT (PORT 1 to 65535; on a bind also `*` or `0`, any free
+/// port, and HOST `*`, every interface), ipc://PATH and inproc://NAME.
+std::string endpoint_problem(std::string_view endpoint, endpoint_use use);
 
 /// Parses `argv` (without the program name). Throws `usage_error`.
 options parse_options(const std::vector<std::string_view>& args);
-
-/// The `--help` text.
-std::string usage();
 
 }  // namespace converge_node

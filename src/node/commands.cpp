@@ -1,6 +1,6 @@
 #include "commands.hpp"
 
-#include "options.hpp"
+#include "common/number.hpp"
 
 #include "converge/wire/json.hpp"
 
@@ -38,7 +38,7 @@ std::uint64_t number_arg(std::string_view& rest, const char* name, std::optional
     if (fallback) return *fallback;
     throw command_error{std::string("missing ") + name};
   }
-  const auto n = parse_number(word);
+  const auto n = converge_cli::parse_number(word);
   if (!n) throw command_error{std::string(name) + " must be a non-negative integer below 2^64, not '" + std::string(word) + "'"};
   return *n;
 }

@@ -1,26 +1,29 @@
 // converge-node: a gossip node holding a demo state, driven by commands on
 // stdin (one per line, one answer line each). See `converge-node --help`.
 
-#include "commands.hpp"
-#include "demo_state.hpp"
-#include "options.hpp"
-
 #include "converge/transport/curve.hpp"
 #include "converge/transport/zmq_node.hpp"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <unistd.h>
-
+#include <algorithm>
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <fcntl.h>
 #include <iostream>
+#include <poll.h>
 #include <string>
 #include <string_view>
+#include <system_error>
+#include <unistd.h>
 #include <vector>
+
+#include "commands.hpp"
+#include "demo_state.hpp"
+#include "line_reader.hpp"
+#include "options.hpp"
 
 namespace {
 
@@ -49,7 +52,50 @@ bool answer(const std::string& line) {
   return std::fflush(stdout) == 0;
 }
 
+void report(std::string what, std::string_view hint = {}) {
+  converge_cli::print_error("converge-node", std::move(what), hint);
+}
+
+// The longest command line, newline not counted; longer ones are refused.
 constexpr std::size_t max_line = 64 * 1024;
+
+// Runs the node's event loop, and nothing else, until `done()`, `until`, or
+// a signal.
+template <class Done>
+void pump(converge_node::node& node, std::chrono::steady_clock::time_point until, Done done) {
+  while (!done()) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return;
+    std::array<pollfd, 2> fds{};
+    fds[0] = {node.fd(), POLLIN, 0};
+    fds[1] = {signal_pipe[0], POLLIN, 0};
+    const auto wait = std::min({node.next_timeout(), left, std::chrono::milliseconds(1000)});
+    const int n = ::poll(fds.data(), fds.size(), static_cast<int>(std::max<std::int64_t>(wait.count(), 1)));
+    if (n < 0 && errno != EINTR) throw std::system_error(errno, std::generic_category(), "poll");
+    node.process();
+    if (n > 0 && (fds[1].revents & POLLIN)) return;
+  }
+}
+
+// Before exiting on quit or end of input: lets the last writes reach the
+// peers. A delta waits for its peer's gossip slot and then for the ack, so
+// this runs the event loop until every peer acknowledged everything, no
+// peer is reachable, or a few gossip intervals (1 to 10 s) have passed.
+void drain(converge_node::node& node, const converge_node::options& o) {
+  const auto limit =
+      std::clamp<std::chrono::milliseconds>(5 * o.gossip, std::chrono::seconds(1), std::chrono::seconds(10));
+  auto settled = [&] {
+    if (node.quiescent()) return true;
+    const auto peers = node.peers();
+    return std::none_of(peers.begin(), peers.end(), [](const auto& p) { return p.reachable; });
+  };
+  if (settled()) return;
+  if (!o.quiet)
+    std::cerr << "converge-node " << o.id << ": waiting up to " << limit.count()
+              << " ms for peers to acknowledge\n";
+  pump(node, std::chrono::steady_clock::now() + limit, settled);
+}
 
 int run(const converge_node::options& o) {
   converge::node_options no;
@@ -78,10 +124,21 @@ int run(const converge_node::options& o) {
     std::cerr << ", " << o.peers.size() << " peer endpoint(s)" << (no.curve ? ", CURVE on" : "") << '\n';
   }
 
-  std::string buffer;
+  converge_node::line_reader lines(max_line);
+  // One answer line per command line; false when the node should stop
+  // (quit, or nobody reads the answers any more).
+  auto on_line = [&](converge_node::line_reader::kind k, std::string_view line) {
+    if (k == converge_node::line_reader::kind::too_long) {
+      return answer("error: line longer than " + std::to_string(max_line) + " bytes");
+    }
+    bool quit = false;
+    const bool answered = answer(converge_node::execute(node, line, quit));
+    node.process();  // send the delta now rather than at the next wakeup
+    return answered && !quit;
+  };
+
   bool stdin_open = !o.daemon;
-  bool discarding = false;  // inside an over-long line
-  std::array<char, 8192> chunk{};
+  std::array<char, 64 * 1024> chunk{};
   for (;;) {
     std::array<pollfd, 3> fds{};
     fds[0] = {node.fd(), POLLIN, 0};
@@ -99,37 +156,12 @@ int run(const converge_node::options& o) {
     if (n > 0 && stdin_open && (fds[2].revents & (POLLIN | POLLHUP | POLLERR))) {
       const ssize_t got = ::read(STDIN_FILENO, chunk.data(), chunk.size());
       if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-      const bool eof = got <= 0;
-      if (!eof) buffer.append(chunk.data(), static_cast<std::size_t>(got));
-      std::size_t start = 0;
-      for (;;) {
-        const auto nl = buffer.find('\n', start);
-        if (nl == std::string::npos) break;
-        std::string_view line(buffer.data() + start, nl - start);
-        start = nl + 1;
-        if (discarding) {
-          discarding = false;
-          continue;
-        }
-        bool quit = false;
-        const std::string reply = converge_node::execute(node, line, quit);
-        if (!answer(reply)) return 0;
-        if (quit) return 0;
-        node.process();  // send the delta now rather than at the next wakeup
+      if (got > 0 && lines.feed(std::string_view(chunk.data(), static_cast<std::size_t>(got)), on_line)) {
+        continue;
       }
-      buffer.erase(0, start);
-      if (buffer.size() > max_line) {
-        buffer.clear();
-        if (!discarding && !answer("error: line longer than 65536 bytes")) return 0;
-        discarding = true;
-      }
-      if (eof) {
-        if (!buffer.empty() && !discarding) {
-          bool quit = false;
-          answer(converge_node::execute(node, buffer, quit));
-        }
-        return 0;
-      }
+      if (got <= 0) lines.finish(on_line);  // end of input: a last line without a newline still runs
+      drain(node, o);                       // quit, end of input, or nobody reads the answers
+      return 0;
     }
   }
 }
@@ -142,11 +174,11 @@ int main(int argc, char** argv) {
   try {
     o = converge_node::parse_options(args);
   } catch (const converge_node::usage_error& e) {
-    std::cerr << "converge-node: " << e.what() << " (see --help)\n";
+    report(e.what(), " (see --help)");
     return 2;
   }
   if (o.help) {
-    std::cout << converge_node::usage();
+    std::cout << o.help_text;
     return 0;
   }
   if (o.keygen) {
@@ -155,23 +187,23 @@ int main(int argc, char** argv) {
       std::cout << kp.public_key << '\n' << kp.secret_key << '\n';
       return 0;
     } catch (const std::exception& e) {
-      std::cerr << "converge-node: " << e.what() << '\n';
+      report(e.what());
       return 1;
     }
   }
   try {
     return run(o);
   } catch (const converge::curve_error& e) {
-    std::cerr << "converge-node: " << e.what() << '\n';
+    report(e.what());
     return 2;
   } catch (const std::invalid_argument& e) {
-    std::cerr << "converge-node: " << e.what() << '\n';
+    report(e.what());
     return 2;
   } catch (const zmq::error_t& e) {
-    std::cerr << "converge-node: " << e.what() << '\n';
+    report(e.what());
     return 2;
   } catch (const std::exception& e) {
-    std::cerr << "converge-node: " << e.what() << '\n';
+    report(e.what());
     return 1;
   }
 }

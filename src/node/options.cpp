@@ -1,0 +1,176 @@
+#include "options.hpp"
+
+#include <memory>
+#include <set>
+#include <sys/un.h>
+
+#include "common/cli.hpp"
+
+namespace converge_node {
+namespace {
+
+constexpr const char* synopsis =
+    "usage: converge-node --id N --bind ENDPOINT [--peer ENDPOINT]... [options]\n"
+    "       converge-node keygen";
+
+constexpr const char* description =
+    "A gossip node holding a demo state (counter, set, map, stock); reads commands\n"
+    "on stdin, one per line (at most 65536 bytes), and answers each with one line\n"
+    "(type 'help').";
+
+constexpr const char* footer =
+    "Endpoints: tcp://HOST:PORT with PORT from 1 to 65535 (on --bind, HOST may be *\n"
+    "for every interface and PORT * or 0 for any free port; the port bound is logged),\n"
+    "ipc://PATH (at most 107 bytes) or inproc://NAME.\n"
+    "Exit status: 0 on quit, end of input or SIGTERM/SIGINT; 1 on a runtime failure;\n"
+    "2 on bad arguments (one line on stderr).\n";
+
+// Longest ipc:// path the kernel takes (sun_path ends with a NUL).
+constexpr std::size_t max_ipc_path = sizeof(sockaddr_un::sun_path) - 1;
+
+std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+std::string tcp_problem(std::string_view endpoint, std::string_view address, endpoint_use use) {
+  const auto colon = address.rfind(':');
+  // "[::1]" alone: the last colon is inside the brackets.
+  if (colon == std::string_view::npos ||
+      (address.starts_with('[') && address.substr(0, colon).find(']') == std::string_view::npos)) {
+    return quoted(endpoint) + " has no port (tcp://HOST:PORT)";
+  }
+  const std::string_view host = address.substr(0, colon);
+  const std::string_view port = address.substr(colon + 1);
+  if (host.empty()) return quoted(endpoint) + " has no host (tcp://HOST:PORT)";
+  if (use == endpoint_use::bind) {
+    if (port == "*" || port == "0") return {};
+  } else if (host == "*") {
+    return quoted(endpoint) + ": a peer's host cannot be *";
+  }
+  const auto n = converge_cli::parse_number(port, 65535);
+  if (!n || *n == 0) {
+    return quoted(endpoint) + ": the port must be a number from 1 to 65535" +
+           (use == endpoint_use::bind ? std::string(" (or * or 0 for any free port)") : std::string()) +
+           ", not " + quoted(port);
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string endpoint_problem(std::string_view endpoint, endpoint_use use) {
+  for (const char c : endpoint) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == '\x7f') {
+      return quoted(endpoint) + " contains a space or a control character";
+    }
+  }
+  if (endpoint.starts_with("tcp://")) return tcp_problem(endpoint, endpoint.substr(6), use);
+  if (endpoint.starts_with("ipc://")) {
+    const std::string_view path = endpoint.substr(6);
+    if (path.empty()) return quoted(endpoint) + " has no path (ipc://PATH)";
+    if (path.size() > max_ipc_path) {
+      return quoted(endpoint) + ": an ipc path has at most " + std::to_string(max_ipc_path) + " bytes";
+    }
+    return {};
+  }
+  if (endpoint.starts_with("inproc://")) {
+    if (endpoint.size() == 9) return quoted(endpoint) + " has no name (inproc://NAME)";
+    return {};
+  }
+  return quoted(endpoint) + " is not tcp://HOST:PORT, ipc://PATH or inproc://NAME";
+}
+
+options parse_options(const std::vector<std::string_view>& args) {
+  options o;
+  bool have_id = false;
+  auto app = std::make_unique<CLI::App>(description, "converge-node");
+  app->formatter(std::make_shared<converge_cli::help_formatter>(synopsis));
+  app->footer(footer);
+  app->set_help_flag("-h,--help", "this text");
+
+  converge_cli::add_number(
+      *app, "--id", 1, (std::uint64_t{1} << 40) - 1,
+      [&](std::uint64_t v) {
+        o.id = v;
+        have_id = true;
+      },
+      "this node's id (1 .. 2^40-1), unique in the cluster", "N", "1 to 2^40-1");
+  // Each endpoint is checked as it is read (and the message names it).
+  auto endpoints = [](std::vector<std::string>& out, endpoint_use use, std::string flag) {
+    return [&out, use, flag = std::move(flag)](const std::vector<std::string>& list) {
+      for (const auto& e : list) {
+        if (const auto problem = endpoint_problem(e, use); !problem.empty()) {
+          throw CLI::ValidationError(flag + " " + problem);
+        }
+      }
+      out = list;
+    };
+  };
+  app->add_option_function<std::vector<std::string>>(
+         "--bind", endpoints(o.bind, endpoint_use::bind, "--bind"),
+         "where peers reach this node (tcp://127.0.0.1:7001, ipc:///tmp/n1); repeatable")
+      ->type_name("ENDPOINT")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app->add_option_function<std::vector<std::string>>(
+         "--peer", endpoints(o.peers, endpoint_use::peer, "--peer"), "a peer to connect to (repeatable)")
+      ->type_name("ENDPOINT")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  auto millis = [](std::chrono::milliseconds& out) {
+    return [&out](std::uint64_t v) { out = std::chrono::milliseconds(static_cast<std::int64_t>(v)); };
+  };
+  converge_cli::add_number(*app, "--gossip-ms", 1, 600000, millis(o.gossip),
+                           "gossip interval in milliseconds, 1 to 600000 (default 50)", "MS");
+  converge_cli::add_number(*app, "--heartbeat-ms", 10, 600000, millis(o.heartbeat),
+                           "hello interval, 10 to 600000; a peer silent for 3 is unreachable (default 500)",
+                           "MS");
+  auto file = [](std::string& out, std::string flag) {
+    return [&out, flag = std::move(flag)](const std::string& f) {
+      if (f.empty()) throw CLI::ValidationError(flag + " needs a file name");
+      out = f;
+    };
+  };
+  app->add_option_function<std::string>("--curve-key", file(o.curve_key, "--curve-key"),
+                                        "own CURVE key pair (two lines: public, secret; from 'keygen')")
+      ->type_name("FILE");
+  app->add_option_function<std::string>(
+         "--curve-allow", file(o.curve_allow, "--curve-allow"),
+         "allowed peers, one per line: PUBLIC-KEY ID [ENDPOINT] (the key of that --peer)")
+      ->type_name("FILE");
+  converge_cli::add_number(
+      *app, "--max-message-bytes", 1024, std::uint64_t{1} << 30,
+      [&](std::uint64_t v) { o.max_message_bytes = static_cast<std::size_t>(v); },
+      "largest message sent or accepted, 1024 to 2^30 (default 1048576)", "N", "1024 to 2^30");
+  converge_cli::add_flag(*app, "--daemon,--no-stdin", o.daemon, "ignore stdin; run until SIGTERM or SIGINT");
+  converge_cli::add_flag(*app, "--quiet", o.quiet, "no log lines on stderr");
+  CLI::App* keygen =
+      app->add_subcommand("keygen", "print a new CURVE key pair (public, then secret) and exit");
+
+  if (converge_cli::parse(*app, args)) {
+    o.help = true;
+    o.help_text = app->help();
+    return o;
+  }
+  if (keygen->parsed()) {
+    for (const CLI::Option* opt : app->get_options()) {
+      if (opt->count() > 0) throw usage_error("keygen takes no options (" + opt->get_name() + " given)");
+    }
+    o.keygen = true;
+    return o;
+  }
+  if (!have_id) throw usage_error("--id is required");
+  if (o.bind.empty() && o.peers.empty()) throw usage_error("give --bind or --peer (or both)");
+  auto unique = [](const std::vector<std::string>& list, const char* flag) {
+    std::set<std::string_view> seen;
+    for (const auto& e : list) {
+      if (!seen.insert(e).second) throw usage_error(std::string(flag) + " " + e + " is given twice");
+    }
+  };
+  unique(o.bind, "--bind");
+  unique(o.peers, "--peer");
+  if (o.curve_key.empty() != o.curve_allow.empty()) {
+    throw usage_error("--curve-key and --curve-allow go together");
+  }
+  return o;
+}
+
+}  // namespace converge_node
