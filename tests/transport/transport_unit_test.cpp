@@ -19,7 +19,7 @@
 using namespace std::chrono_literals;
 
 TEST_CASE("envelope round-trips and refuses anything else") {
-  using namespace converge::transport_detail;
+  using namespace converge::transport::detail;
   const auto bytes = write_envelope({kind::data, 42, 0xdeadbeefULL});
   const auto e = read_envelope(bytes);
   REQUIRE(e);
