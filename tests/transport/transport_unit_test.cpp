@@ -13,17 +13,17 @@
 
 #include <boost/hana/define_struct.hpp>
 #include <doctest/doctest.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <unistd.h>
 
 #include <chrono>
+#include <fcntl.h>
 #include <functional>
 #include <optional>
+#include <poll.h>
 #include <set>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -54,7 +54,8 @@ TEST_CASE("key pairs and allow-lists parse, and refuse bad input") {
   CHECK(list[0].id == 7);
   CHECK(list[0].endpoint == "tcp://h:1");
   CHECK(list[1].endpoint.empty());
-  for (const std::string& line : std::vector<std::string>{"notakey 1", kp.public_key + " x", kp.public_key, kp.public_key + " 1 e extra"}) {
+  for (const std::string& line : std::vector<std::string>{"notakey 1", kp.public_key + " x", kp.public_key,
+                                                          kp.public_key + " 1 e extra"}) {
     std::istringstream in(line + "\n");
     CHECK_THROWS_AS((void)converge::parse_curve_allow_list(in), converge::curve_error);
   }
@@ -117,7 +118,8 @@ TEST_CASE("threaded nodes: mutate from this thread, stop without hanging") {
     b.mutate([&](auto& c) { return c.increment(b.replica()); });
   }
   const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (b.read([](const auto& c) { return c.value(); }) != 200 || a.read([](const auto& c) { return c.value(); }) != 200) {
+  while (b.read([](const auto& c) { return c.value(); }) != 200 ||
+         a.read([](const auto& c) { return c.value(); }) != 200) {
     REQUIRE(std::chrono::steady_clock::now() < deadline);
     std::this_thread::sleep_for(2ms);
   }
@@ -172,7 +174,8 @@ struct raw_peer {
     rep.add_peer(1);
   }
   void send(std::span<const std::byte> payload) {
-    const auto env = converge::transport::detail::write_envelope({converge::transport::detail::kind::data, id, id});
+    const auto env =
+        converge::transport::detail::write_envelope({converge::transport::detail::kind::data, id, id});
     socket.send(zmq::buffer(env.data(), env.size()), zmq::send_flags::sndmore);
     socket.send(zmq::buffer(payload.data(), payload.size()), zmq::send_flags::none);
   }
@@ -226,8 +229,9 @@ TEST_CASE("the delta of a map change names the keys that changed") {
     fields.insert(fields.end(), c.fields.begin(), c.fields.end());
   });
   b.mutate([&](catalog& c) {
-    return converge::update(c, &catalog::prices,
-                            [&](auto& m) { return m.update("bread", [&](auto& r) { return r.assign(b.replica(), "2.50"); }); });
+    return converge::update(c, &catalog::prices, [&](auto& m) {
+      return m.update("bread", [&](auto& r) { return r.assign(b.replica(), "2.50"); });
+    });
   });
   pump_until([&] { return a.snapshot() == b.snapshot(); }, a, b);
   CHECK(keys == std::set<std::string>{"bread"});
@@ -302,7 +306,8 @@ TEST_CASE("a send to a live peer that does not read counts as queue full") {
   zmq::message_t hello;
   REQUIRE(stuck.recv(route));
   REQUIRE(stuck.recv(hello));
-  const auto ack = converge::transport::detail::write_envelope({converge::transport::detail::kind::hello_ack, 9, 9});
+  const auto ack =
+      converge::transport::detail::write_envelope({converge::transport::detail::kind::hello_ack, 9, 9});
   stuck.send(route, zmq::send_flags::sndmore);
   stuck.send(zmq::buffer(ack.data(), ack.size()), zmq::send_flags::none);
   pump_until([&] { return a.peers().at(0).reachable; }, a);
