@@ -1,6 +1,7 @@
 // converge-bench-node: what a zmq_node adds to receiving a delta.
 //
 //   converge-bench-node [--quick] [Google Benchmark flags]
+//   (CONVERGE_BENCH_NODE_ITERATIONS=N overrides the number of deltas, 20000)
 //
 // A poll-driven zmq_node<or_set<uint64_t>> holds N elements (1M) and has a
 // subscriber. A peer written by hand (a replicator behind a raw DEALER,
@@ -24,6 +25,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
@@ -185,7 +187,9 @@ int main(int argc, char** argv) {
   }
   benchmark::RegisterBenchmark("node_receive/or_set_u64", bm_node_receive)
       ->Arg(1'000'000)
-      ->Iterations(quick ? 2000 : 20000)
+      ->Iterations(std::getenv("CONVERGE_BENCH_NODE_ITERATIONS") != nullptr
+                       ? std::atoll(std::getenv("CONVERGE_BENCH_NODE_ITERATIONS"))
+                       : (quick ? 2000 : 20000))
       ->UseManualTime()
       ->Unit(benchmark::kNanosecond);
   int n = static_cast<int>(args.size());
