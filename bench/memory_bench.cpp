@@ -11,6 +11,11 @@
 //                vectors are), so nothing escapes by being mmap'd.
 // Each structure is built by local inserts (deltas dropped), measured, then
 // destroyed before the next one, in one process.
+//
+// Built with the transport (CONVERGE_BENCH_NODE), it also weighs a
+// poll-driven zmq_node holding the same 1M-element or_set with a subscriber
+// (after one mutate and one process(), so the subscription has worked),
+// context and sockets included: compare it with or_set_u64.
 
 #include "common.hpp"
 #include "node_or_set.hpp"
@@ -18,6 +23,9 @@
 #include <converge/or_map.hpp>
 #include <converge/or_set.hpp>
 #include <converge/mv_register.hpp>
+#if CONVERGE_BENCH_NODE
+#include <converge/transport/zmq_node.hpp>
+#endif
 
 #include <malloc.h>
 
@@ -25,6 +33,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <new>
 #include <string>
 #include <unordered_map>
@@ -131,6 +140,23 @@ int main(int argc, char** argv) {
     }
   }
   measure("or_set_u64", n, [&] { return build_set<or_set<std::uint64_t>, std::uint64_t>(n); });
+#if CONVERGE_BENCH_NODE
+  measure("zmq_node_or_set_u64_subscribed", n, [&] {
+    using node = zmq_node<or_set<std::uint64_t>>;
+    node_options o;
+    o.id = 1;
+    o.replica = replica_id{1};
+    o.bind = {"inproc://memory-bench"};
+    o.log = {};
+    auto nd = std::make_unique<node>(o, build_set<or_set<std::uint64_t>, std::uint64_t>(n));
+    static std::uint64_t seen = 0;  // outlives the node
+    nd->subscribe([](const state_change<or_set<std::uint64_t>>& c) { seen += c.delta.size(); });
+    nd->mutate([&](or_set<std::uint64_t>& s) { return s.insert(replica_id{1}, make_key<std::uint64_t>(n, 1)); });
+    nd->process();
+    if (seen != 1) std::fprintf(stderr, "memory bench: the subscriber saw %llu elements\n", (unsigned long long)seen);
+    return nd;
+  });
+#endif
   measure("or_set_u64_from_deltas", n, [&] {
     // The same elements received as one delta each from a peer.
     or_set<std::uint64_t> s, src;

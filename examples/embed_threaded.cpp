@@ -37,13 +37,17 @@ int main() {
   converge::zmq_node<cart> bob(options(2, "inproc://bob", "inproc://alice"));
 
   for (auto* n : {&alice, &bob}) {
+    // The delta is exactly what changed (never the whole state), so the
+    // items it holds are the items just added: no diffing needed.
     n->subscribe([&, n](const converge::state_change<cart>& c) {
       std::string fields;
       for (auto f : c.fields) fields += std::string(fields.empty() ? "" : ", ") + std::string(f);
+      std::string items;
+      for (const auto& item : c.delta.items) items += std::string(items.empty() ? "" : ", ") + item;
+      const std::string origin = c.local ? "local" : "from node " + std::to_string(c.from.value_or(0));
       const std::lock_guard lock(print);
-      std::printf("node %llu: %s change to {%s}, %zu item(s) in the delta\n",
-                  static_cast<unsigned long long>(n->id()), c.local ? "local" : "remote", fields.c_str(),
-                  c.delta.items.size());
+      std::printf("node %llu: change (%s) to {%s}; new items: [%s]\n", static_cast<unsigned long long>(n->id()),
+                  origin.c_str(), fields.c_str(), items.c_str());
     });
     n->start();
   }

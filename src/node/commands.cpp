@@ -52,79 +52,17 @@ std::string text_arg(std::string_view rest, const char* name) {
   return std::string(rest);
 }
 
-void put_metrics(std::string& out, const converge::peer_metrics& m) {
-  auto field = [&](const char* name, std::uint64_t v, bool first = false) {
-    if (!first) out += ',';
-    out += '"';
-    out += name;
-    out += "\":";
-    out += std::to_string(v);
-  };
-  out += '{';
-  field("messages_out", m.messages_out, true);
-  field("bytes_out", m.bytes_out);
-  field("messages_in", m.messages_in);
-  field("bytes_in", m.bytes_in);
-  field("delta_messages_out", m.delta_messages_out);
-  field("acks_out", m.acks_out);
-  field("retransmissions", m.retransmissions);
-  field("deltas_applied", m.deltas_applied);
-  field("redundant_dropped", m.redundant_dropped);
-  field("state_transfers_sent", m.state_transfers_sent);
-  field("state_transfers_received", m.state_transfers_received);
-  field("malformed_dropped", m.malformed_dropped);
-  field("stale_dropped", m.stale_dropped);
-  field("session_resets", m.session_resets);
-  out += '}';
-}
-
 }  // namespace
 
 std::string stats_json(const node& n) {
-  const converge::replicator_metrics r = n.replication_stats();
-  const converge::transport_metrics t = n.transport_stats();
+  // {"id", "replica", every replicator counter, "quiescent", "transport": {...}}
+  const std::string replication = converge::metrics_json(n.replication_stats());
   std::string out = "{\"id\":" + std::to_string(n.id()) + ",\"replica\":" + std::to_string(n.replica().value());
-  out += ",\"total\":";
-  put_metrics(out, r.total);
-  out += ",\"peers\":{";
-  bool first = true;
-  for (const auto& [id, m] : r.peers) {
-    if (!first) out += ',';
-    first = false;
-    out += '"' + std::to_string(id) + "\":";
-    put_metrics(out, m);
-  }
-  out += '}';
-  auto field = [&](const char* name, std::uint64_t v) {
-    out += ",\"";
-    out += name;
-    out += "\":";
-    out += std::to_string(v);
-  };
-  field("local_deltas", r.local_deltas);
-  field("buffer_bytes", r.buffer_bytes);
-  field("buffer_entries", r.buffer_entries);
-  field("max_buffer_bytes", r.max_buffer_bytes);
-  field("buffer_evictions", r.buffer_evictions);
-  field("unknown_peer_dropped", r.unknown_peer_dropped);
-  field("unsendable", r.unsendable);
-  field("peers_refused", r.peers_refused);
+  out += ',';
+  out.append(replication, 1, replication.size() - 2);  // its members, without the braces
   out += ",\"quiescent\":";
   out += n.quiescent() ? "true" : "false";
-  out += ",\"transport\":{";
-  out += "\"messages_in\":" + std::to_string(t.messages_in);
-  field("messages_out", t.messages_out);
-  field("bytes_in", t.bytes_in);
-  field("bytes_out", t.bytes_out);
-  field("dropped_malformed", t.dropped_malformed);
-  field("dropped_oversized", t.dropped_oversized);
-  field("dropped_spoofed", t.dropped_spoofed);
-  field("dropped_peer_limit", t.dropped_peer_limit);
-  field("send_dropped", t.send_dropped);
-  field("auth_denied", t.auth_denied);
-  field("handshake_failures", t.handshake_failures);
-  field("disconnects", t.disconnects);
-  out += "}}";
+  out += ",\"transport\":" + converge::metrics_json(n.transport_stats()) + "}";
   return out;
 }
 

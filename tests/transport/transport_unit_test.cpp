@@ -2,24 +2,34 @@
 // nodes over inproc:// in poll-driven mode (fd / next_timeout / process).
 
 #include "converge/gcounter.hpp"
+#include "converge/mv_register.hpp"
+#include "converge/or_map.hpp"
 #include "converge/or_set.hpp"
+#include "converge/pncounter.hpp"
 #include "converge/transport/curve.hpp"
 #include "converge/transport/detail/envelope.hpp"
+#include "converge/transport/detail/unique_fd.hpp"
 #include "converge/transport/zmq_node.hpp"
 
+#include <boost/hana/define_struct.hpp>
 #include <doctest/doctest.h>
-#include <poll.h>
 
 #include <chrono>
+#include <fcntl.h>
+#include <functional>
+#include <optional>
+#include <poll.h>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 using namespace std::chrono_literals;
 
 TEST_CASE("envelope round-trips and refuses anything else") {
-  using namespace converge::transport_detail;
+  using namespace converge::transport::detail;
   const auto bytes = write_envelope({kind::data, 42, 0xdeadbeefULL});
   const auto e = read_envelope(bytes);
   REQUIRE(e);
@@ -44,7 +54,8 @@ TEST_CASE("key pairs and allow-lists parse, and refuse bad input") {
   CHECK(list[0].id == 7);
   CHECK(list[0].endpoint == "tcp://h:1");
   CHECK(list[1].endpoint.empty());
-  for (const std::string& line : std::vector<std::string>{"notakey 1", kp.public_key + " x", kp.public_key, kp.public_key + " 1 e extra"}) {
+  for (const std::string& line : std::vector<std::string>{"notakey 1", kp.public_key + " x", kp.public_key,
+                                                          kp.public_key + " 1 e extra"}) {
     std::istringstream in(line + "\n");
     CHECK_THROWS_AS((void)converge::parse_curve_allow_list(in), converge::curve_error);
   }
@@ -107,7 +118,8 @@ TEST_CASE("threaded nodes: mutate from this thread, stop without hanging") {
     b.mutate([&](auto& c) { return c.increment(b.replica()); });
   }
   const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (b.read([](const auto& c) { return c.value(); }) != 200 || a.read([](const auto& c) { return c.value(); }) != 200) {
+  while (b.read([](const auto& c) { return c.value(); }) != 200 ||
+         a.read([](const auto& c) { return c.value(); }) != 200) {
     REQUIRE(std::chrono::steady_clock::now() < deadline);
     std::this_thread::sleep_for(2ms);
   }
@@ -115,4 +127,233 @@ TEST_CASE("threaded nodes: mutate from this thread, stop without hanging") {
   a.stop();
   b.stop();
   CHECK(std::chrono::steady_clock::now() - t0 < 2s);
+}
+
+namespace {
+
+converge::node_options unit_options(zmq::context_t& ctx, std::uint64_t id, std::vector<std::string> bind,
+                                    std::vector<std::string> peers) {
+  converge::node_options o;
+  o.id = id;
+  o.bind = std::move(bind);
+  o.peers = std::move(peers);
+  o.gossip_interval = 5ms;
+  o.heartbeat_interval = 50ms;
+  o.context = &ctx;
+  o.log = nullptr;
+  return o;
+}
+
+// Runs the poll-driven nodes until `done()` (at most 10 s).
+template <class... Nodes>
+void pump_until(const std::function<bool()>& done, Nodes&... nodes) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!done()) {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    (nodes.poll(2ms), ...);
+  }
+}
+
+struct catalog {
+  BOOST_HANA_DEFINE_STRUCT(catalog,
+                           (converge::or_map<std::string, converge::mv_register<std::string>>, prices),
+                           (converge::pncounter, views));
+  bool operator==(const catalog&) const = default;
+};
+
+// A peer written by hand: a replicator behind a raw DEALER that speaks the
+// envelope (what a third-party client does).
+struct raw_peer {
+  static constexpr std::uint64_t id = 9;
+  converge::replicator<converge::or_set<int>> rep{converge::replica_id{id}};
+  zmq::socket_t socket;
+
+  raw_peer(zmq::context_t& ctx, const std::string& endpoint) : socket(ctx, zmq::socket_type::dealer) {
+    socket.set(zmq::sockopt::linger, 0);
+    socket.connect(endpoint);
+    rep.add_peer(1);
+  }
+  void send(std::span<const std::byte> payload) {
+    const auto env =
+        converge::transport::detail::write_envelope({converge::transport::detail::kind::data, id, id});
+    socket.send(zmq::buffer(env.data(), env.size()), zmq::send_flags::sndmore);
+    socket.send(zmq::buffer(payload.data(), payload.size()), zmq::send_flags::none);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a subscriber gets exactly the delta of a remote change, and who sent it") {
+  zmq::context_t ctx;
+  using set = converge::or_set<int>;
+  converge::zmq_node<set> a(unit_options(ctx, 1, {"inproc://delta-a"}, {"inproc://delta-b"}));
+  converge::zmq_node<set> b(unit_options(ctx, 2, {"inproc://delta-b"}, {"inproc://delta-a"}));
+  set mirror;  // a's state rebuilt from the changes alone
+  std::vector<set> remote;
+  std::vector<std::optional<std::uint64_t>> from;
+  a.subscribe([&](const converge::state_change<set>& c) {
+    converge::join_into(mirror, c.delta);
+    if (c.local) return;
+    remote.push_back(c.delta);
+    from.push_back(c.from);
+  });
+  a.mutate([&](set& s) { return s.insert(a.replica(), 1); });
+  const set delta = b.mutate([&](set& s) { return s.insert(b.replica(), 7); });
+  pump_until([&] { return a.read([](const set& s) { return s.contains(7); }); }, a, b);
+  REQUIRE(remote.size() == 1);
+  CHECK(remote[0] == delta);  // what b's insert changed, not b's or a's whole state
+  CHECK(from[0] == std::uint64_t{2});
+  b.mutate([&](set& s) { return s.erase(7); });
+  pump_until([&] { return !a.read([](const set& s) { return s.contains(7); }); }, a, b);
+  REQUIRE(remote.size() == 2);
+  CHECK(remote[1].size() == 0);  // a removal: only context
+  CHECK(mirror == a.snapshot());
+}
+
+TEST_CASE("the delta of a map change names the keys that changed") {
+  zmq::context_t ctx;
+  converge::zmq_node<catalog> a(unit_options(ctx, 1, {"inproc://keys-a"}, {"inproc://keys-b"}));
+  converge::zmq_node<catalog> b(unit_options(ctx, 2, {"inproc://keys-b"}, {"inproc://keys-a"}));
+  for (const char* k : {"apple", "bread", "cheese"}) {
+    b.mutate([&](catalog& c) {
+      return converge::update(c, &catalog::prices, [&](auto& m) {
+        return m.update(k, [&](auto& r) { return r.assign(b.replica(), "1.00"); });
+      });
+    });
+  }
+  pump_until([&] { return a.snapshot() == b.snapshot(); }, a, b);
+  std::set<std::string> keys;
+  std::vector<std::string_view> fields;
+  a.subscribe([&](const converge::state_change<catalog>& c) {
+    for (const auto& [k, v] : c.delta.prices) keys.insert(k);
+    fields.insert(fields.end(), c.fields.begin(), c.fields.end());
+  });
+  b.mutate([&](catalog& c) {
+    return converge::update(c, &catalog::prices, [&](auto& m) {
+      return m.update("bread", [&](auto& r) { return r.assign(b.replica(), "2.50"); });
+    });
+  });
+  pump_until([&] { return a.snapshot() == b.snapshot(); }, a, b);
+  CHECK(keys == std::set<std::string>{"bread"});
+  CHECK(fields == std::vector<std::string_view>{"prices"});
+}
+
+TEST_CASE("a duplicate message changes nothing, and is not reported") {
+  zmq::context_t ctx;
+  using set = converge::or_set<int>;
+  converge::zmq_node<set> a(unit_options(ctx, 1, {"inproc://dup-a"}, {}));
+  raw_peer p(ctx, "inproc://dup-a");
+  int changes = 0;
+  a.subscribe([&](const converge::state_change<set>& c) {
+    CHECK(c.from == std::uint64_t{raw_peer::id});
+    ++changes;
+  });
+  p.rep.mutate([&](set& s) { return s.insert(converge::replica_id{raw_peer::id}, 5); });
+  const auto sent = p.rep.tick(1);
+  REQUIRE(sent.messages.size() == 1);
+  p.send(sent.messages[0].bytes);
+  p.send(sent.messages[0].bytes);  // the same bytes again: a duplicate
+  pump_until([&] { return a.replication_stats().total.redundant_dropped >= 1; }, a);
+  CHECK(changes == 1);
+  CHECK(a.snapshot().contains(5));
+  CHECK(a.transport_stats().messages_in == 2);
+}
+
+TEST_CASE("unsubscribing the last subscriber stops the reports") {
+  zmq::context_t ctx;
+  converge::zmq_node<converge::gcounter> a(unit_options(ctx, 1, {"inproc://unsub-a"}, {}));
+  int calls = 0;
+  const auto token = a.subscribe([&](const auto&) { ++calls; });
+  a.mutate([&](auto& c) { return c.increment(a.replica()); });
+  CHECK(calls == 1);
+  a.unsubscribe(token);
+  a.mutate([&](auto& c) { return c.increment(a.replica()); });
+  CHECK(calls == 1);
+  CHECK(a.replication_stats().events_folded == 0);
+}
+
+TEST_CASE("a send to a peer whose connection closed counts as no route") {
+  zmq::context_t ctx;
+  using set = converge::or_set<int>;
+  converge::zmq_node<set> a(unit_options(ctx, 1, {"inproc://gone-a"}, {}));
+  {
+    raw_peer p(ctx, "inproc://gone-a");
+    p.rep.mutate([&](set& s) { return s.insert(converge::replica_id{raw_peer::id}, 5); });
+    p.send(p.rep.tick(1).messages.at(0).bytes);
+  }  // closed before a answers
+  std::this_thread::sleep_for(20ms);
+  pump_until([&] { return a.transport_stats().send_no_route >= 1; }, a);
+  const auto m = a.transport_stats();
+  CHECK(m.send_queue_full == 0);
+  CHECK(m.send_dropped == m.send_no_route + m.send_queue_full);
+  CHECK(a.snapshot().contains(5));
+}
+
+TEST_CASE("a send to a live peer that does not read counts as queue full") {
+  zmq::context_t ctx;
+  using set = converge::or_set<int>;
+  auto o = unit_options(ctx, 1, {}, {"inproc://stuck"});
+  o.send_hwm = 1;
+  o.receive_hwm = 1;
+  o.heartbeat_interval = 1000ms;  // live for 3 s after the peer's hello_ack
+  zmq::socket_t stuck(ctx, zmq::socket_type::router);
+  stuck.set(zmq::sockopt::rcvhwm, 1);
+  stuck.set(zmq::sockopt::linger, 0);
+  stuck.bind("inproc://stuck");
+  converge::zmq_node<set> a(o);
+  a.process();  // the first heartbeat: hello
+  zmq::message_t route;
+  zmq::message_t hello;
+  REQUIRE(stuck.recv(route));
+  REQUIRE(stuck.recv(hello));
+  const auto ack =
+      converge::transport::detail::write_envelope({converge::transport::detail::kind::hello_ack, 9, 9});
+  stuck.send(route, zmq::send_flags::sndmore);
+  stuck.send(zmq::buffer(ack.data(), ack.size()), zmq::send_flags::none);
+  pump_until([&] { return a.peers().at(0).reachable; }, a);
+  // Now it never reads again: the link's queue fills while the peer is live.
+  int i = 0;
+  pump_until(
+      [&] {
+        a.mutate([&](set& s) { return s.insert(a.replica(), ++i); });
+        return a.transport_stats().send_queue_full >= 1;
+      },
+      a);
+  const auto m = a.transport_stats();
+  CHECK(m.send_no_route == 0);
+  CHECK(m.send_dropped == m.send_queue_full);
+}
+
+TEST_CASE("unique_fd closes once, moves, and releases; event_fd wakes a poll") {
+  using converge::transport::detail::event_fd;
+  using converge::transport::detail::unique_fd;
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  const int r = fds[0];
+  {
+    unique_fd a(fds[0]);
+    unique_fd b(std::move(a));
+    CHECK_FALSE(a);
+    CHECK(b.get() == r);
+    unique_fd c;
+    c = std::move(b);
+    CHECK(c.get() == r);
+    CHECK(::fcntl(r, F_GETFD) != -1);
+  }
+  CHECK(::fcntl(r, F_GETFD) == -1);  // closed when the last owner went
+  {
+    unique_fd w(fds[1]);
+    const int raw = w.release();
+    CHECK_FALSE(w);
+    CHECK(::fcntl(raw, F_GETFD) != -1);  // released: not closed
+    ::close(raw);
+  }
+  event_fd e;
+  pollfd p{e.get(), POLLIN, 0};
+  CHECK(::poll(&p, 1, 0) == 0);
+  e.notify();
+  e.notify();
+  CHECK(::poll(&p, 1, 0) == 1);
+  e.clear();
+  CHECK(::poll(&p, 1, 0) == 0);
 }

@@ -101,7 +101,7 @@ class curve_error : public std::runtime_error {
 /// True when this libzmq supports CURVE.
 [[nodiscard]] inline bool curve_available() { return zmq_has("curve") != 0; }
 
-namespace detail {
+namespace transport::detail {
 
 inline std::vector<std::string> meaningful_lines(std::istream& in) {
   std::vector<std::string> out;
@@ -121,11 +121,12 @@ inline std::ifstream open_or_throw(const std::string& path) {
   return in;
 }
 
-}  // namespace detail
+}  // namespace transport::detail
 
 /// Reads a key pair: public key on the first meaningful line, secret on the second.
-[[nodiscard]] inline curve_key_pair parse_curve_key_pair(std::istream& in, const std::string& name = "key file") {
-  const auto lines = detail::meaningful_lines(in);
+[[nodiscard]] inline curve_key_pair parse_curve_key_pair(std::istream& in,
+                                                         const std::string& name = "key file") {
+  const auto lines = transport::detail::meaningful_lines(in);
   if (lines.size() != 2) throw curve_error(name + ": expected two lines (public key, secret key)");
   if (!is_z85_key(lines[0])) throw curve_error(name + ": line 1 is not a 40-character Z85 public key");
   if (!is_z85_key(lines[1])) throw curve_error(name + ": line 2 is not a 40-character Z85 secret key");
@@ -134,7 +135,7 @@ inline std::ifstream open_or_throw(const std::string& path) {
 
 /// Reads a key pair file (see the file comment).
 [[nodiscard]] inline curve_key_pair load_curve_key_pair(const std::string& path) {
-  auto in = detail::open_or_throw(path);
+  auto in = transport::detail::open_or_throw(path);
   return parse_curve_key_pair(in, path);
 }
 
@@ -143,7 +144,7 @@ inline std::ifstream open_or_throw(const std::string& path) {
                                                                     const std::string& name = "allow-list") {
   std::vector<curve_peer> out;
   std::size_t n = 0;
-  for (const auto& line : detail::meaningful_lines(in)) {
+  for (const auto& line : transport::detail::meaningful_lines(in)) {
     ++n;
     std::istringstream fields(line);
     std::string key;
@@ -169,7 +170,7 @@ inline std::ifstream open_or_throw(const std::string& path) {
 
 /// Reads an allow-list file.
 [[nodiscard]] inline std::vector<curve_peer> load_curve_allow_list(const std::string& path) {
-  auto in = detail::open_or_throw(path);
+  auto in = transport::detail::open_or_throw(path);
   return parse_curve_allow_list(in, path);
 }
 

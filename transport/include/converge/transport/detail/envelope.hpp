@@ -15,7 +15,7 @@
 #include <optional>
 #include <span>
 
-namespace converge::transport_detail {
+namespace converge::transport::detail {
 
 enum class kind : std::uint8_t { hello = 0, hello_ack = 1, data = 2 };
 
@@ -58,4 +58,4 @@ inline std::optional<envelope> read_envelope(std::span<const std::byte> bytes) {
   return e;
 }
 
-}  // namespace converge::transport_detail
+}  // namespace converge::transport::detail

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <utility>
 
-namespace converge::transport_detail {
+namespace converge::transport::detail {
 
 class rate_limited_log {
  public:
@@ -45,4 +45,4 @@ class rate_limited_log {
   std::uint64_t suppressed_ = 0;
 };
 
-}  // namespace converge::transport_detail
+}  // namespace converge::transport::detail

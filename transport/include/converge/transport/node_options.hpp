@@ -1,0 +1,56 @@
+#pragma once
+/// @file
+/// `converge::node_options`: how a `zmq_node` runs.
+
+#include "converge/replica_id.hpp"
+#include "converge/replication/replicator.hpp"
+#include "converge/transport/curve.hpp"
+
+#include <zmq.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace converge {
+
+/// How a `zmq_node` runs. Only `id` and `bind` are required.
+struct node_options {
+  /// This node's id on the wire (a peer's `peer_id`); unique in the cluster.
+  std::uint64_t id = 0;
+  /// The replica identity for updates; default `replica_id::with_incarnation(id, r)`
+  /// with `r` random, so that a restart without data never reuses a dot.
+  std::optional<replica_id> replica;
+  /// Endpoints to bind (tcp://, ipc://, inproc://). May be empty for a node that only connects.
+  std::vector<std::string> bind;
+  /// Peer endpoints to connect to.
+  std::vector<std::string> peers;
+  /// How often the replicator gossips.
+  std::chrono::milliseconds gossip_interval{50};
+  /// How often each outbound connection says hello; a peer unheard for three
+  /// intervals is reported unreachable.
+  std::chrono::milliseconds heartbeat_interval{500};
+  /// Replicator settings; `gossip_interval` is taken from above, a zero
+  /// `session` is replaced by a random nonce, and `report_applied` is the
+  /// node's to set (on while someone subscribes).
+  replicator_options replication{};
+  /// CURVE encryption, authentication and allow-list (off when empty).
+  std::optional<curve_options> curve;
+  int send_hwm = 1000;                    ///< messages queued per connection before sends are dropped
+  int receive_hwm = 1000;                 ///< messages queued per connection before the peer is throttled
+  std::chrono::milliseconds linger{200};  ///< how long close waits for unsent messages
+  std::chrono::milliseconds reconnect_interval{100};
+  std::chrono::milliseconds reconnect_interval_max{1000};
+  /// The ZeroMQ context; nullptr makes one for this node. Nodes that talk
+  /// over inproc:// must share one. At most one CURVE node per context.
+  zmq::context_t* context = nullptr;
+  /// Where log lines go (rate-limited); default stderr. Set an empty function to silence.
+  std::function<void(std::string_view)> log = [](std::string_view line) { std::cerr << line << '\n'; };
+};
+
+}  // namespace converge
