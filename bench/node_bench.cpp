@@ -174,6 +174,65 @@ void bm_node_receive(benchmark::State& st) {
   st.counters["changes"] = static_cast<double>(fx.changes);
 }
 
+/// The same, per delta of a received batch: the peer queues `batch`
+/// single-insert delta messages (untimed: the peer's work), then the node's
+/// `process()` runs until the subscriber has seen them all (timed). What a
+/// node adds per delta then excludes the fixed cost of one wake-up and one
+/// ack, which a busy node pays once per batch, not once per delta.
+void bm_node_receive_batch(benchmark::State& st) {
+  const auto size = static_cast<std::size_t>(st.range(0));
+  const auto batch = static_cast<std::size_t>(st.range(1));
+  const state initial = build(size);
+  fixture fx(initial);
+  state plain = initial;
+  std::vector<double> base, subj;
+  std::uint64_t i = 0;
+  std::uint64_t seq = 1u << 20;  // interval ends the node acks; it only echoes them
+  std::vector<state> deltas(batch);
+  std::vector<std::vector<std::byte>> messages(batch);
+  for (auto _ : st) {
+    for (std::size_t k = 0; k < batch; ++k) {
+      deltas[k] = state{};
+      const std::uint64_t key = make_key<std::uint64_t>(i++, 11);
+      deltas[k] = fx.sender.mutate([&](state& s) { return s.insert(converge::replica_id{fixture::peer_id}, key); });
+      const std::vector<std::byte> payload = converge::encode(deltas[k]);
+      messages[k] = converge::replication::write_envelope(
+          {.kind = converge::replication::message_kind::delta, .session = fx.sender.session(), .to = seq++, .payload = payload});
+    }
+    for (const auto& m : messages) fx.send(m);
+    const double tb = seconds([&] {
+      for (const state& d : deltas) plain.join(d);
+    });
+    const std::uint64_t want = fx.changes + batch;
+    const double ts = seconds([&] {
+      for (int spins = 0; fx.changes < want; ++spins) {
+        if (spins > 1'000'000) throw std::runtime_error("node bench: the batch never arrived");
+        fx.n->process();
+      }
+    });
+    fx.take_replies();
+    base.push_back(tb / static_cast<double>(batch));
+    subj.push_back(ts / static_cast<double>(batch));
+    st.SetIterationTime(ts);
+  }
+  if (!fx.n->read([&](const state& s) { return s.size() == plain.size(); })) {
+    throw std::logic_error("node bench: the node and the plain join disagree");
+  }
+  double sb = 0, ss = 0;
+  std::vector<double> ratios;
+  for (std::size_t k = 0; k < base.size(); ++k) {
+    ratios.push_back(subj[k] / base[k]);
+    sb += base[k];
+    ss += subj[k];
+  }
+  st.counters["subject_ns"] = median(subj) * 1e9;
+  st.counters["baseline_ns"] = median(base) * 1e9;
+  st.counters["ratio"] = median(ratios);
+  st.counters["ratio_total"] = ss / sb;
+  st.counters["items"] = static_cast<double>(batch);
+  st.counters["changes"] = static_cast<double>(fx.changes);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -190,6 +249,11 @@ int main(int argc, char** argv) {
       ->Iterations(std::getenv("CONVERGE_BENCH_NODE_ITERATIONS") != nullptr
                        ? std::atoll(std::getenv("CONVERGE_BENCH_NODE_ITERATIONS"))
                        : (quick ? 2000 : 20000))
+      ->UseManualTime()
+      ->Unit(benchmark::kNanosecond);
+  benchmark::RegisterBenchmark("node_receive_batch/or_set_u64", bm_node_receive_batch)
+      ->Args({1'000'000, 64})
+      ->Iterations(quick ? 100 : 1000)
       ->UseManualTime()
       ->Unit(benchmark::kNanosecond);
   int n = static_cast<int>(args.size());

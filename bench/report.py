@@ -99,6 +99,12 @@ def target_rows(b, memory, cluster, sim, scale):
          f"per delta, receive to subscriber); median delta {fmt(r['subject_ns'] / 1e3, 2)} µs vs "
          f"{fmt(r['baseline_ns'])} ns join, median ratio {fmt(r['ratio'], 1)}× (the join is cheap but for its "
          "occasional rebuilds; the node's fixed cost per message is what the median shows)") if r else "")
+    rb = b.get("node_receive_batch/or_set_u64/1000000/64")
+    add("… per delta of a received batch of 64 (one wake-up and one ack per batch), vs the same joins",
+        rb and rb["ratio_total"], "×", "≤", 3.0,
+        (f"total time over {int(rb['changes'])} deltas: {fmt(rb['ratio_total'])}×; median batch "
+         f"{fmt(rb['subject_ns'] / 1e3, 2)} µs per delta vs {fmt(rb['baseline_ns'])} ns per join, "
+         f"median ratio {fmt(rb['ratio'], 1)}×") if rb else "")
     g = b.get("delta_bytes/gcounter.increment")
     add("encoded gcounter increment delta (replica_id{1})", g and g["first_small_id"], "B", "≤", 12,
         f"{int(g['steady_small_id'])} B at the 1001st increment" if g else "")

@@ -122,3 +122,23 @@ TEST_CASE("cut_payload: parts within the budget whose join is the whole, or noth
   CHECK_FALSE(cut_payload(big, size, 1024, 3));  // more parts than allowed
   CHECK_FALSE(cut_payload(one(1), 4, 1, 4096));   // one element cannot be cut
 }
+
+TEST_CASE("peer_set: inline first, then spilled; erase keeps every other member") {
+  peer_set s;
+  for (converge::peer_id p = 1; p <= 5; ++p) s.insert(p);
+  for (converge::peer_id p = 1; p <= 5; ++p) CHECK(s.contains(p));
+  CHECK_FALSE(s.contains(6));
+  s.erase(1);  // an inline one: a spilled one moves in
+  CHECK_FALSE(s.contains(1));
+  for (converge::peer_id p = 2; p <= 5; ++p) CHECK(s.contains(p));
+  s.erase(4);
+  s.erase(9);  // absent: nothing changes
+  CHECK(s.contains(2));
+  CHECK(s.contains(3));
+  CHECK(s.contains(5));
+  CHECK_FALSE(s.contains(4));
+  s.erase(2);
+  s.erase(3);
+  s.erase(5);
+  for (converge::peer_id p = 1; p <= 5; ++p) CHECK_FALSE(s.contains(p));
+}

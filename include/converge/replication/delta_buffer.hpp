@@ -7,6 +7,7 @@
 #include "converge/replication/metrics.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -16,6 +17,45 @@
 
 namespace converge::replication {
 
+/// A set of peers that stores its first few inline: a buffered delta is
+/// usually known by its origin alone, and every delta received goes through
+/// the buffer, so the common case allocates nothing.
+class peer_set {
+ public:
+  [[nodiscard]] bool contains(peer_id p) const noexcept {
+    for (std::size_t i = 0; i < n_; ++i) {
+      if (inline_[i] == p) return true;
+    }
+    return std::find(more_.begin(), more_.end(), p) != more_.end();
+  }
+  /// Adds `p` (the caller checks it is not there yet).
+  void insert(peer_id p) {
+    if (n_ < inline_.size()) {
+      inline_[n_++] = p;
+    } else {
+      more_.push_back(p);
+    }
+  }
+  void erase(peer_id p) {
+    for (std::size_t i = 0; i < n_; ++i) {
+      if (inline_[i] == p) {
+        inline_[i] = inline_[--n_];
+        if (!more_.empty()) {
+          inline_[n_++] = more_.back();
+          more_.pop_back();
+        }
+        return;
+      }
+    }
+    std::erase(more_, p);
+  }
+
+ private:
+  std::array<peer_id, 2> inline_{};
+  std::uint8_t n_ = 0;
+  std::vector<peer_id> more_;
+};
+
 /// Deltas with sequence numbers in [`begin()`, `end()`); see the replicator's
 /// file comment ("The protocol").
 template <class State>
@@ -24,12 +64,10 @@ class delta_buffer {
   /// One buffered delta.
   struct entry {
     State delta;
-    std::size_t bytes = 0;        ///< its encoded size
-    std::vector<peer_id> known;   ///< peers known to hold it (BP)
+    std::size_t bytes = 0;  ///< its encoded size
+    peer_set known;         ///< peers known to hold it (BP)
 
-    [[nodiscard]] bool known_by(peer_id p) const noexcept {
-      return std::find(known.begin(), known.end(), p) != known.end();
-    }
+    [[nodiscard]] bool known_by(peer_id p) const noexcept { return known.contains(p); }
   };
 
   /// A buffer that evicts its oldest entries past `max_bytes` encoded bytes.
@@ -53,7 +91,7 @@ class delta_buffer {
     entry e;
     e.bytes = bytes;
     e.delta = std::move(delta);
-    if (origin) e.known.push_back(*origin);
+    if (origin) e.known.insert(*origin);
     bytes_ += e.bytes;
     entries_.push_back(std::move(e));
     ++c_;
@@ -65,6 +103,15 @@ class delta_buffer {
     return evicted;
   }
 
+  /// Numbers a delta that no peer needs (every peer already holds it),
+  /// without keeping it. Only for an empty buffer: false (and nothing
+  /// numbered) otherwise.
+  bool skip() noexcept {
+    if (!entries_.empty()) return false;
+    lo_ = ++c_;
+    return true;
+  }
+
   /// Drops the entries numbered below `low` (every peer holds them).
   void drop_before(std::uint64_t low) {
     while (lo_ < low && !entries_.empty()) pop_front();
@@ -73,7 +120,7 @@ class delta_buffer {
 
   /// Forgets that `p` holds anything (it left, or restarted and may have lost it).
   void forget_peer(peer_id p) {
-    for (entry& e : entries_) std::erase(e.known, p);
+    for (entry& e : entries_) e.known.erase(p);
   }
 
   /// Notes that `p` holds the entries in [from, end()) for which `holds(delta)`.
@@ -81,7 +128,7 @@ class delta_buffer {
   void mark_known(peer_id p, std::uint64_t from, Pred&& holds) {
     for (std::uint64_t s = std::max(from, lo_); s < c_; ++s) {
       entry& e = at(s);
-      if (!e.known_by(p) && holds(e.delta)) e.known.push_back(p);
+      if (!e.known_by(p) && holds(e.delta)) e.known.insert(p);
     }
   }
 

@@ -43,10 +43,10 @@ class event_queue {
   explicit event_queue(std::size_t max_events) noexcept : max_(max_events == 0 ? 1 : max_events) {}
 
   /// Queues a change; returns true when it was folded into the last event.
-  bool push(const State& delta, std::optional<peer_id> from) {
+  bool push(State delta, std::optional<peer_id> from) {
     const bool local = !from.has_value();
     if (events_.size() < max_) {
-      events_.push_back(applied_delta<State>{delta, from, local});
+      events_.push_back(applied_delta<State>{std::move(delta), from, local});
       return false;
     }
     applied_delta<State>& last = events_.back();

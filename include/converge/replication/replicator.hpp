@@ -428,8 +428,17 @@ class replicator {
     out.messages.push_back({to, std::move(bytes)});
   }
 
-  void report(const State& delta, std::optional<peer_id> from) {
-    if (opt_.report_applied && events_.push(delta, from)) ++metrics_.events_folded;
+  /// Queues an event when reporting is on (a copy only then; an rvalue is moved).
+  template <class D>
+  void report(D&& delta, std::optional<peer_id> from) {
+    if (!opt_.report_applied) return;
+    if (events_.push(std::forward<D>(delta), from)) ++metrics_.events_folded;
+  }
+
+  /// True when `id` is the only peer and has acknowledged (or is known to
+  /// hold) every buffered entry: a delta it sent is needed by no one.
+  [[nodiscard]] bool sole_holder(peer_id id, const peer_state& p) const noexcept {
+    return peers_.size() == 1 && peers_.begin()->first == id && p.acked && *p.acked == buffer_.end() && !p.multi;
   }
 
   /// Drops what is queued for `id`, and what the buffer believed it holds.
@@ -486,8 +495,15 @@ class replicator {
       } else {
         add(p, &peer_metrics::deltas_applied);
         all_novel = bp && converge::leq(d, r);  // r <= d always: equal
-        report(r, from);
-        push_entry(std::move(r), from, bytes);
+        if (bp && sole_holder(from, p) && buffer_.skip()) {
+          // The sender is the only peer and holds everything else: no one
+          // needs this entry, so it is numbered, not kept (nor copied).
+          p.acked = buffer_.end();
+          report(std::move(r), from);
+        } else {
+          report(r, from);
+          push_entry(std::move(r), from, bytes);
+        }
       }
     } else if (converge::leq(d, state_)) {
       add(p, &peer_metrics::redundant_dropped);

@@ -343,24 +343,24 @@ class zmq_node {
   // Checks an envelope and its payload; the envelope when acceptable.
   std::optional<transport::detail::envelope> check_(const std::vector<zmq::message_t>& frames,
                                                     std::size_t first, bool overflow,
-                                                    const std::string& from) {
+                                                    std::string_view from) {
     if (overflow || frames.size() <= first) {
-      drop_(&transport_metrics::dropped_malformed, "a message with a bad frame count from " + from);
+      drop_(&transport_metrics::dropped_malformed, "a message with a bad frame count from " + std::string(from));
       return std::nullopt;
     }
     const auto env = transport::detail::read_envelope(bytes_of(frames[first]));
     if (!env) {
-      drop_(&transport_metrics::dropped_malformed, "a message with a bad envelope from " + from);
+      drop_(&transport_metrics::dropped_malformed, "a message with a bad envelope from " + std::string(from));
       return std::nullopt;
     }
     const std::size_t expected_frames = first + (env->what == kind::data ? 2 : 1);
     if (frames.size() != expected_frames) {
-      drop_(&transport_metrics::dropped_malformed, "a message with a bad frame count from " + from);
+      drop_(&transport_metrics::dropped_malformed, "a message with a bad frame count from " + std::string(from));
       return std::nullopt;
     }
     if (env->what == kind::data && frames.back().size() > max_message_) {
       drop_(&transport_metrics::dropped_oversized,
-            "an oversized message (" + std::to_string(frames.back().size()) + " bytes) from " + from);
+            "an oversized message (" + std::to_string(frames.back().size()) + " bytes) from " + std::string(from));
       return std::nullopt;
     }
     return env;
