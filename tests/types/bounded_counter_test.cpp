@@ -108,10 +108,10 @@ TEST_CASE("bounded_counter: concurrent decrements never take the value below zer
   for (int round = 0; round < test::cases(200); ++round) {
     std::array<converge::bounded_counter, 3> rep{};
     for (int step = 0; step < 60; ++step) {
-      const auto i = static_cast<std::size_t>(test::below(rng, 3));
+      const auto i = static_cast<std::size_t>(rng.below(3));
       auto& x = rep[i];
-      const std::uint64_t n = test::below(rng, 6);
-      switch (test::below(rng, 5)) {
+      const std::uint64_t n = rng.below(6);
+      switch (rng.below(5)) {
         case 0:
           x.increment(ids[i], n);
           break;
@@ -125,7 +125,7 @@ TEST_CASE("bounded_counter: concurrent decrements never take the value below zer
           break;
         }
         case 3: {
-          const auto to = ids[test::below(rng, 3)];
+          const auto to = ids[rng.below(3)];
           const auto before = x;
           const std::uint64_t r_from = x.rights(ids[i]), r_to = x.rights(to);
           const auto d = x.transfer(ids[i], to, n);
@@ -139,7 +139,7 @@ TEST_CASE("bounded_counter: concurrent decrements never take the value below zer
           break;
         }
         default:
-          x.join(rep[test::below(rng, 3)]);
+          x.join(rep[rng.below(3)]);
       }
       for (const auto& s : rep) check_invariant(s, ids);
     }
@@ -161,11 +161,11 @@ TEST_CASE("bounded_counter: deltas delivered in any order converge to a non-nega
     std::array<converge::bounded_counter, 3> rep{};
     std::vector<converge::bounded_counter> sent;
     for (int step = 0; step < 60; ++step) {
-      const auto i = static_cast<std::size_t>(test::below(rng, 3));
+      const auto i = static_cast<std::size_t>(rng.below(3));
       auto& x = rep[i];
-      const std::uint64_t n = test::below(rng, 6);
+      const std::uint64_t n = rng.below(6);
       std::optional<converge::bounded_counter> d;
-      switch (test::below(rng, 4)) {
+      switch (rng.below(4)) {
         case 0:
           d = x.increment(ids[i], n);
           break;
@@ -173,10 +173,10 @@ TEST_CASE("bounded_counter: deltas delivered in any order converge to a non-nega
           d = x.decrement(ids[i], n);
           break;
         case 2:
-          d = x.transfer(ids[i], ids[test::below(rng, 3)], n);
+          d = x.transfer(ids[i], ids[rng.below(3)], n);
           break;
         default:
-          if (!sent.empty()) x.join(sent[test::below(rng, sent.size())]);  // any delta, any order
+          if (!sent.empty()) x.join(sent[rng.below(sent.size())]);  // any delta, any order
       }
       if (d) sent.push_back(*d);
       for (const auto& s : rep) CHECK(s.value() <= s.increments().value());  // clamped at 0, never wrapped

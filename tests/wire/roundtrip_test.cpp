@@ -24,7 +24,7 @@ void check_round_trips(const char* name) {
   CAPTURE(name);
   auto rng = test::rng_for(name);
   for (int i = 0; i < test::cases(200); ++i) {
-    const auto [state, delta] = random_state_and_delta<T>(rng, static_cast<int>(test::below(rng, 30)));
+    const auto [state, delta] = converge::testing::random_state_and_delta<T, wire_test::text>(rng, static_cast<int>(rng.below(30)));
     for (const T& x : {state, delta}) {
       const auto bytes = converge::encode(x);
       const T back = converge::decode<T>(bytes);
@@ -40,7 +40,7 @@ void check_json_archive(const char* name) {
   CAPTURE(test::seed());
   auto rng = test::rng_for(name);
   for (int i = 0; i < 20; ++i) {
-    const T x = random_state_and_delta<T>(rng, 15).first;
+    const T x = converge::testing::random_state_and_delta<T, wire_test::text>(rng, 15).first;
     std::stringstream ss;
     {
       cereal::JSONOutputArchive out(ss);
@@ -113,7 +113,7 @@ TEST_CASE("large sets of integers encode in one canonical order (the radix-sorte
     std::vector<std::uint64_t> keys;
     for (std::size_t i = 0; i < n; ++i) {
       // Small keys (some bytes equal in every key: skipped passes) and full-width ones.
-      keys.push_back(i % 3 == 0 ? test::below(rng, 1000) : rng());
+      keys.push_back(i % 3 == 0 ? rng.below(1000) : rng());
     }
     converge::gset<std::uint64_t> forward, backward;
     for (const std::uint64_t k : keys) forward.insert(k);
