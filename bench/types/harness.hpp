@@ -86,6 +86,16 @@ void run_pairs(benchmark::State& st, double items, B&& baseline, S&& subject) {
   p.report(st, items);
 }
 
+/// Times `body(c)` on a copy `c` of `start` (the copy is made outside the
+/// timed part); `size` gets the copy's size afterwards, for the checks.
+template <class C, class F>
+double time_on_copy(const C& start, F&& body, std::size_t& size) {
+  C c = start;
+  const double t = seconds([&] { body(c); });
+  size = c.size();
+  return t;
+}
+
 inline int iterations_for(std::size_t n) {
   if (n >= 100'000) return quick ? 3 : 5;
   return quick ? 5 : 11;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "harness.hpp"
+#include "sets.hpp"
 
 namespace converge_bench {
 
@@ -18,16 +19,15 @@ inline void omap_put(omap& m, replica_id r, std::uint64_t k) {
   m.update(k, [&](auto& v) { return v.assign(r, k); });
 }
 
-/// Times `join(s)` on a copy of `state` (or `each delta` in turn when
-/// `deltas` is given); throws when its size is not `want`.
-inline double time_omap_joins(const omap& state, const std::vector<omap>& deltas, std::size_t want,
-                              const char* what) {
-  omap s = state;
-  const double t = seconds([&] {
-    for (const omap& d : deltas) s.join(d);
-  });
-  if (s.size() != want) throw std::logic_error(what);
-  return t;
+/// Per iteration, `fill(u)` on a copy `u` of `ustart` (the baseline) against
+/// joining `deltas` into a copy of `state`; their sizes must agree.
+template <class F>
+void run_map_pairs(benchmark::State& st, std::size_t n, const umap& ustart, F&& fill, const omap& state,
+                   const std::vector<omap>& deltas, const char* what) {
+  std::size_t want = 0;
+  run_pairs(
+      st, static_cast<double>(n), [&] { return time_on_copy(ustart, fill, want); },
+      [&] { return time_joins(state, deltas, want, what); });
 }
 
 inline void bm_join_or_map(benchmark::State& st) {
@@ -47,19 +47,12 @@ inline void bm_join_or_map(benchmark::State& st) {
     omap_put(b, r3, key(i, 3));
     ub.emplace(key(i, 3), key(i, 3));
   }
-  const std::vector<omap> other{b};
-  std::size_t want = 0;
-  run_pairs(
-      st, static_cast<double>(n),
-      [&] {
-        umap u = ua;
-        const double t = seconds([&] {
-          for (const auto& kv : ub) u.insert(kv);
-        });
-        want = u.size();
-        return t;
+  run_map_pairs(
+      st, n, ua,
+      [&](umap& u) {
+        for (const auto& kv : ub) u.insert(kv);
       },
-      [&] { return time_omap_joins(a, other, want, "or_map join: sizes differ"); });
+      a, {b}, "or_map join: sizes differ");
 }
 
 inline void bm_apply_or_map(benchmark::State& st) {
@@ -76,18 +69,12 @@ inline void bm_apply_or_map(benchmark::State& st) {
     keys.push_back(key(i, 4));
     deltas.push_back(source.update(keys.back(), [&](auto& v) { return v.assign(r2, keys.back()); }));
   }
-  std::size_t want = 0;
-  run_pairs(
-      st, static_cast<double>(n),
-      [&] {
-        umap u = ustate;
-        const double t = seconds([&] {
-          for (const std::uint64_t k : keys) u.emplace(k, k);
-        });
-        want = u.size();
-        return t;
+  run_map_pairs(
+      st, n, ustate,
+      [&](umap& u) {
+        for (const std::uint64_t k : keys) u.emplace(k, k);
       },
-      [&] { return time_omap_joins(state, deltas, want, "or_map apply: sizes differ"); });
+      state, deltas, "or_map apply: sizes differ");
 }
 
 }  // namespace converge_bench

@@ -38,15 +38,30 @@ struct join_fixture {
   }
 };
 
-/// Inserts every key of `keys` into a copy of `start`, timed; the copy's
-/// size goes to `size`.
+/// The baseline of the set cases: every key of `keys` inserted into a copy
+/// of `start`.
 template <class T, class Keys>
-double time_unordered_inserts(const std::unordered_set<T>& start, const Keys& keys, std::size_t& size) {
-  std::unordered_set<T> u = start;
-  const double t = seconds([&] {
-    for (const T& k : keys) u.insert(k);
-  });
-  size = u.size();
+double time_inserts(const std::unordered_set<T>& start, const Keys& keys, std::size_t& size) {
+  return time_on_copy(
+      start,
+      [&](std::unordered_set<T>& u) {
+        for (const T& k : keys) u.insert(k);
+      },
+      size);
+}
+
+/// Joins every delta of `deltas` into a copy of `state`, timed; throws
+/// unless the result has `want` elements.
+template <class S, class Deltas>
+double time_joins(const S& state, const Deltas& deltas, std::size_t want, const char* what) {
+  std::size_t got = 0;
+  const double t = time_on_copy(
+      state,
+      [&](S& s) {
+        for (const S& d : deltas) s.join(d);
+      },
+      got);
+  if (got != want) throw std::logic_error(what);
   return t;
 }
 
@@ -54,15 +69,11 @@ template <class S, class T>
 void bm_join_set(benchmark::State& st) {
   const auto n = static_cast<std::size_t>(st.range(0));
   const join_fixture<S, T> fx(n);
+  const std::vector<S> other{fx.b};
   std::size_t want = 0;
   run_pairs(
-      st, static_cast<double>(n), [&] { return time_unordered_inserts(fx.ua, fx.ub, want); },
-      [&] {
-        S s = fx.a;
-        const double t = seconds([&] { s.join(fx.b); });
-        if (s.size() != want) throw std::logic_error("join: sizes differ");
-        return t;
-      });
+      st, static_cast<double>(n), [&] { return time_inserts(fx.ua, fx.ub, want); },
+      [&] { return time_joins(fx.a, other, want, "join: sizes differ"); });
 }
 
 /// A state of n elements (replica 1) and n single-insert deltas of new
@@ -89,15 +100,8 @@ void bm_apply_set(benchmark::State& st) {
   }
   std::size_t want = 0;
   run_pairs(
-      st, static_cast<double>(n), [&] { return time_unordered_inserts(ustate, keys, want); },
-      [&] {
-        S s = state;
-        const double t = seconds([&] {
-          for (const S& d : deltas) s.join(d);
-        });
-        if (s.size() != want) throw std::logic_error("apply: sizes differ");
-        return t;
-      });
+      st, static_cast<double>(n), [&] { return time_inserts(ustate, keys, want); },
+      [&] { return time_joins(state, deltas, want, "apply: sizes differ"); });
 }
 
 /// n local inserts into an empty set (each returns its delta).
@@ -108,12 +112,14 @@ void bm_insert_set(benchmark::State& st) {
   for (std::size_t i = 0; i < n; ++i) keys.push_back(make_key<T>(i, 1));
   std::size_t size = 0;
   run_pairs(
-      st, static_cast<double>(n), [&] { return time_unordered_inserts(std::unordered_set<T>{}, keys, size); },
+      st, static_cast<double>(n), [&] { return time_inserts(std::unordered_set<T>{}, keys, size); },
       [&] {
-        S s;
-        return seconds([&] {
-          for (const T& k : keys) benchmark::DoNotOptimize(s.insert(r1, k));
-        });
+        return time_on_copy(
+            S{},
+            [&](S& s) {
+              for (const T& k : keys) benchmark::DoNotOptimize(s.insert(r1, k));
+            },
+            size);
       });
 }
 
@@ -129,23 +135,25 @@ void bm_erase_set(benchmark::State& st) {
     full.insert(r1, keys.back());
     ufull.insert(keys.back());
   }
-  bool emptied = false;
+  std::size_t left = 0, base_left = 0;
   run_pairs(
       st, static_cast<double>(n),
       [&] {
-        std::unordered_set<T> u = ufull;
-        const double t = seconds([&] {
-          for (const T& k : keys) u.erase(k);
-        });
-        emptied = u.empty();
-        return t;
+        return time_on_copy(
+            ufull,
+            [&](std::unordered_set<T>& u) {
+              for (const T& k : keys) u.erase(k);
+            },
+            base_left);
       },
       [&] {
-        S s = full;
-        const double t = seconds([&] {
-          for (const T& k : keys) benchmark::DoNotOptimize(s.erase(k));
-        });
-        if (s.size() != 0 || !emptied) throw std::logic_error("erase: not empty");
+        const double t = time_on_copy(
+            full,
+            [&](S& s) {
+              for (const T& k : keys) benchmark::DoNotOptimize(s.erase(k));
+            },
+            left);
+        if (left != 0 || base_left != 0) throw std::logic_error("erase: not empty");
         return t;
       });
 }
@@ -173,16 +181,18 @@ void bm_reference(benchmark::State& st) {
   }
   std::size_t size = 0;
   run_pairs(
-      st, static_cast<double>(ops), [&] { return time_unordered_inserts(ustate, keys, size); },
+      st, static_cast<double>(ops), [&] { return time_inserts(ustate, keys, size); },
       [&] {
-        or_set_u64 s = state;
-        return seconds([&] {
-          if constexpr (Join) {
-            for (const or_set_u64& d : deltas) s.join(d);
-          } else {
-            for (const std::uint64_t k : keys) benchmark::DoNotOptimize(s.insert(r1, k));
-          }
-        });
+        return time_on_copy(
+            state,
+            [&](or_set_u64& s) {
+              if constexpr (Join) {
+                for (const or_set_u64& d : deltas) s.join(d);
+              } else {
+                for (const std::uint64_t k : keys) benchmark::DoNotOptimize(s.insert(r1, k));
+              }
+            },
+            size);
       });
 }
 

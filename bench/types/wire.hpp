@@ -74,29 +74,20 @@ template <class T>
 void register_wire(const std::string& type, std::function<T(std::size_t)> state_of,
                    std::function<std::vector<T>(std::size_t)> deltas_of, std::size_t state_n,
                    std::size_t deltas_n) {
-  auto one_state = [=] { return std::vector<T>{state_of(state_n)}; };
-  auto many_deltas = [=] { return deltas_of(deltas_n); };
+  const std::function<std::vector<T>()> one_state = [=] { return std::vector<T>{state_of(state_n)}; };
+  const std::function<std::vector<T>()> many_deltas = [=] { return deltas_of(deltas_n); };
   const int it = quick ? 3 : 5;
-  benchmark::RegisterBenchmark(("wire_encode/state/" + type + "/" + std::to_string(state_n)).c_str(),
-                               [=](benchmark::State& st) { bm_encode<T>(st, one_state); })
-      ->UseManualTime()
-      ->Iterations(it)
-      ->Unit(benchmark::kMicrosecond);
-  benchmark::RegisterBenchmark(("wire_decode/state/" + type + "/" + std::to_string(state_n)).c_str(),
-                               [=](benchmark::State& st) { bm_decode<T>(st, one_state); })
-      ->UseManualTime()
-      ->Iterations(it)
-      ->Unit(benchmark::kMicrosecond);
-  benchmark::RegisterBenchmark(("wire_encode/deltas/" + type + "/" + std::to_string(deltas_n)).c_str(),
-                               [=](benchmark::State& st) { bm_encode<T>(st, many_deltas); })
-      ->UseManualTime()
-      ->Iterations(it)
-      ->Unit(benchmark::kMicrosecond);
-  benchmark::RegisterBenchmark(("wire_decode/deltas/" + type + "/" + std::to_string(deltas_n)).c_str(),
-                               [=](benchmark::State& st) { bm_decode<T>(st, many_deltas); })
-      ->UseManualTime()
-      ->Iterations(it)
-      ->Unit(benchmark::kMicrosecond);
+  auto add = [&](const std::string& name, void (*bm)(benchmark::State&, std::function<std::vector<T>()>),
+                 const std::function<std::vector<T>()>& make) {
+    benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { bm(st, make); })
+        ->UseManualTime()
+        ->Iterations(it)
+        ->Unit(benchmark::kMicrosecond);
+  };
+  add("wire_encode/state/" + type + "/" + std::to_string(state_n), bm_encode<T>, one_state);
+  add("wire_decode/state/" + type + "/" + std::to_string(state_n), bm_decode<T>, one_state);
+  add("wire_encode/deltas/" + type + "/" + std::to_string(deltas_n), bm_encode<T>, many_deltas);
+  add("wire_decode/deltas/" + type + "/" + std::to_string(deltas_n), bm_decode<T>, many_deltas);
 }
 
 /// Deltas of `ops` successive operations `op(state, i)` on one replica's state.

@@ -40,6 +40,16 @@ struct type_list {
   static constexpr std::size_t size = sizeof...(Ts);
 };
 
+template <class A, class B>
+struct concat_lists;
+template <class... As, class... Bs>
+struct concat_lists<type_list<As...>, type_list<Bs...>> {
+  using type = type_list<As..., Bs...>;
+};
+/// The types of list `A`, then those of list `B`.
+template <class A, class B>
+using concat = typename concat_lists<A, B>::type;
+
 /// Calls `f(std::type_identity<T>{})` for the `i`-th type of the list (i < size).
 template <class... Ts, class F>
 void with_type(type_list<Ts...>, std::size_t i, F&& f) {

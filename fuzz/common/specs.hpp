@@ -18,6 +18,7 @@
 #include <boost/hana/for_each.hpp>
 #include <boost/hana/string.hpp>
 
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -324,37 +325,24 @@ struct spec<converge::mv_register<E>> {
   }
 };
 
-template <>
-struct spec<converge::ew_flag> {
-  using T = converge::ew_flag;
-  static std::string name() { return "ew_flag"; }
+template <class F>
+requires std::same_as<F, converge::ew_flag> || std::same_as<F, converge::dw_flag>
+struct spec<F> {
+  using T = F;
+  static constexpr bool enable_wins = ops<T>::enable_wins;
+  static std::string name() { return enable_wins ? "ew_flag" : "dw_flag"; }
   static constexpr bool causal = true;
   using command = typename ops<T>::command;
   static T run(T& s, ctx& c, const command& cmd) {
     T d = ops<T>::apply(s, c.self, cmd);
     c.remove_all_at();
-    if (cmd.enable) c.add_dot("on");
+    if (cmd.wins) c.add_dot(enable_wins ? "on" : "off");
     return d;
   }
   static void check(const T& s, const model& m, const std::string& path, std::string& err) {
-    expect(err, s.value() == !m.visible_labels_at(path).empty(), "ew_flag value != model (enable wins)");
-  }
-};
-
-template <>
-struct spec<converge::dw_flag> {
-  using T = converge::dw_flag;
-  static std::string name() { return "dw_flag"; }
-  static constexpr bool causal = true;
-  using command = typename ops<T>::command;
-  static T run(T& s, ctx& c, const command& cmd) {
-    T d = ops<T>::apply(s, c.self, cmd);
-    c.remove_all_at();
-    if (cmd.disable) c.add_dot("off");
-    return d;
-  }
-  static void check(const T& s, const model& m, const std::string& path, std::string& err) {
-    expect(err, s.value() == m.visible_labels_at(path).empty(), "dw_flag value != model (disable wins)");
+    const bool winner_visible = !m.visible_labels_at(path).empty();
+    expect(err, s.value() == (enable_wins == winner_visible),
+           name() + " value != model (" + (enable_wins ? "enable" : "disable") + " wins)");
   }
 };
 

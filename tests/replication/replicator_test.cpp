@@ -1,7 +1,5 @@
 // The replicator on a fake clock: delivery, acks, loss, duplication,
 // reordering, garbage, state transfer, chunking, restarts, BP and RR.
-#include "support/random.hpp"
-
 #include <converge/gset.hpp>
 #include <converge/or_set.hpp>
 #include <converge/replication/replicator.hpp>
@@ -15,6 +13,8 @@
 #include <set>
 #include <vector>
 
+#include "support/random.hpp"
+
 namespace {
 
 using gs = converge::gset<std::uint64_t>;
@@ -25,6 +25,14 @@ using converge::testing::packet;
 template <class State>
 using net = converge::testing::cluster<State>;
 
+/// `count` replicators, each a peer of every other, with options `o`.
+template <class State>
+net<State> mesh(std::size_t count, const replicator_options& o = {}) {
+  net<State> n;
+  for (std::size_t i = 0; i < count; ++i) n.add(o);
+  return n;
+}
+
 std::set<std::uint64_t> elements(const ors& s) {
   std::set<std::uint64_t> out;
   s.for_each([&](std::uint64_t v) { out.insert(v); });
@@ -34,9 +42,7 @@ std::set<std::uint64_t> elements(const ors& s) {
 }  // namespace
 
 TEST_CASE("replicator: a mutation reaches the peer, is acknowledged, and leaves the buffer") {
-  net<gs> n;
-  n.add();
-  n.add();
+  auto n = mesh<gs>(2);
   REQUIRE(n.settle());  // announcements
   const gs d = n[0].mutate([](gs& s) { return s.insert(42); });
   CHECK(d.contains(42));
@@ -54,9 +60,7 @@ TEST_CASE("replicator: a mutation reaches the peer, is acknowledged, and leaves 
 }
 
 TEST_CASE("replicator: a lost delta is retransmitted after the gossip interval") {
-  net<gs> n;
-  n.add();
-  n.add();
+  auto n = mesh<gs>(2);
   REQUIRE(n.settle());
   n.now += 100;
   n[0].mutate([](gs& s) { return s.insert(7); });
@@ -84,12 +88,9 @@ TEST_CASE("replicator: a lost delta is retransmitted after the gossip interval")
 TEST_CASE("replicator: duplicated and reordered messages are harmless") {
   auto rng = test::rng_for("replicator dup reorder");
   CAPTURE(test::seed());
-  net<ors> n;
   replicator_options o;
   o.gossip_interval = 1;
-  n.add(o);
-  n.add(o);
-  n.add(o);
+  auto n = mesh<ors>(3, o);
   for (int round = 0; round < 60; ++round) {
     const auto who = static_cast<std::size_t>(rng.below(3));
     const std::uint64_t v = rng.below(20);
@@ -122,9 +123,7 @@ TEST_CASE("replicator: duplicated and reordered messages are harmless") {
 TEST_CASE("replicator: garbage bytes are counted and ignored") {
   auto rng = test::rng_for("replicator garbage");
   CAPTURE(test::seed());
-  net<ors> n;
-  n.add();
-  n.add();
+  auto n = mesh<ors>(2);
   n[0].mutate([](ors& s) { return s.insert(replica_id{1}, 5); });
   n.tick();
   REQUIRE_FALSE(n.net().empty());
@@ -164,9 +163,7 @@ TEST_CASE("replicator: garbage bytes are counted and ignored") {
 }
 
 TEST_CASE("replicator: garbage leaves the state unchanged") {
-  net<gs> n;
-  n.add();
-  n.add();
+  auto n = mesh<gs>(2);
   REQUIRE(n.settle());
   const gs before = n[1].state();
   const std::vector<std::byte> junk{std::byte{0x11}, std::byte{0x05}, std::byte{0x01}, std::byte{0xff}};
@@ -190,11 +187,9 @@ TEST_CASE("replicator: a new peer gets a state transfer") {
 }
 
 TEST_CASE("replicator: a peer behind the buffer bound gets a state transfer") {
-  net<gs> n;
   replicator_options o;
   o.max_buffer_bytes = 200;
-  n.add(o);
-  n.add(o);
+  auto n = mesh<gs>(2, o);
   REQUIRE(n.settle());
   const auto transfers_before = n[0].metrics().total.state_transfers_sent;  // the announcement
   bool cut = true;
@@ -216,12 +211,10 @@ TEST_CASE("replicator: a peer behind the buffer bound gets a state transfer") {
 TEST_CASE("replicator: a chunked transfer with lost parts never loses or resurrects an OR-set element") {
   auto rng = test::rng_for("replicator chunks");
   CAPTURE(test::seed());
-  net<ors> n;
   replicator_options o;
   o.max_message_bytes = 160;
   o.max_buffer_bytes = 400;  // forces a state transfer after the partition
-  n.add(o);
-  n.add(o);
+  auto n = mesh<ors>(2, o);
   for (std::uint64_t v = 0; v < 60; ++v) n[0].mutate([&](ors& s) { return s.insert(replica_id{1}, v); });
   REQUIRE(n.settle());
   REQUIRE(n[1].state() == n[0].state());
@@ -270,10 +263,9 @@ TEST_CASE("replicator: a chunked transfer with lost parts never loses or resurre
 }
 
 TEST_CASE("replicator: every message respects max_message_bytes") {
-  net<ors> n;
   replicator_options o;
   o.max_message_bytes = 100;
-  n.add(o);
+  auto n = mesh<ors>(1, o);
   for (std::uint64_t v = 0; v < 300; ++v) n[0].mutate([&](ors& s) { return s.insert(replica_id{1}, v); });
   n.add(o);
   std::size_t largest = 0;
@@ -287,9 +279,7 @@ TEST_CASE("replicator: every message respects max_message_bytes") {
 }
 
 TEST_CASE("replicator: restart with data (new session) loses nothing") {
-  net<ors> n;
-  n.add();
-  n.add();
+  auto n = mesh<ors>(2);
   for (std::uint64_t v = 0; v < 20; ++v) n[0].mutate([&](ors& s) { return s.insert(replica_id{1}, v); });
   REQUIRE(n.settle());
   // Node 1 writes; node 0 acks, node 1 crashes before seeing the ack.
@@ -349,11 +339,9 @@ TEST_CASE("replicator: a busy peer is timed from its late acks and then not floo
   // round trip measured while idle. Deltas keep coming, so every resend
   // is extended to a new interval end, and the acks name those ends: the
   // RTT estimate must learn the delay, and the resends must stop.
-  net<gs> n;
   replicator_options o;
   o.gossip_interval = 10;
-  n.add(o);
-  n.add(o);
+  auto n = mesh<gs>(2, o);
   REQUIRE(n.settle());  // an idle round trip of a tick or two
   constexpr std::uint64_t delay = 200;
   std::vector<std::pair<std::uint64_t, packet>> slow;  // 0 -> 1, released at .first
@@ -365,8 +353,10 @@ TEST_CASE("replicator: a busy peer is timed from its late acks and then not floo
     n.tick();
     if (t >= 1500) resent_late += n[0].metrics().total.retransmissions - resent_before;
     for (packet& p : n.net().take_all()) {
-      if (p.from == 0) slow.emplace_back(n.now + delay, std::move(p));
-      else n[p.to].receive(p.from, p.bytes);
+      if (p.from == 0)
+        slow.emplace_back(n.now + delay, std::move(p));
+      else
+        n[p.to].receive(p.from, p.bytes);
     }
     std::erase_if(slow, [&](auto& held) {
       if (held.first > n.now) return false;
@@ -388,11 +378,9 @@ TEST_CASE("replicator: a pause of the replica itself is not taken for the round 
   // Node 0 sends, the ack comes straight back, but node 0 itself does not
   // run for 1,000 ticks (SIGSTOP, a blocked event loop). Timing that ack
   // would make it wait hundreds of ticks before resending a lost interval.
-  net<gs> n;
   replicator_options o;
   o.gossip_interval = 10;
-  n.add(o);
-  n.add(o);
+  auto n = mesh<gs>(2, o);
   REQUIRE(n.settle());
   for (int pause = 0; pause < 3; ++pause) {
     n.now += o.gossip_interval;  // node 0 may send at once
@@ -402,7 +390,7 @@ TEST_CASE("replicator: a pause of the replica itself is not taken for the round 
     n.deliver();  // the interval reaches node 1
     n.now += 1;
     for (auto& m : n[1].tick(n.now).messages) n[0].receive(1, m.bytes);  // its ack reaches node 0
-    n.now += 1000;                                                        // node 0 is paused
+    n.now += 1000;                                                       // node 0 is paused
     REQUIRE(n.settle());
   }
   // Now an interval is lost: the resend must come within a few gossip intervals.
@@ -432,6 +420,7 @@ TEST_CASE("replicator: BP and RR reduce the bytes sent") {
     o.gossip_interval = 5;
     for (int i = 0; i < 5; ++i) n.add(o);  // a mesh: many paths, so redundancy
     auto rng = test::rng_for("bp rr");
+    CAPTURE(test::seed());
     for (int round = 0; round < 200; ++round) {
       const auto who = static_cast<std::size_t>(rng.below(5));
       n[who].mutate([&](gs& s) { return s.insert(rng()); });

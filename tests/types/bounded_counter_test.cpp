@@ -41,6 +41,18 @@ void check_invariant(const converge::bounded_counter& x, const std::array<conver
   CHECK(sum == x.value());
 }
 
+/// Runs test::cases(200) rounds of `round(rng, replicas)`, each on three
+/// fresh counters (of replicas a, b, c), from the generator of test `name`.
+template <class F>
+void rounds(const char* name, F&& round) {
+  CAPTURE(test::seed());
+  auto rng = test::rng_for(name);
+  for (int r = 0; r < test::cases(200); ++r) {
+    std::array<converge::bounded_counter, 3> rep{};
+    round(rng, rep);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("bounded_counter: increments give rights to their replica") {
@@ -102,11 +114,8 @@ TEST_CASE("bounded_counter: transfer moves rights, within the sender's rights on
 }
 
 TEST_CASE("bounded_counter: concurrent decrements never take the value below zero (state gossip)") {
-  CAPTURE(test::seed());
-  auto rng = test::rng_for("bounded_counter state gossip");
   const std::array<converge::replica_id, 3> ids{a, b, c};
-  for (int round = 0; round < test::cases(200); ++round) {
-    std::array<converge::bounded_counter, 3> rep{};
+  rounds("bounded_counter state gossip", [&](auto& rng, std::array<converge::bounded_counter, 3>& rep) {
     for (int step = 0; step < 60; ++step) {
       const auto i = static_cast<std::size_t>(rng.below(3));
       auto& x = rep[i];
@@ -150,15 +159,12 @@ TEST_CASE("bounded_counter: concurrent decrements never take the value below zer
       s.join(all);
       CHECK(s == all);
     }
-  }
+  });
 }
 
 TEST_CASE("bounded_counter: deltas delivered in any order converge to a non-negative value") {
-  CAPTURE(test::seed());
-  auto rng = test::rng_for("bounded_counter delta shuffle");
   const std::array<converge::replica_id, 3> ids{a, b, c};
-  for (int round = 0; round < test::cases(200); ++round) {
-    std::array<converge::bounded_counter, 3> rep{};
+  rounds("bounded_counter delta shuffle", [&](auto& rng, std::array<converge::bounded_counter, 3>& rep) {
     std::vector<converge::bounded_counter> sent;
     for (int step = 0; step < 60; ++step) {
       const auto i = static_cast<std::size_t>(rng.below(3));
@@ -186,7 +192,7 @@ TEST_CASE("bounded_counter: deltas delivered in any order converge to a non-nega
       check_invariant(s, ids);
       CHECK(s == rep[0]);
     }
-  }
+  });
 }
 
 TEST_CASE("bounded_counter: overflow throws and changes nothing") {

@@ -19,11 +19,10 @@ namespace wire_test {
 /// golden_vectors.inc, so its shape never changes (it is converge-node's
 /// demo state's). Random tests use converge::testing::shop.
 struct golden_struct {
-  BOOST_HANA_DEFINE_STRUCT(golden_struct,
-    (converge::pncounter, counter),
-    (converge::or_set<std::string>, set),
-    (converge::or_map<std::string, converge::mv_register<std::string>>, map),
-    (converge::bounded_counter, stock));
+  BOOST_HANA_DEFINE_STRUCT(golden_struct, (converge::pncounter, counter),
+                           (converge::or_set<std::string>, set),
+                           (converge::or_map<std::string, converge::mv_register<std::string>>, map),
+                           (converge::bounded_counter, stock));
   bool operator==(const golden_struct&) const = default;
 };
 
@@ -184,8 +183,8 @@ inline std::vector<golden_case> golden_cases() {
     s.map.update("k", [&](auto& r) { return r.assign(b, "v"); });
     s.stock.increment(c, 10);
     out.push_back(make_case("struct state", s));
-    out.push_back(make_case("struct delta",
-                            converge::update(s, &golden_struct::set, [&](auto& f) { return f.insert(b, "b"); })));
+    out.push_back(make_case(
+        "struct delta", converge::update(s, &golden_struct::set, [&](auto& f) { return f.insert(b, "b"); })));
   }
   return out;
 }

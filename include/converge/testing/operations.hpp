@@ -46,6 +46,7 @@
 #include <boost/hana/second.hpp>
 
 #include <array>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -140,8 +141,7 @@ struct collisions {
   static constexpr std::array<std::uint64_t, 2> twop_set_weights{2, 1};   ///< insert, erase
   static constexpr std::array<std::uint64_t, 3> or_set_weights{3, 2, 1};  ///< insert, erase, clear
   static constexpr std::array<std::uint64_t, 2> mv_register_weights{1, 5};  ///< reset, assign
-  static constexpr std::array<std::uint64_t, 2> ew_flag_weights{1, 1};      ///< enable, disable
-  static constexpr std::array<std::uint64_t, 2> dw_flag_weights{1, 1};      ///< disable, enable
+  static constexpr std::array<std::uint64_t, 2> flag_weights{1, 1};         ///< the winning side, the other
   static constexpr std::array<std::uint64_t, 3> or_map_weights{1, 1, 6};    ///< erase, clear, update
 };
 
@@ -284,25 +284,22 @@ struct operations<mv_register<E>, D> {
   }
 };
 
-template <class D>
-struct operations<ew_flag, D> {
+/// ew_flag and dw_flag: the winning side (enable, disable) takes the
+/// replica; the other side removes what it observed.
+template <class F, class D>
+requires std::same_as<F, ew_flag> || std::same_as<F, dw_flag>
+struct operations<F, D> {
+  static constexpr bool enable_wins = std::same_as<F, ew_flag>;
   struct command {
-    bool enable = true;
+    bool wins = true;  ///< the winning side (ew_flag: enable, dw_flag: disable), else the other
   };
-  static command draw(entropy& e) { return {e.weighted(D::ew_flag_weights) == 0}; }
-  static ew_flag apply(ew_flag& s, replica_id self, const command& c) {
-    return c.enable ? s.enable(self) : s.disable();
-  }
-};
-
-template <class D>
-struct operations<dw_flag, D> {
-  struct command {
-    bool disable = true;
-  };
-  static command draw(entropy& e) { return {e.weighted(D::dw_flag_weights) == 0}; }
-  static dw_flag apply(dw_flag& s, replica_id self, const command& c) {
-    return c.disable ? s.disable(self) : s.enable();
+  static command draw(entropy& e) { return {e.weighted(D::flag_weights) == 0}; }
+  static F apply(F& s, replica_id self, const command& c) {
+    if constexpr (enable_wins) {
+      return c.wins ? s.enable(self) : s.disable();
+    } else {
+      return c.wins ? s.disable(self) : s.enable();
+    }
   }
 };
 

@@ -43,20 +43,28 @@ struct workload {
 
 namespace workload_domains {
 
-/// Random 64-bit numbers: no two operations insert the same element.
-struct unique : collisions {
+/// Elements (and register values) the numbers below `N`; map keys "k0".."k{K-1}".
+template <std::uint64_t N, std::uint64_t K = 3>
+struct numbers : collisions {
   template <class T>
   static T element(entropy& e) {
-    return static_cast<T>(e.below(u64_max));
+    return static_cast<T>(e.below(N));
+  }
+  template <class T>
+  static T value(entropy& e) {
+    return element<T>(e);
+  }
+  template <class Key>
+  static Key key(entropy& e) {
+    return "k" + std::to_string(e.below(K));
   }
 };
 
+/// Random 64-bit numbers: no two operations insert the same element.
+struct unique : numbers<collisions::u64_max> {};
+
 /// 256 numbers, inserted (60%) or erased (40%), so erases hit and race with inserts.
-struct contended : collisions {
-  template <class T>
-  static T element(entropy& e) {
-    return static_cast<T>(e.below(256));
-  }
+struct contended : numbers<256> {
   static constexpr std::array<std::uint64_t, 3> or_set_weights{6, 4, 0};
 };
 
@@ -65,37 +73,17 @@ struct small_steps : collisions {
   static std::uint64_t amount(entropy& e) { return 1 + e.below(5); }
 };
 
-/// 32 keys "k0".."k31" of sets of 16 numbers: inserts (60%), erases (30%)
-/// and, sometimes, the erase of a whole key.
-struct keyed : collisions {
-  template <class K>
-  static K key(entropy& e) {
-    return "k" + std::to_string(e.below(32));
-  }
-  template <class T>
-  static T element(entropy& e) {
-    return static_cast<T>(e.below(16));
-  }
+/// 32 keys of sets of 16 numbers: inserts (60%), erases (30%) and,
+/// sometimes, the erase of a whole key.
+struct keyed : numbers<16, 32> {
   static constexpr std::array<std::uint64_t, 3> or_map_weights{1, 0, 9};
   static constexpr std::array<std::uint64_t, 3> or_set_weights{6, 3, 0};
 };
 
 /// Every type at once: small amounts, 64 values, 8 keys, transfers to any
 /// of 64 replicas, timestamps up to 1000.
-struct mixed : collisions {
+struct mixed : numbers<64, 8> {
   static std::uint64_t amount(entropy& e) { return 1 + e.below(3); }
-  template <class T>
-  static T element(entropy& e) {
-    return static_cast<T>(e.below(64));
-  }
-  template <class K>
-  static K key(entropy& e) {
-    return "k" + std::to_string(e.below(8));
-  }
-  template <class T>
-  static T value(entropy& e) {
-    return static_cast<T>(e.below(64));
-  }
   static std::uint64_t timestamp(entropy& e) { return e.below(1000); }
   static replica_id peer(entropy& e) { return replica_id{e.below(64)}; }
   static constexpr std::array<std::uint64_t, 3> or_set_weights{2, 1, 0};
