@@ -117,7 +117,7 @@ struct spec<converge::bounded_counter> {
 
   using command = typename ops<T>::command;
   static T run(T& s, ctx& c, const command& cmd) {
-    using kind = ops<T>::kind;
+    using kind = typename ops<T>::kind;
     const std::uint64_t n = cmd.n;
     if (cmd.what == kind::increment) {
       const std::uint64_t before = c.m.count(c.path, c.self, count_kind::inc);
@@ -276,7 +276,7 @@ struct spec<converge::or_set<E>> {
   static constexpr bool causal = true;
   using command = typename ops<T>::command;
   static T run(T& s, ctx& c, const command& cmd) {
-    using kind = ops<T>::kind;
+    using kind = typename ops<T>::kind;
     T d = ops<T>::apply(s, c.self, cmd);
     if (cmd.what == kind::clear) {
       c.remove_all_at();
@@ -372,7 +372,7 @@ struct spec<converge::or_map<K, V>> {
   static constexpr bool causal = true;
   using command = typename ops<T>::command;
   static T run(T& s, ctx& c, const command& cmd) {
-    using kind = ops<T>::kind;
+    using kind = typename ops<T>::kind;
     if (cmd.what == kind::update) {
       ctx sub = c.at(label(cmd.key));
       return s.update(cmd.key, [&](V& v) { return spec<V>::run(v, sub, cmd.sub); });
