@@ -7,11 +7,9 @@
 // applied to it keep the delta law. Run with -rss_limit_mb=512
 // -malloc_limit_mb=256 so a large allocation is a finding.
 //
-// Input: byte 0 picks the type (fuzz/common.hpp `decode_catalog`, index
+// Input: byte 0 picks the type (fuzz/common/catalogs.hpp `decode_catalog`, index
 // byte % size) and the mode (bit (byte / size) & 1): one state from the
 // rest, or two states, the first of length byte 1.
-#include "common.hpp"
-
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -22,6 +20,10 @@
 #include <string>
 #include <type_traits>
 #include <vector>
+
+#include "common/catalogs.hpp"
+#include "common/harness.hpp"
+#include "common/specs.hpp"
 
 namespace converge_fuzz {
 namespace {
@@ -71,13 +73,17 @@ void accepted(const T& x, std::span<const std::byte> input) {
 /// out of the pair laws (each is still checked alone).
 template <class T>
 bool disjoint_dots(const T& x, const T& y) {
-  if constexpr (requires { typename T::store_type; x.store().for_each_dot([](const converge::dot&) {}); }) {
+  if constexpr (requires {
+                  typename T::store_type;
+                  x.store().for_each_dot([](const converge::dot&) {});
+                }) {
     std::vector<converge::dot> mine;
     x.store().for_each_dot([&](const converge::dot& d) { mine.push_back(d); });
     std::sort(mine.begin(), mine.end());
     bool disjoint = true;
-    y.store().for_each_dot(
-        [&](const converge::dot& d) { disjoint = disjoint && !std::binary_search(mine.begin(), mine.end(), d); });
+    y.store().for_each_dot([&](const converge::dot& d) {
+      disjoint = disjoint && !std::binary_search(mine.begin(), mine.end(), d);
+    });
     return disjoint;
   } else if constexpr (converge::detail::hana_struct<T>) {
     bool all = true;
@@ -95,8 +101,8 @@ void pair(const T& x, const T& y) {
   check_(xy == converge::join(y, x), "commutativity", x, &y);
   check_(converge::join(xy, x) == xy && converge::join(xy, y) == xy, "join is an upper bound", x, &y);
   check_(converge::leq(x, y) == (xy == y), "order: leq(x, y) == (join(x, y) == y)", x, &y);
-  check_(converge::join(converge::join(x, y), xy) == converge::join(x, converge::join(y, xy)), "associativity", x,
-         &y);
+  check_(converge::join(converge::join(x, y), xy) == converge::join(x, converge::join(y, xy)),
+         "associativity", x, &y);
   const T r = converge::novel(x, y);
   check_(converge::join(y, r) == xy, "novel: join(s, novel(d, s)) == join(s, d)", x, &y);
   check_(converge::leq(r, x), "novel: leq(novel(d, s), d)", x, &y);
@@ -159,7 +165,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size == 0) return 0;
   const std::size_t n = decode_catalog::size;
   const bool two = ((data[0] / n) & 1U) != 0;
-  with_type(decode_catalog{}, data[0] % n,
-            [&]<class T>(std::type_identity<T>) { run<T>(std::span<const std::uint8_t>(data + 1, size - 1), two); });
+  with_type(decode_catalog{}, data[0] % n, [&]<class T>(std::type_identity<T>) {
+    run<T>(std::span<const std::uint8_t>(data + 1, size - 1), two);
+  });
   return 0;
 }

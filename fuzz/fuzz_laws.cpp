@@ -3,12 +3,12 @@
 // catalog, on three replicas whose deltas the input drops, duplicates and
 // reorders.
 //
-// Input: byte 0 picks the type (fuzz/common.hpp `catalog`); the rest drives
+// Input: byte 0 picks the type (fuzz/common/catalogs.hpp `catalog`); the rest drives
 // the steps (a local mutator, delivering one pending delta, dropping or
 // duplicating it, delivering a group of deltas joined into one, a full-state
 // sync) and then the order in which every delta is finally delivered. The same
 // bytes then drive one case of converge::testing::check_laws_once.
-#include "common.hpp"
+#include <converge/testing/laws.hpp>
 
 #include <array>
 #include <cstddef>
@@ -16,6 +16,11 @@
 #include <span>
 #include <string>
 #include <vector>
+
+#include "common/catalogs.hpp"
+#include "common/harness.hpp"
+#include "common/model.hpp"
+#include "common/specs.hpp"
 
 namespace converge_fuzz {
 namespace {
@@ -185,7 +190,8 @@ class laws_run {
     for (std::size_t i = 0; i < n; ++i) {
       T group{};
       for (const T& d : applied_[i]) converge::join_into(group, d);
-      check_(group == st_[i], "delta group: the join of every delta a replica joined == its state", &group, &st_[i]);
+      check_(group == st_[i], "delta group: the join of every delta a replica joined == its state", &group,
+             &st_[i]);
     }
     // Convergence: every delta (dropped ones too) reaches every replica, in a
     // different order at each, some twice; all end at the join of all deltas.
@@ -201,15 +207,14 @@ class laws_run {
     for (std::size_t i = 0; i < n; ++i) {
       std::vector<std::size_t> order(log_.size());
       for (std::size_t k = 0; k < order.size(); ++k) order[k] = i == 1 ? order.size() - 1 - k : k;
-      for (std::size_t k = order.size(); i == 2 && k > 1; --k) {
-        std::swap(order[k - 1], order[static_cast<std::size_t>(e_.below(k))]);
-      }
+      if (i == 2) e_.shuffle(order);
       for (const std::size_t id : order) {
         converge::join_into(st_[i], log_[id].delta);
         if (e_.chance(1, 8)) converge::join_into(st_[i], log_[id].delta);
       }
       md_[i] = all;
-      check_(st_[i] == top, "convergence: replica " + std::to_string(i + 1) + " after every delta", &st_[i], &top);
+      check_(st_[i] == top, "convergence: replica " + std::to_string(i + 1) + " after every delta", &st_[i],
+             &top);
       queries_(i);
     }
     std::string err;

@@ -7,7 +7,7 @@
 // injected payload a replica accepted). Aborts on divergence, on a cluster
 // that never quiesces, and on anything `receive` lets escape.
 //
-// Input: byte 0 picks the state type (fuzz/common.hpp `catalog`, byte % size)
+// Input: byte 0 picks the state type (fuzz/common/catalogs.hpp `catalog`, byte % size)
 // and the mode (bit (byte / size) & 1): this step-by-step harness, or one run
 // of converge::testing::simulator configured from the next bytes.
 //
@@ -18,10 +18,11 @@
 // only accepted when it is bottom (a forged dot could legitimately break
 // convergence). An accepted non-causal payload is made true: the claimed
 // sender also applies it, and the oracle includes it.
-#include "common.hpp"
-
 #include <converge/replication/replicator.hpp>
+#include <converge/testing/cluster.hpp>
+#include <converge/testing/network.hpp>
 #include <converge/testing/simulator.hpp>
+#include <converge/testing/workloads.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -31,6 +32,10 @@
 #include <utility>
 #include <vector>
 
+#include "common/catalogs.hpp"
+#include "common/harness.hpp"
+#include "common/specs.hpp"
+
 namespace converge_fuzz {
 namespace {
 
@@ -38,9 +43,9 @@ using converge::replicator;
 using converge::replicator_options;
 
 template <class T>
-class cluster {
+class cluster_run {
  public:
-  explicit cluster(std::span<const std::uint8_t> bytes) : e_(bytes) {}
+  explicit cluster_run(std::span<const std::uint8_t> bytes) : e_(bytes) {}
 
   void run() {
     configure_();
@@ -50,31 +55,24 @@ class cluster {
   }
 
  private:
-  struct node {
-    std::optional<replicator<T>> r;
-    std::uint32_t incarnation = 0;
-    T saved{};
-  };
-  struct packet {
-    std::size_t from;
-    std::size_t to;
-    std::vector<std::byte> bytes;
-  };
+  using packet = converge::testing::packet;
 
   void note_(const std::string& s) {
-    if (tracing()) trace_ += "\n    t=" + std::to_string(now_) + " " + s;
+    if (tracing()) trace_ += "\n    t=" + std::to_string(c_.now) + " " + s;
   }
 
   [[noreturn]] void fail_(const std::string& what) {
     std::string out = spec<T>::name() + " cluster of " + std::to_string(n_) + ": " + what;
     out += "\n  options: bp=" + std::to_string(opt_.avoid_back_propagation) +
-           " rr=" + std::to_string(opt_.remove_redundant) + " gossip=" + std::to_string(opt_.gossip_interval) +
+           " rr=" + std::to_string(opt_.remove_redundant) +
+           " gossip=" + std::to_string(opt_.gossip_interval) +
            " max_message=" + std::to_string(opt_.max_message_bytes) +
-           " max_buffer=" + std::to_string(opt_.max_buffer_bytes) + " max_parts=" + std::to_string(opt_.max_parts);
+           " max_buffer=" + std::to_string(opt_.max_buffer_bytes) +
+           " max_parts=" + std::to_string(opt_.max_parts);
     out += "\n  oracle = " + show(oracle_);
     for (std::size_t i = 0; i < n_; ++i) {
-      if (nodes_[i].r) out += "\n  node " + std::to_string(i) + " = " + show(nodes_[i].r->state()) + "\n  " +
-                              nodes_[i].r->describe();
+      if (c_.up(i))
+        out += "\n  node " + std::to_string(i) + " = " + show(c_[i].state()) + "\n  " + c_[i].describe();
     }
     out += tracing() ? "\n  steps:" + trace_ : "\n  (set CONVERGE_FUZZ_TRACE=1 to print the steps)";
     fail(out);
@@ -88,54 +86,43 @@ class cluster {
     if (e_.chance(1, 4)) opt_.max_message_bytes = 160 + e_.below(256);
     if (e_.chance(1, 4)) opt_.max_buffer_bytes = 32 + e_.below(512);
     if (e_.chance(1, 8)) opt_.max_parts = 2 + e_.below(6);
-    nodes_.resize(n_);
-    side_.assign(n_, 0);
+    // The input moves every packet by hand: the network adds no fault.
+    c_ = converge::testing::cluster<T>(n_, converge::testing::network(n_));
     for (std::size_t i = 0; i < n_; ++i) start_(i, T{});
   }
 
   void start_(std::size_t i, T initial) {
     replicator_options o = opt_;
     o.session = replica_id::mix(0xc0ffee00ULL + ++starts_);  // new at every start, never reused
-    nodes_[i].r.emplace(replica_id::with_incarnation(i + 1, nodes_[i].incarnation), o, std::move(initial));
-    for (std::size_t j = 0; j < n_; ++j) {
-      if (j != i) nodes_[i].r->add_peer(j);
-    }
+    c_.start(i, c_.id_of(i), o, std::move(initial));         // every other node a peer
   }
 
   std::size_t pick_up_() {
     const auto i = static_cast<std::size_t>(e_.below(n_));
     for (std::size_t k = 0; k < n_; ++k) {
-      if (nodes_[(i + k) % n_].r) return (i + k) % n_;
+      if (c_.up((i + k) % n_)) return (i + k) % n_;
     }
     return n_;
   }
 
   void tick_(std::size_t i) {
-    converge::tick_result out = nodes_[i].r->tick(now_);
-    for (converge::outgoing& m : out.messages) {
-      if (m.to >= n_) fail_("a replicator sent to an unknown peer " + std::to_string(m.to));
-      net_.push_back({i, static_cast<std::size_t>(m.to), std::move(m.bytes)});
-    }
+    if (!c_.tick(i)) fail_("a replicator sent to an unknown peer");
   }
 
-  void deliver_(packet p) {
-    node& to = nodes_[p.to];
-    if (!to.r || (partitioned_ && side_[p.from] != side_[p.to])) {
-      note_("lost " + std::to_string(p.from) + "->" + std::to_string(p.to));
-      return;
-    }
-    note_("deliver " + std::to_string(p.from) + "->" + std::to_string(p.to) + " (" + std::to_string(p.bytes.size()) +
-          " bytes)");
-    to.r->receive(p.from, p.bytes);
+  void deliver_(const packet& p) {
+    const bool delivered = c_.deliver(p);
+    note_((delivered ? "deliver " : "lost ") + std::to_string(p.from) + "->" + std::to_string(p.to) +
+          (delivered ? " (" + std::to_string(p.bytes.size()) + " bytes)" : std::string()));
   }
 
   void steps_() {
+    converge::testing::network& net = c_.net();
     for (int step = 0; step < 400 && !e_.exhausted(); ++step) {
       const std::uint64_t kind = e_.below(16);
       if (kind < 4) {  // a local operation
         const std::size_t i = pick_up_();
         if (i == n_) continue;
-        replicator<T>& r = *nodes_[i].r;
+        replicator<T>& r = c_[i];
         const replica_id self = r.self();
         const T d = r.mutate([&](T& s) { return plain_op(s, self, e_); });
         converge::join_into(oracle_, d);
@@ -144,41 +131,36 @@ class cluster {
         const std::size_t i = pick_up_();
         if (i != n_) tick_(i);
       } else if (kind == 7) {
-        now_ += 1 + e_.below(2 * opt_.gossip_interval);
+        c_.now += 1 + e_.below(2 * opt_.gossip_interval);
       } else if (kind < 11) {  // deliver, drop or duplicate a message in flight (any of them: reordering)
-        if (net_.empty()) continue;
-        const auto k = static_cast<std::size_t>(e_.below(net_.size()));
+        if (net.empty()) continue;
+        const auto k = static_cast<std::size_t>(e_.below(net.size()));
         const std::uint64_t what = e_.below(6);
         if (what == 0) {
-          note_("drop " + std::to_string(net_[k].from) + "->" + std::to_string(net_[k].to));
-          net_.erase(net_.begin() + static_cast<std::ptrdiff_t>(k));
+          note_("drop " + std::to_string(net.at(k).from) + "->" + std::to_string(net.at(k).to));
+          net.drop(k);
         } else if (what == 1) {
-          net_.push_back(net_[k]);
+          net.duplicate(k);
         } else {
-          packet p = std::move(net_[k]);
-          net_.erase(net_.begin() + static_cast<std::ptrdiff_t>(k));
-          deliver_(std::move(p));
+          deliver_(net.take(k));
         }
       } else if (kind == 11) {  // a partition forms or heals
-        partitioned_ = !partitioned_;
-        for (auto& s : side_) s = partitioned_ ? static_cast<unsigned char>(e_.below(2)) : 0;
-        note_(partitioned_ ? "partition" : "heal");
+        if (net.partitioned()) {
+          net.heal();
+        } else {
+          net.partition([&] { return e_.below(2); });
+        }
+        note_(net.partitioned() ? "partition" : "heal");
       } else if (kind < 14) {  // a crash, or a restart
         const auto i = static_cast<std::size_t>(e_.below(n_));
-        node& nd = nodes_[i];
-        if (nd.r) {
+        if (c_.up(i)) {
           // Only a quiescent replica whose writes another replica also
-          // holds may lose its data: losing writes that exist nowhere else
-          // is not a replication fault (and quiescence alone does not rule
-          // it out: the peers that acknowledged may have been wiped since).
-          const bool wipe = nd.r->quiescent() && e_.chance(1, 2) && held_elsewhere_(i);
-          nd.saved = wipe ? T{} : nd.r->state();
-          if (wipe) ++nd.incarnation;
-          nd.r.reset();
+          // holds may lose its data (see cluster::crash).
+          const bool wipe = c_.crash(i, [&] { return e_.chance(1, 2); });
           note_("crash " + std::to_string(i) + (wipe ? " (data lost)" : " (data kept)"));
         } else {
           note_("restart " + std::to_string(i));
-          start_(i, std::exchange(nd.saved, T{}));
+          start_(i, std::exchange(c_.at(i).saved, T{}));
         }
       } else {
         inject_();
@@ -186,38 +168,37 @@ class cluster {
     }
   }
 
-  [[nodiscard]] bool held_elsewhere_(std::size_t i) const {
-    T others{};
-    for (std::size_t j = 0; j < n_; ++j) {
-      if (j != i) converge::join_into(others, nodes_[j].r ? nodes_[j].r->state() : nodes_[j].saved);
-    }
-    return converge::is_bottom(converge::novel(nodes_[i].r->state(), others));
-  }
-
   /// Bytes from peer `from` to node `to`: arbitrary, or a genuine message
   /// with bytes changed. See the file comment for what is kept out.
   void inject_() {
     const auto to = static_cast<std::size_t>(e_.below(n_));
     const std::size_t from = (to + 1 + static_cast<std::size_t>(e_.below(n_ - 1))) % n_;
-    if (!nodes_[to].r || !nodes_[from].r) return;
+    if (!c_.up(to) || !c_.up(from)) return;
     std::vector<std::byte> bytes;
-    if (!net_.empty() && e_.chance(1, 2)) {
-      bytes = net_[static_cast<std::size_t>(e_.below(net_.size()))].bytes;
+    const converge::testing::network& net = c_.net();
+    if (!net.empty() && e_.chance(1, 2)) {
+      bytes = net.at(static_cast<std::size_t>(e_.below(net.size()))).bytes;
       const std::uint64_t edits = 1 + e_.below(3);
       for (std::uint64_t k = 0; k < edits && !bytes.empty(); ++k) {
         const auto at = static_cast<std::size_t>(e_.below(bytes.size()));
         switch (e_.below(3)) {
-          case 0: bytes[at] = static_cast<std::byte>(e_.below(256)); break;
-          case 1: bytes.resize(at); break;
-          default: bytes.insert(bytes.begin() + static_cast<std::ptrdiff_t>(at), static_cast<std::byte>(e_.below(256)));
+          case 0:
+            bytes[at] = static_cast<std::byte>(e_.below(256));
+            break;
+          case 1:
+            bytes.resize(at);
+            break;
+          default:
+            bytes.insert(bytes.begin() + static_cast<std::ptrdiff_t>(at),
+                         static_cast<std::byte>(e_.below(256)));
         }
       }
     } else {
       const std::uint64_t len = e_.below(64);
       for (std::uint64_t k = 0; k < len; ++k) bytes.push_back(static_cast<std::byte>(e_.below(256)));
     }
-    replicator<T>& receiver = *nodes_[to].r;
-    replicator<T>& sender = *nodes_[from].r;
+    replicator<T>& receiver = c_[to];
+    replicator<T>& sender = c_[from];
     std::optional<T> payload;
     if (const auto env = converge::replication::read_envelope(bytes, opt_.max_parts)) {
       const std::uint64_t forged = replica_id::mix(0xbadULL + ++forged_);
@@ -255,39 +236,30 @@ class cluster {
   }
 
   void heal_() {
-    partitioned_ = false;
+    c_.net().heal();
     for (std::size_t i = 0; i < n_; ++i) {
-      if (!nodes_[i].r) {
+      if (!c_.up(i)) {
         note_("restart " + std::to_string(i));
-        start_(i, std::exchange(nodes_[i].saved, T{}));
+        start_(i, std::exchange(c_.at(i).saved, T{}));
       }
     }
     note_("healed: no more faults");
     const std::uint64_t rounds = 200 + 40 * opt_.gossip_interval;
     for (std::uint64_t round = 0; round < rounds; ++round) {
       for (std::size_t i = 0; i < n_; ++i) tick_(i);
-      if (net_.empty() && quiescent_()) return;
-      std::vector<packet> now = std::move(net_);
-      net_.clear();
-      for (packet& p : now) deliver_(std::move(p));
-      ++now_;
+      if (c_.net().empty() && c_.all_quiescent()) return;
+      for (const packet& p : c_.net().take_all()) deliver_(p);
+      ++c_.now;
     }
     if (unsendable_()) return;
     fail_("no quiescence " + std::to_string(rounds) + " rounds after healing");
   }
 
-  [[nodiscard]] bool quiescent_() const {
-    for (const node& nd : nodes_) {
-      if (!nd.r->quiescent()) return false;
-    }
-    return true;
-  }
-
   /// An interval that cannot be cut under max_message_bytes is reported, not
   /// sent: the one documented way for a replicator not to converge.
   [[nodiscard]] bool unsendable_() const {
-    for (const node& nd : nodes_) {
-      if (nd.r->metrics().unsendable != 0) return true;
+    for (std::size_t i = 0; i < n_; ++i) {
+      if (c_[i].metrics().unsendable != 0) return true;
     }
     return false;
   }
@@ -295,7 +267,7 @@ class cluster {
   void verify_() {
     if (unsendable_()) return;
     for (std::size_t i = 0; i < n_; ++i) {
-      if (!(nodes_[i].r->state() == oracle_)) {
+      if (!(c_[i].state() == oracle_)) {
         fail_("after healing and quiescence node " + std::to_string(i) +
               " differs from the join of every delta issued");
       }
@@ -305,35 +277,16 @@ class cluster {
   byte_entropy e_;
   std::size_t n_ = 2;
   replicator_options opt_{};
-  std::vector<node> nodes_;
-  std::vector<packet> net_;
-  std::vector<unsigned char> side_;
-  bool partitioned_ = false;
+  converge::testing::cluster<T> c_;
   T oracle_{};
-  std::uint64_t now_ = 0;
   std::uint64_t starts_ = 0;
   std::uint64_t forged_ = 0;
   std::string trace_;
 };
 
-/// Entropy from the simulator's generator, so the catalog's operations run
-/// inside converge::testing::simulator.
-class rng_entropy final : public entropy {
- public:
-  explicit rng_entropy(converge::testing::sim_rng& rng) : rng_(rng) {}
-  std::uint64_t below(std::uint64_t n) override { return rng_.below(n); }
-
- private:
-  converge::testing::sim_rng& rng_;
-};
-
+/// The catalog's operations, as a simulator workload.
 template <class T>
-struct sim_op {
-  T operator()(T& s, replica_id self, converge::testing::sim_rng& rng) const {
-    rng_entropy e(rng);
-    return plain_op(s, self, e);
-  }
-};
+using sim_op = converge::testing::workload<T, converge::testing::collisions>;
 
 /// One simulator run, its configuration drawn from the bytes.
 template <class T>
@@ -375,7 +328,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (sim) {
       simulate<T>(rest);
     } else {
-      cluster<T>(rest).run();
+      cluster_run<T>(rest).run();
     }
   });
   return 0;

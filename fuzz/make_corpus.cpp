@@ -4,16 +4,19 @@
 // (every byte string is a meaningful run for the structure-aware harnesses),
 // and for fuzz_decode the encodings of real states and deltas of that type,
 // alone and in pairs. Deterministic: the same files every time.
-#include "common.hpp"
+#include <converge/testing/entropy.hpp>
+#include <converge/testing/operations.hpp>
 
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <string>
 #include <vector>
+
+#include "common/catalogs.hpp"
+#include "common/harness.hpp"
 
 namespace {
 
@@ -29,31 +32,14 @@ void write(const std::string& harness, const bytes_t& b) {
   std::snprintf(name, sizeof name, "seed-%016llx", static_cast<unsigned long long>(h));
   const std::filesystem::path dir = out_dir / harness;
   std::filesystem::create_directories(dir);
-  std::ofstream(dir / name, std::ios::binary).write(reinterpret_cast<const char*>(b.data()),
-                                                     static_cast<std::streamsize>(b.size()));
+  std::ofstream(dir / name, std::ios::binary)
+      .write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
 }
 
-bytes_t random_bytes(std::mt19937_64& rng, std::uint8_t lead, std::size_t n) {
+bytes_t random_bytes(converge::testing::seeded_entropy& rng, std::uint8_t lead, std::size_t n) {
   bytes_t b{lead};
   for (std::size_t i = 0; i < n; ++i) b.push_back(static_cast<std::uint8_t>(rng()));
   return b;
-}
-
-/// A state and a delta of `T`: three replicas run `steps` operations and
-/// exchange about half of their deltas.
-template <class T>
-std::pair<T, T> state_and_delta(std::uint64_t seed, int steps) {
-  converge::testing::seeded_entropy e(seed);
-  T r[3];
-  T last{};
-  for (int k = 0; k < steps; ++k) {
-    const auto who = static_cast<std::size_t>(e.below(3));
-    last = plain_op(r[who], replica_id{who + 1}, e);
-    for (std::size_t o = 0; o < 3; ++o) {
-      if (o != who && e.chance(1, 2)) converge::join_into(r[o], last);
-    }
-  }
-  return {r[e.below(3)], last};
 }
 
 bytes_t encoded(std::uint8_t lead, const auto& x) {
@@ -70,7 +56,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   out_dir = argv[1];
-  std::mt19937_64 rng(20261126);
+  converge::testing::seeded_entropy rng(20261126);
 
   for (std::size_t t = 0; t < catalog::size; ++t) {
     const auto lead = static_cast<std::uint8_t>(t);
@@ -85,7 +71,9 @@ int main(int argc, char** argv) {
       const auto two = static_cast<std::uint8_t>(t + decode_catalog::size);
       write("fuzz_decode", encoded(single, T{}));
       for (const std::uint64_t seed : {1, 2, 3}) {
-        const auto [state, delta] = state_and_delta<T>(seed, 4 + 6 * static_cast<int>(seed));
+        converge::testing::seeded_entropy e(seed);
+        const auto [state, delta] =
+            converge::testing::random_state_and_delta<T>(e, 4 + 6 * static_cast<int>(seed));
         write("fuzz_decode", encoded(single, state));
         write("fuzz_decode", encoded(single, delta));
         const bytes_t a = encoded(0, delta);

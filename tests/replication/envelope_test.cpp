@@ -3,7 +3,7 @@
 #include "support/random.hpp"
 
 #include <converge/replication/envelope.hpp>
-#include <converge/testing/laws.hpp>
+#include <converge/testing/entropy.hpp>
 
 #include <doctest/doctest.h>
 

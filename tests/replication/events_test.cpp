@@ -1,7 +1,7 @@
 // The replicator reports what it applied: every change, local or received,
 // comes out of poll() as the delta and its source, in time proportional to
 // the change, and a mirror that joins the events equals the state.
-#include "replication/net.hpp"
+#include <converge/testing/cluster.hpp>
 #include "support/random.hpp"
 
 #include <converge/gset.hpp>
@@ -9,7 +9,7 @@
 #include <converge/or_map.hpp>
 #include <converge/or_set.hpp>
 #include <converge/replication/replicator.hpp>
-#include <converge/testing/laws.hpp>
+#include <converge/testing/entropy.hpp>
 
 #include <doctest/doctest.h>
 
@@ -41,7 +41,7 @@ std::vector<converge::applied_delta<State>> drain(converge::replicator<State>& r
 }  // namespace
 
 TEST_CASE("events: none are queued unless reporting is on") {
-  test::net<gs> n;
+  converge::testing::cluster<gs> n;
   n.add();
   n.add();
   n[0].mutate([](gs& s) { return s.insert(1); });
@@ -52,7 +52,7 @@ TEST_CASE("events: none are queued unless reporting is on") {
 }
 
 TEST_CASE("events: a local mutate and a received delta each come out once, with their source") {
-  test::net<gs> n;
+  converge::testing::cluster<gs> n;
   n.add(reporting());
   n.add(reporting());
   REQUIRE(n.settle());  // announcements of bottom change nothing: no events
@@ -86,7 +86,7 @@ TEST_CASE("events: a local mutate and a received delta each come out once, with 
 }
 
 TEST_CASE("events: only the novel part of a received payload is reported") {
-  test::net<gs> n;
+  converge::testing::cluster<gs> n;
   n.add(reporting());
   n.add(reporting());
   REQUIRE(n.settle());
@@ -105,7 +105,7 @@ TEST_CASE("events: only the novel part of a received payload is reported") {
 }
 
 TEST_CASE("events: past max_events, changes fold into the last event, and nothing is lost") {
-  test::net<gs> n;
+  converge::testing::cluster<gs> n;
   n.add(reporting(2));
   for (std::uint64_t v = 0; v < 5; ++v) n[0].mutate([&](gs& s) { return s.insert(v); });
   auto events = drain(n[0]);
@@ -117,7 +117,7 @@ TEST_CASE("events: past max_events, changes fold into the last event, and nothin
 }
 
 TEST_CASE("events: a folded event from several sources names none") {
-  test::net<gs> n;
+  converge::testing::cluster<gs> n;
   n.add(reporting(1));
   n.add();
   REQUIRE(n.settle());
@@ -133,7 +133,7 @@ TEST_CASE("events: a folded event from several sources names none") {
 }
 
 TEST_CASE("events: turning reporting off drops what is queued") {
-  test::net<gs> n;
+  converge::testing::cluster<gs> n;
   n.add(reporting());
   n[0].mutate([](gs& s) { return s.insert(1); });
   n[0].report_applied(false);
@@ -151,11 +151,11 @@ TEST_CASE("events: a mirror that joins every event equals the state, under loss,
   converge::testing::seeded_entropy e(seed ^ 0xe7e27);
   for (int round = 0; round < 20; ++round) {
     CAPTURE(round);
-    test::net<kv> n;
+    converge::testing::cluster<kv> n;
     constexpr std::size_t replicas = 4;
     for (std::size_t i = 0; i < replicas; ++i) n.add(reporting(8));
     std::vector<kv> mirror(replicas);
-    n.deliver_if = [&](const test::packet&) { return !e.chance(1, 4); };
+    n.deliver_if = [&](const converge::testing::packet&) { return !e.chance(1, 4); };
     const auto keys = std::vector<std::string>{"a", "b", "c", "d", "e"};
     for (int op = 0; op < 60; ++op) {
       const std::size_t at = e.below(replicas);
@@ -172,7 +172,7 @@ TEST_CASE("events: a mirror that joins every event equals the state, under loss,
         while (auto ev = n[i].poll()) converge::join_into(mirror[i], ev->delta);
       }
     }
-    n.deliver_if = [](const test::packet&) { return true; };
+    n.deliver_if = [](const converge::testing::packet&) { return true; };
     REQUIRE(n.settle(100000, 10));
     for (std::size_t i = 0; i < replicas; ++i) {
       while (auto ev = n[i].poll()) converge::join_into(mirror[i], ev->delta);

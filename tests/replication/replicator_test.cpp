@@ -1,11 +1,9 @@
 // The replicator on a fake clock: delivery, acks, loss, duplication,
 // reordering, garbage, state transfer, chunking, restarts, BP and RR.
-#include "replication/net.hpp"
-#include "support/random.hpp"
-
 #include <converge/gset.hpp>
 #include <converge/or_set.hpp>
 #include <converge/replication/replicator.hpp>
+#include <converge/testing/cluster.hpp>
 #include <converge/wire/encode.hpp>
 
 #include <doctest/doctest.h>
@@ -15,12 +13,25 @@
 #include <set>
 #include <vector>
 
+#include "support/random.hpp"
+
 namespace {
 
 using gs = converge::gset<std::uint64_t>;
 using ors = converge::or_set<std::uint64_t>;
 using converge::replica_id;
 using converge::replicator_options;
+using converge::testing::packet;
+template <class State>
+using net = converge::testing::cluster<State>;
+
+/// `count` replicators, each a peer of every other, with options `o`.
+template <class State>
+net<State> mesh(std::size_t count, const replicator_options& o = {}) {
+  net<State> n;
+  for (std::size_t i = 0; i < count; ++i) n.add(o);
+  return n;
+}
 
 std::set<std::uint64_t> elements(const ors& s) {
   std::set<std::uint64_t> out;
@@ -31,9 +42,7 @@ std::set<std::uint64_t> elements(const ors& s) {
 }  // namespace
 
 TEST_CASE("replicator: a mutation reaches the peer, is acknowledged, and leaves the buffer") {
-  test::net<gs> n;
-  n.add();
-  n.add();
+  auto n = mesh<gs>(2);
   REQUIRE(n.settle());  // announcements
   const gs d = n[0].mutate([](gs& s) { return s.insert(42); });
   CHECK(d.contains(42));
@@ -51,14 +60,12 @@ TEST_CASE("replicator: a mutation reaches the peer, is acknowledged, and leaves 
 }
 
 TEST_CASE("replicator: a lost delta is retransmitted after the gossip interval") {
-  test::net<gs> n;
-  n.add();
-  n.add();
+  auto n = mesh<gs>(2);
   REQUIRE(n.settle());
   n.now += 100;
   n[0].mutate([](gs& s) { return s.insert(7); });
   int dropped = 0;
-  n.deliver_if = [&](const test::packet& p) {
+  n.deliver_if = [&](const packet& p) {
     if (p.from == 0 && dropped == 0) {
       ++dropped;
       return false;
@@ -81,30 +88,26 @@ TEST_CASE("replicator: a lost delta is retransmitted after the gossip interval")
 TEST_CASE("replicator: duplicated and reordered messages are harmless") {
   auto rng = test::rng_for("replicator dup reorder");
   CAPTURE(test::seed());
-  test::net<ors> n;
   replicator_options o;
   o.gossip_interval = 1;
-  n.add(o);
-  n.add(o);
-  n.add(o);
+  auto n = mesh<ors>(3, o);
   for (int round = 0; round < 60; ++round) {
-    const auto who = static_cast<std::size_t>(test::below(rng, 3));
-    const std::uint64_t v = test::below(rng, 20);
-    if (test::below(rng, 3) == 0) {
+    const auto who = static_cast<std::size_t>(rng.below(3));
+    const std::uint64_t v = rng.below(20);
+    if (rng.below(3) == 0) {
       n[who].mutate([&](ors& s) { return s.erase(v); });
     } else {
       n[who].mutate([&, who](ors& s) { return s.insert(replica_id{who + 1}, v); });
     }
     n.tick();
     // Duplicate everything, shuffle, and hold some back for later.
-    std::vector<test::packet> all = n.in_flight;
-    for (const auto& p : n.in_flight) all.push_back(p);
-    std::shuffle(all.begin(), all.end(), rng);
-    n.in_flight.clear();
+    std::vector<packet> all = n.net().take_all();
+    for (std::size_t i = 0, sent = all.size(); i < sent; ++i) all.push_back(all[i]);
+    rng.shuffle(all);
     const std::size_t keep = all.size() / 3;
     for (std::size_t i = 0; i < all.size(); ++i) {
       if (i < keep) {
-        n.in_flight.push_back(all[i]);  // delivered next round, after newer ones
+        n.net().put(n.now, all[i]);  // delivered next round, with newer ones
       } else {
         n[all[i].to].receive(all[i].from, all[i].bytes);
       }
@@ -120,20 +123,18 @@ TEST_CASE("replicator: duplicated and reordered messages are harmless") {
 TEST_CASE("replicator: garbage bytes are counted and ignored") {
   auto rng = test::rng_for("replicator garbage");
   CAPTURE(test::seed());
-  test::net<ors> n;
-  n.add();
-  n.add();
+  auto n = mesh<ors>(2);
   n[0].mutate([](ors& s) { return s.insert(replica_id{1}, 5); });
   n.tick();
-  REQUIRE_FALSE(n.in_flight.empty());
-  const std::vector<std::byte> good = n.in_flight.front().bytes;
-  n.in_flight.clear();
+  REQUIRE_FALSE(n.net().empty());
+  const std::vector<std::byte> good = n.net().at(0).bytes;
+  (void)n.net().take_all();
   const ors before = n[1].state();
   std::uint64_t sent = 0;
   // Random bytes.
   for (int i = 0; i < 300; ++i) {
-    std::vector<std::byte> junk(static_cast<std::size_t>(test::below(rng, 64)));
-    for (auto& b : junk) b = static_cast<std::byte>(test::below(rng, 256));
+    std::vector<std::byte> junk(static_cast<std::size_t>(rng.below(64)));
+    for (auto& b : junk) b = static_cast<std::byte>(rng.below(256));
     n[1].receive(0, junk);
     ++sent;
   }
@@ -144,7 +145,7 @@ TEST_CASE("replicator: garbage bytes are counted and ignored") {
   }
   for (int i = 0; i < 300; ++i) {
     std::vector<std::byte> bad = good;
-    bad[static_cast<std::size_t>(test::below(rng, bad.size()))] ^= static_cast<std::byte>(1 + test::below(rng, 255));
+    bad[static_cast<std::size_t>(rng.below(bad.size()))] ^= static_cast<std::byte>(1 + rng.below(255));
     n[1].receive(0, bad);
   }
   // A message from a stranger.
@@ -162,9 +163,7 @@ TEST_CASE("replicator: garbage bytes are counted and ignored") {
 }
 
 TEST_CASE("replicator: garbage leaves the state unchanged") {
-  test::net<gs> n;
-  n.add();
-  n.add();
+  auto n = mesh<gs>(2);
   REQUIRE(n.settle());
   const gs before = n[1].state();
   const std::vector<std::byte> junk{std::byte{0x11}, std::byte{0x05}, std::byte{0x01}, std::byte{0xff}};
@@ -175,7 +174,7 @@ TEST_CASE("replicator: garbage leaves the state unchanged") {
 }
 
 TEST_CASE("replicator: a new peer gets a state transfer") {
-  test::net<gs> n;
+  net<gs> n;
   n.add();
   for (std::uint64_t v = 0; v < 50; ++v) n[0].mutate([&](gs& s) { return s.insert(v); });
   REQUIRE(n.settle());
@@ -188,15 +187,13 @@ TEST_CASE("replicator: a new peer gets a state transfer") {
 }
 
 TEST_CASE("replicator: a peer behind the buffer bound gets a state transfer") {
-  test::net<gs> n;
   replicator_options o;
   o.max_buffer_bytes = 200;
-  n.add(o);
-  n.add(o);
+  auto n = mesh<gs>(2, o);
   REQUIRE(n.settle());
   const auto transfers_before = n[0].metrics().total.state_transfers_sent;  // the announcement
   bool cut = true;
-  n.deliver_if = [&](const test::packet&) { return !cut; };
+  n.deliver_if = [&](const packet&) { return !cut; };
   for (std::uint64_t v = 0; v < 100; ++v) {
     n[0].mutate([&](gs& s) { return s.insert(v * 1000); });
     n.step(10);
@@ -214,18 +211,16 @@ TEST_CASE("replicator: a peer behind the buffer bound gets a state transfer") {
 TEST_CASE("replicator: a chunked transfer with lost parts never loses or resurrects an OR-set element") {
   auto rng = test::rng_for("replicator chunks");
   CAPTURE(test::seed());
-  test::net<ors> n;
   replicator_options o;
   o.max_message_bytes = 160;
   o.max_buffer_bytes = 400;  // forces a state transfer after the partition
-  n.add(o);
-  n.add(o);
+  auto n = mesh<ors>(2, o);
   for (std::uint64_t v = 0; v < 60; ++v) n[0].mutate([&](ors& s) { return s.insert(replica_id{1}, v); });
   REQUIRE(n.settle());
   REQUIRE(n[1].state() == n[0].state());
   // Partition: node 0 erases some, inserts more.
   bool cut = true;
-  n.deliver_if = [&](const test::packet& p) { return !cut || p.from != 0; };
+  n.deliver_if = [&](const packet& p) { return !cut || p.from != 0; };
   for (std::uint64_t v = 0; v < 60; v += 3) n[0].mutate([&](ors& s) { return s.erase(v); });
   for (std::uint64_t v = 100; v < 200; ++v) n[0].mutate([&](ors& s) { return s.insert(replica_id{1}, v); });
   n.step();
@@ -234,10 +229,10 @@ TEST_CASE("replicator: a chunked transfer with lost parts never loses or resurre
   // Heal, but lose half of node 0's parts, checking after every delivery.
   cut = false;
   std::uint64_t parts_seen = 0;
-  n.deliver_if = [&](const test::packet& p) {
+  n.deliver_if = [&](const packet& p) {
     if (p.from != 0) return true;
     ++parts_seen;
-    return test::below(rng, 2) == 0;
+    return rng.below(2) == 0;
   };
   bool done = false;
   std::set<std::uint64_t> gone;
@@ -268,14 +263,13 @@ TEST_CASE("replicator: a chunked transfer with lost parts never loses or resurre
 }
 
 TEST_CASE("replicator: every message respects max_message_bytes") {
-  test::net<ors> n;
   replicator_options o;
   o.max_message_bytes = 100;
-  n.add(o);
+  auto n = mesh<ors>(1, o);
   for (std::uint64_t v = 0; v < 300; ++v) n[0].mutate([&](ors& s) { return s.insert(replica_id{1}, v); });
   n.add(o);
   std::size_t largest = 0;
-  n.deliver_if = [&](const test::packet& p) {
+  n.deliver_if = [&](const packet& p) {
     largest = std::max(largest, p.bytes.size());
     return true;
   };
@@ -285,28 +279,24 @@ TEST_CASE("replicator: every message respects max_message_bytes") {
 }
 
 TEST_CASE("replicator: restart with data (new session) loses nothing") {
-  test::net<ors> n;
-  n.add();
-  n.add();
+  auto n = mesh<ors>(2);
   for (std::uint64_t v = 0; v < 20; ++v) n[0].mutate([&](ors& s) { return s.insert(replica_id{1}, v); });
   REQUIRE(n.settle());
   // Node 1 writes; node 0 acks, node 1 crashes before seeing the ack.
   n[1].mutate([](ors& s) { return s.insert(replica_id{2}, 500); });
   n.tick();
-  std::vector<test::packet> stale;
-  for (auto& p : n.in_flight) {
+  std::vector<packet> stale;
+  for (const packet& p : n.net().take_all()) {
     if (p.from == 1) n[0].receive(p.from, p.bytes);
   }
-  n.in_flight.clear();
   n.tick();
-  for (auto& p : n.in_flight)
+  for (const packet& p : n.net().take_all()) {
     if (p.from == 0) stale.push_back(p);  // node 0's ack to node 1's first session
-  n.in_flight.clear();
+  }
   const ors saved = n[1].state();
   replicator_options o;
   o.session = 77777;
-  n.nodes[1].emplace(replica_id{2}, o, saved);
-  n[1].add_peer(0);
+  n.start(1, replica_id{2}, o, saved);  // peer of node 0
   for (const auto& p : stale) n[1].receive(p.from, p.bytes);
   CHECK(n[1].metrics().total.stale_dropped >= 1);
   n[1].mutate([](ors& s) { return s.insert(replica_id{2}, 501); });
@@ -318,7 +308,7 @@ TEST_CASE("replicator: restart with data (new session) loses nothing") {
 }
 
 TEST_CASE("replicator: restart without data takes a new incarnation and loses nothing") {
-  test::net<ors> n;
+  net<ors> n;
   n.add({}, {}, replica_id::with_incarnation(1, 0));
   n.add({}, {}, replica_id::with_incarnation(2, 0));
   for (std::uint64_t v = 0; v < 20; ++v) {
@@ -330,8 +320,7 @@ TEST_CASE("replicator: restart without data takes a new incarnation and loses no
   const ors everything = n[0].state();
   replicator_options o;
   o.session = 4242;
-  n.nodes[1].emplace(replica_id::with_incarnation(2, 1), o, ors{});
-  n[1].add_peer(0);
+  n.start(1, replica_id::with_incarnation(2, 1), o, ors{});  // peer of node 0
   // It accepts writes at once, under its new identity.
   n[1].mutate([&](ors& s) { return s.insert(n[1].self(), 999); });
   n[1].mutate([&](ors& s) { return s.erase(100); });  // it has not seen 100: a no-op
@@ -350,14 +339,12 @@ TEST_CASE("replicator: a busy peer is timed from its late acks and then not floo
   // round trip measured while idle. Deltas keep coming, so every resend
   // is extended to a new interval end, and the acks name those ends: the
   // RTT estimate must learn the delay, and the resends must stop.
-  test::net<gs> n;
   replicator_options o;
   o.gossip_interval = 10;
-  n.add(o);
-  n.add(o);
+  auto n = mesh<gs>(2, o);
   REQUIRE(n.settle());  // an idle round trip of a tick or two
   constexpr std::uint64_t delay = 200;
-  std::vector<std::pair<std::uint64_t, test::packet>> slow;  // 0 -> 1, released at .first
+  std::vector<std::pair<std::uint64_t, packet>> slow;  // 0 -> 1, released at .first
   std::uint64_t resent_late = 0;
   std::uint64_t next_value = 0;
   for (std::uint64_t t = 0; t < 4000; ++t, ++n.now) {
@@ -365,11 +352,12 @@ TEST_CASE("replicator: a busy peer is timed from its late acks and then not floo
     const std::uint64_t resent_before = n[0].metrics().total.retransmissions;
     n.tick();
     if (t >= 1500) resent_late += n[0].metrics().total.retransmissions - resent_before;
-    for (test::packet& p : n.in_flight) {
-      if (p.from == 0) slow.emplace_back(n.now + delay, std::move(p));
-      else n[p.to].receive(p.from, p.bytes);
+    for (packet& p : n.net().take_all()) {
+      if (p.from == 0)
+        slow.emplace_back(n.now + delay, std::move(p));
+      else
+        n[p.to].receive(p.from, p.bytes);
     }
-    n.in_flight.clear();
     std::erase_if(slow, [&](auto& held) {
       if (held.first > n.now) return false;
       n[1].receive(0, held.second.bytes);
@@ -390,21 +378,19 @@ TEST_CASE("replicator: a pause of the replica itself is not taken for the round 
   // Node 0 sends, the ack comes straight back, but node 0 itself does not
   // run for 1,000 ticks (SIGSTOP, a blocked event loop). Timing that ack
   // would make it wait hundreds of ticks before resending a lost interval.
-  test::net<gs> n;
   replicator_options o;
   o.gossip_interval = 10;
-  n.add(o);
-  n.add(o);
+  auto n = mesh<gs>(2, o);
   REQUIRE(n.settle());
   for (int pause = 0; pause < 3; ++pause) {
     n.now += o.gossip_interval;  // node 0 may send at once
     n[0].mutate([&](gs& s) { return s.insert(static_cast<std::uint64_t>(pause)); });
     n.tick();
-    REQUIRE(n.in_flight.size() == 1);
+    REQUIRE(n.net().size() == 1);
     n.deliver();  // the interval reaches node 1
     n.now += 1;
     for (auto& m : n[1].tick(n.now).messages) n[0].receive(1, m.bytes);  // its ack reaches node 0
-    n.now += 1000;                                                        // node 0 is paused
+    n.now += 1000;                                                       // node 0 is paused
     REQUIRE(n.settle());
   }
   // Now an interval is lost: the resend must come within a few gossip intervals.
@@ -412,8 +398,8 @@ TEST_CASE("replicator: a pause of the replica itself is not taken for the round 
   n[0].mutate([](gs& s) { return s.insert(99); });
   const std::uint64_t sent_at = n.now;
   n.tick();
-  REQUIRE(n.in_flight.size() == 1);
-  n.in_flight.clear();  // lost
+  REQUIRE(n.net().size() == 1);
+  (void)n.net().take_all();  // lost
   std::uint64_t resent_at = 0;
   for (std::uint64_t t = 0; t < 2000 && resent_at == 0; ++t) {
     n.now += 1;
@@ -427,15 +413,16 @@ TEST_CASE("replicator: a pause of the replica itself is not taken for the round 
 
 TEST_CASE("replicator: BP and RR reduce the bytes sent") {
   auto bytes_for = [](bool bp, bool rr) {
-    test::net<gs> n;
+    net<gs> n;
     replicator_options o;
     o.avoid_back_propagation = bp;
     o.remove_redundant = rr;
     o.gossip_interval = 5;
     for (int i = 0; i < 5; ++i) n.add(o);  // a mesh: many paths, so redundancy
     auto rng = test::rng_for("bp rr");
+    CAPTURE(test::seed());
     for (int round = 0; round < 200; ++round) {
-      const auto who = static_cast<std::size_t>(test::below(rng, 5));
+      const auto who = static_cast<std::size_t>(rng.below(5));
       n[who].mutate([&](gs& s) { return s.insert(rng()); });
       n.step();
     }

@@ -1,7 +1,5 @@
 // The deterministic simulator: every workload converges under every fault,
 // over many seeds, and runs are reproducible from their seed.
-#include "support/random.hpp"
-
 #include <converge/testing/simulator.hpp>
 #include <converge/testing/workloads.hpp>
 
@@ -10,6 +8,8 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+
+#include "support/random.hpp"
 
 namespace {
 
@@ -21,8 +21,12 @@ sim_options small_config(std::uint64_t seed) {
   o.seed = seed;
   o.replicas = 2 + static_cast<std::size_t>(rng.below(7));
   switch (rng.below(3)) {
-    case 0: o.topo = *topology::parse("mesh"); break;
-    case 1: o.topo = *topology::parse("ring"); break;
+    case 0:
+      o.topo = *topology::parse("mesh");
+      break;
+    case 1:
+      o.topo = *topology::parse("ring");
+      break;
     default: {
       std::size_t k = 2;
       if (k >= o.replicas || (k * o.replicas) % 2 != 0) k = 1;
@@ -39,6 +43,16 @@ sim_options small_config(std::uint64_t seed) {
   o.replication.avoid_back_propagation = rng.chance(0.8);
   o.replication.remove_redundant = rng.chance(0.8);
   o.replication.gossip_interval = 10;
+  return o;
+}
+
+/// A fault-free configuration: `replicas` replicas on `topo`, `ops` operations.
+sim_options config(std::uint64_t seed, std::size_t replicas, const char* topo, std::uint64_t ops) {
+  sim_options o;
+  o.seed = seed;
+  o.replicas = replicas;
+  o.topo = *topology::parse(topo);
+  o.ops = ops;
   return o;
 }
 
@@ -70,11 +84,7 @@ TEST_CASE("simulator: swarm of small configurations converges on every seed") {
 
 TEST_CASE("simulator: the heavy fault mix converges") {
   for (std::uint64_t seed = 1; seed <= 10; ++seed) {
-    sim_options o;
-    o.seed = seed;
-    o.replicas = 12;
-    o.topo = *topology::parse("random:3");
-    o.ops = 300;
+    sim_options o = config(seed, 12, "random:3", 300);
     o.faults = {.loss = 0.3, .duplicate = 0.2, .reorder = true, .partitions = true, .crash = 0.01};
     for (const char* w : workloads) {
       const sim_result r = *run_workload(w, o);
@@ -87,11 +97,7 @@ TEST_CASE("simulator: the heavy fault mix converges") {
 }
 
 TEST_CASE("simulator: a run is reproducible from its seed") {
-  sim_options o;
-  o.seed = 1234;
-  o.replicas = 6;
-  o.topo = *topology::parse("random:3");
-  o.ops = 200;
+  sim_options o = config(1234, 6, "random:3", 200);
   o.faults = {.loss = 0.2, .duplicate = 0.1, .reorder = true, .partitions = true, .crash = 0.02};
   const sim_result a = *run_workload("or_map", o);
   const sim_result b = *run_workload("or_map", o);
@@ -105,11 +111,7 @@ TEST_CASE("simulator: a run is reproducible from its seed") {
 }
 
 TEST_CASE("simulator: BP and RR cut the bytes on a random graph") {
-  sim_options o;
-  o.seed = 7;
-  o.replicas = 32;
-  o.topo = *topology::parse("random:4");
-  o.ops = 1000;
+  sim_options o = config(7, 32, "random:4", 1000);
   const sim_result with = *run_workload("gset", o);
   o.replication.avoid_back_propagation = false;
   o.replication.remove_redundant = false;
@@ -145,11 +147,7 @@ TEST_CASE("simulator: topologies") {
 TEST_CASE("simulator: crashes that lose data never lose the last copy of a write") {
   std::uint64_t wipes = 0;
   for (std::uint64_t seed = 1; seed <= 300; ++seed) {
-    sim_options o;
-    o.seed = seed;
-    o.replicas = 2 + seed % 2;
-    o.topo = *topology::parse("ring");
-    o.ops = 14;
+    sim_options o = config(seed, 2 + seed % 2, "ring", 14);
     o.faults = {.duplicate = 0.1, .reorder = true, .crash = 0.3};
     o.replication.gossip_interval = 1;
     const sim_result r = *run_workload(workloads[seed % 5], o);

@@ -4,19 +4,22 @@
 // The seed comes from CONVERGE_SEED when set (to reproduce a failure), else a
 // fixed default so CI runs are repeatable. Every property test does
 // `auto rng = test::rng_for("name");` and `CAPTURE(test::seed())`, so a failing
-// assertion prints the seed to reproduce it.
+// assertion prints the seed to reproduce it. The generator is the one source
+// of converge::testing (converge/testing/entropy.hpp): a seed gives the same
+// draws with every standard library.
+
+#include <converge/testing/entropy.hpp>
 
 #include <cstdint>
 #include <cstdlib>
-#include <random>
-#include <string>
 #include <string_view>
 
 namespace test {
 
 inline std::uint64_t seed() {
   static const std::uint64_t s = [] {
-    if (const char* env = std::getenv("CONVERGE_SEED")) return static_cast<std::uint64_t>(std::strtoull(env, nullptr, 0));
+    if (const char* env = std::getenv("CONVERGE_SEED"))
+      return static_cast<std::uint64_t>(std::strtoull(env, nullptr, 0));
     return std::uint64_t{20261126};
   }();
   return s;
@@ -24,20 +27,16 @@ inline std::uint64_t seed() {
 
 /// A generator for one test, derived from the run's seed and the test's name,
 /// so tests stay independent of each other's draws.
-inline std::mt19937_64 rng_for(std::string_view name) {
-  std::uint64_t h = seed() ^ 0x9e3779b97f4a7c15ULL;
+inline converge::testing::seeded_entropy rng_for(std::string_view name) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
   for (const char c : name) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
-  return std::mt19937_64{h};
+  return converge::testing::seeded_entropy::derive(seed(), h);
 }
 
 /// Cases per property in the default run; CONVERGE_CASES raises it for soak runs.
 inline int cases(int fallback = 1000) {
   if (const char* env = std::getenv("CONVERGE_CASES")) return std::atoi(env);
   return fallback;
-}
-
-inline std::uint64_t below(std::mt19937_64& rng, std::uint64_t n) {
-  return std::uniform_int_distribution<std::uint64_t>{0, n - 1}(rng);
 }
 
 }  // namespace test

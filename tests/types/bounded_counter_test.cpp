@@ -41,6 +41,18 @@ void check_invariant(const converge::bounded_counter& x, const std::array<conver
   CHECK(sum == x.value());
 }
 
+/// Runs test::cases(200) rounds of `round(rng, replicas)`, each on three
+/// fresh counters (of replicas a, b, c), from the generator of test `name`.
+template <class F>
+void rounds(const char* name, F&& round) {
+  CAPTURE(test::seed());
+  auto rng = test::rng_for(name);
+  for (int r = 0; r < test::cases(200); ++r) {
+    std::array<converge::bounded_counter, 3> rep{};
+    round(rng, rep);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("bounded_counter: increments give rights to their replica") {
@@ -102,16 +114,13 @@ TEST_CASE("bounded_counter: transfer moves rights, within the sender's rights on
 }
 
 TEST_CASE("bounded_counter: concurrent decrements never take the value below zero (state gossip)") {
-  CAPTURE(test::seed());
-  auto rng = test::rng_for("bounded_counter state gossip");
   const std::array<converge::replica_id, 3> ids{a, b, c};
-  for (int round = 0; round < test::cases(200); ++round) {
-    std::array<converge::bounded_counter, 3> rep{};
+  rounds("bounded_counter state gossip", [&](auto& rng, std::array<converge::bounded_counter, 3>& rep) {
     for (int step = 0; step < 60; ++step) {
-      const auto i = static_cast<std::size_t>(test::below(rng, 3));
+      const auto i = static_cast<std::size_t>(rng.below(3));
       auto& x = rep[i];
-      const std::uint64_t n = test::below(rng, 6);
-      switch (test::below(rng, 5)) {
+      const std::uint64_t n = rng.below(6);
+      switch (rng.below(5)) {
         case 0:
           x.increment(ids[i], n);
           break;
@@ -125,7 +134,7 @@ TEST_CASE("bounded_counter: concurrent decrements never take the value below zer
           break;
         }
         case 3: {
-          const auto to = ids[test::below(rng, 3)];
+          const auto to = ids[rng.below(3)];
           const auto before = x;
           const std::uint64_t r_from = x.rights(ids[i]), r_to = x.rights(to);
           const auto d = x.transfer(ids[i], to, n);
@@ -139,7 +148,7 @@ TEST_CASE("bounded_counter: concurrent decrements never take the value below zer
           break;
         }
         default:
-          x.join(rep[test::below(rng, 3)]);
+          x.join(rep[rng.below(3)]);
       }
       for (const auto& s : rep) check_invariant(s, ids);
     }
@@ -150,22 +159,19 @@ TEST_CASE("bounded_counter: concurrent decrements never take the value below zer
       s.join(all);
       CHECK(s == all);
     }
-  }
+  });
 }
 
 TEST_CASE("bounded_counter: deltas delivered in any order converge to a non-negative value") {
-  CAPTURE(test::seed());
-  auto rng = test::rng_for("bounded_counter delta shuffle");
   const std::array<converge::replica_id, 3> ids{a, b, c};
-  for (int round = 0; round < test::cases(200); ++round) {
-    std::array<converge::bounded_counter, 3> rep{};
+  rounds("bounded_counter delta shuffle", [&](auto& rng, std::array<converge::bounded_counter, 3>& rep) {
     std::vector<converge::bounded_counter> sent;
     for (int step = 0; step < 60; ++step) {
-      const auto i = static_cast<std::size_t>(test::below(rng, 3));
+      const auto i = static_cast<std::size_t>(rng.below(3));
       auto& x = rep[i];
-      const std::uint64_t n = test::below(rng, 6);
+      const std::uint64_t n = rng.below(6);
       std::optional<converge::bounded_counter> d;
-      switch (test::below(rng, 4)) {
+      switch (rng.below(4)) {
         case 0:
           d = x.increment(ids[i], n);
           break;
@@ -173,10 +179,10 @@ TEST_CASE("bounded_counter: deltas delivered in any order converge to a non-nega
           d = x.decrement(ids[i], n);
           break;
         case 2:
-          d = x.transfer(ids[i], ids[test::below(rng, 3)], n);
+          d = x.transfer(ids[i], ids[rng.below(3)], n);
           break;
         default:
-          if (!sent.empty()) x.join(sent[test::below(rng, sent.size())]);  // any delta, any order
+          if (!sent.empty()) x.join(sent[rng.below(sent.size())]);  // any delta, any order
       }
       if (d) sent.push_back(*d);
       for (const auto& s : rep) CHECK(s.value() <= s.increments().value());  // clamped at 0, never wrapped
@@ -186,7 +192,7 @@ TEST_CASE("bounded_counter: deltas delivered in any order converge to a non-nega
       check_invariant(s, ids);
       CHECK(s == rep[0]);
     }
-  }
+  });
 }
 
 TEST_CASE("bounded_counter: overflow throws and changes nothing") {

@@ -35,14 +35,14 @@ std::set<dot> dots_of(const causal_context& c) {
 
 /// Random dots and ranges over 3 replicas and counters 1..40, recorded in
 /// `model` too; `size` bounds how many inserts.
-causal_context random_context(std::mt19937_64& rng, std::set<dot>& model, std::uint64_t size) {
+causal_context random_context(converge::testing::entropy& rng, std::set<dot>& model, std::uint64_t size) {
   causal_context c;
-  const auto n = test::below(rng, size + 1);
+  const auto n = rng.below(size + 1);
   for (std::uint64_t i = 0; i < n; ++i) {
-    const replica_id r{1 + test::below(rng, replicas)};
-    const std::uint64_t first = 1 + test::below(rng, top_counter);
-    if (test::below(rng, 3) == 0) {
-      const std::uint64_t last = std::min(top_counter, first + test::below(rng, 6));
+    const replica_id r{1 + rng.below(replicas)};
+    const std::uint64_t first = 1 + rng.below(top_counter);
+    if (rng.below(3) == 0) {
+      const std::uint64_t last = std::min(top_counter, first + rng.below(6));
       c.insert(dot_range{r, first, last});
       for (std::uint64_t k = first; k <= last; ++k) model.insert(dot{r, k});
     } else {
@@ -104,8 +104,8 @@ TEST_CASE("causal_context agrees with a set of dots and stays compact") {
   for (int round = 0; round < test::cases(); ++round) {
     // Sizes of very different orders, so joins take both the small-context and the merge path.
     std::set<dot> ma, mb;
-    causal_context a = random_context(rng, ma, test::below(rng, 2) == 0 ? 60 : 8);
-    const causal_context b = random_context(rng, mb, test::below(rng, 2) == 0 ? 60 : 3);
+    causal_context a = random_context(rng, ma, rng.below(2) == 0 ? 60 : 8);
+    const causal_context b = random_context(rng, mb, rng.below(2) == 0 ? 60 : 3);
     check_against(a, ma);
     check_against(b, mb);
     CHECK(rebuilt(ma) == a);  // same dots, same representation: equality is set equality
@@ -125,9 +125,9 @@ TEST_CASE("causal_context agrees with a set of dots and stays compact") {
     CHECK(a.includes(sub));
     CHECK(a.includes(causal_context{}));
     for (int probe = 0; probe < 20; ++probe) {
-      const replica_id r{1 + test::below(rng, replicas)};
-      const std::uint64_t first = 1 + test::below(rng, top_counter);
-      const std::uint64_t last = std::min(top_counter + 1, first + test::below(rng, 8));
+      const replica_id r{1 + rng.below(replicas)};
+      const std::uint64_t first = 1 + rng.below(top_counter);
+      const std::uint64_t last = std::min(top_counter + 1, first + rng.below(8));
       bool all = true;
       for (std::uint64_t k = first; k <= last; ++k) all = all && ma.count(dot{r, k}) != 0;
       CHECK(a.covers(dot_range{r, first, last}) == all);

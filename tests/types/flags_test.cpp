@@ -2,6 +2,7 @@
 #include <converge/dw_flag.hpp>
 #include <converge/ew_flag.hpp>
 #include <converge/mv_register.hpp>
+#include <converge/testing/operations.hpp>
 
 #include <doctest/doctest.h>
 
@@ -13,32 +14,24 @@ namespace {
 const replica_id a{1}, b{2};
 }
 
-TEST_CASE("ew_flag: an enable concurrent with a disable wins") {
-  converge::ew_flag x, y;
-  CHECK_FALSE(x.value());
-  y.join(x.enable(a));
-  const auto off = x.disable();
-  const auto on = y.enable(b);
-  x.join(on);
-  y.join(off);
+TEST_CASE_TEMPLATE(
+    "flags: the winning side wins against a concurrent other side; bottom reads the losing side", F,
+    converge::ew_flag, converge::dw_flag) {
+  // The catalog's operation: the winning side (ew_flag: enable, dw_flag:
+  // disable) takes the replica; the other side removes what it observed.
+  using ops = converge::testing::operations<F>;
+  constexpr bool enable_wins = ops::enable_wins;
+  F x, y;
+  CHECK(x.value() == !enable_wins);
+  y.join(ops::apply(x, a, {.wins = true}));
+  const F lost = ops::apply(x, a, {.wins = false});
+  const F won = ops::apply(y, b, {.wins = true});
+  x.join(won);
+  y.join(lost);
   CHECK(x == y);
-  CHECK(x.value());
-  x.disable();
-  CHECK_FALSE(x.value());
-}
-
-TEST_CASE("dw_flag: a disable concurrent with an enable wins; bottom reads enabled") {
-  converge::dw_flag x, y;
-  CHECK(x.value());
-  y.join(x.disable(a));
-  const auto on = x.enable();
-  const auto off = y.disable(b);
-  x.join(off);
-  y.join(on);
-  CHECK(x == y);
-  CHECK_FALSE(x.value());
-  x.enable();
-  CHECK(x.value());
+  CHECK(x.value() == enable_wins);
+  (void)ops::apply(x, a, {.wins = false});
+  CHECK(x.value() == !enable_wins);
 }
 
 TEST_CASE("mv_register keeps concurrent values and a later assign replaces them") {

@@ -40,15 +40,15 @@ void flat_set_against_model(const char* name) {
   converge::detail::flat_set<std::uint64_t, Hash> s;
   std::set<std::uint64_t> model;
   for (int round = 0; round < test::cases(3000); ++round) {
-    const std::uint64_t v = test::below(rng, 400);
-    switch (test::below(rng, 5)) {
+    const std::uint64_t v = rng.below(400);
+    switch (rng.below(5)) {
       case 0:
       case 1:
         CHECK(s.insert(v) == model.insert(v).second);
         break;
       case 3: {  // lookups of a batch: every absent element reported, in order, repeats too
         std::vector<std::uint64_t> batch;
-        for (std::uint64_t k = test::below(rng, 40); k > 0; --k) batch.push_back(test::below(rng, 400));
+        for (std::uint64_t k = rng.below(40); k > 0; --k) batch.push_back(rng.below(400));
         std::vector<std::uint64_t> absent;
         s.for_each_absent(batch, [&](std::uint64_t x) { absent.push_back(x); });
         std::vector<std::uint64_t> expected;
@@ -63,7 +63,7 @@ void flat_set_against_model(const char* name) {
         break;
       default: {  // a batch, some new, some held, some repeated
         std::vector<std::uint64_t> batch;
-        for (std::uint64_t k = test::below(rng, 40); k > 0; --k) batch.push_back(test::below(rng, 400));
+        for (std::uint64_t k = rng.below(40); k > 0; --k) batch.push_back(rng.below(400));
         std::set<std::uint64_t> added;
         s.insert_all(batch, [&](std::uint64_t x) { CHECK(added.insert(x).second); });
         std::set<std::uint64_t> expected;
@@ -96,7 +96,7 @@ void element_store_against_model(const char* name, bool ordered = false) {
   std::map<converge::dot, std::uint64_t> model;  // dot -> element
   std::uint64_t counter = 0;
   auto fresh_dot = [&] {
-    return converge::dot{converge::replica_id{ordered ? 1 : 1 + test::below(rng, 3)}, ++counter};
+    return converge::dot{converge::replica_id{ordered ? 1 : 1 + rng.below(3)}, ++counter};
   };
   auto check_all = [&] {
     REQUIRE(s.dot_count() == model.size());
@@ -119,21 +119,21 @@ void element_store_against_model(const char* name, bool ordered = false) {
     }
   };
   for (int round = 0; round < test::cases(2000); ++round) {
-    switch (test::below(rng, 3)) {
+    switch (rng.below(3)) {
       case 0: {
         const converge::dot d = fresh_dot();
-        const std::uint64_t e = test::below(rng, 300);
+        const std::uint64_t e = rng.below(300);
         s.add(e, d);
         model.emplace(d, e);
         break;
       }
       case 1: {
-        if (model.empty() || (ordered && test::below(rng, 8) != 0)) break;
+        if (model.empty() || (ordered && rng.below(8) != 0)) break;
         auto it = model.begin();
-        if (ordered && test::below(rng, 4) != 0) {
+        if (ordered && rng.below(4) != 0) {
           it = std::prev(model.end());  // the newest: order kept
         } else {
-          std::advance(it, static_cast<std::ptrdiff_t>(test::below(rng, model.size())));
+          std::advance(it, static_cast<std::ptrdiff_t>(rng.below(model.size())));
         }
         s.remove(it->first);
         model.erase(it);
@@ -142,11 +142,11 @@ void element_store_against_model(const char* name, bool ordered = false) {
       default: {  // a batch large enough for the prefetching path; some dots already seen
         store batch;
         converge::causal_context seen;
-        for (std::uint64_t k = 16 + test::below(rng, 40); k > 0; --k) {
+        for (std::uint64_t k = 16 + rng.below(40); k > 0; --k) {
           const converge::dot d = fresh_dot();
-          const std::uint64_t e = test::below(rng, 300);
+          const std::uint64_t e = rng.below(300);
           batch.add(e, d);
-          if (test::below(rng, 4) == 0) {
+          if (rng.below(4) == 0) {
             seen.insert(d);
           } else {
             model.emplace(d, e);
@@ -191,11 +191,11 @@ TEST_CASE("sort_runs sorts sequences of sorted runs, few or many, losing and dup
   for (int c = 0; c < test::cases(300); ++c) {
     // k sorted runs of random lengths (k = 1 is already sorted; many short
     // runs take the std::sort path), with repeated values across runs.
-    const std::uint64_t runs = 1 + test::below(rng, c % 3 == 0 ? 200 : 12);
+    const std::uint64_t runs = 1 + rng.below(c % 3 == 0 ? 200 : 12);
     std::vector<std::pair<std::uint64_t, std::uint64_t>> v;  // (key, tag) shows any lost or duplicated entry
     for (std::uint64_t r = 0; r < runs; ++r) {
-      std::vector<std::uint64_t> run(test::below(rng, 60));
-      for (auto& x : run) x = test::below(rng, 500);
+      std::vector<std::uint64_t> run(rng.below(60));
+      for (auto& x : run) x = rng.below(500);
       std::sort(run.begin(), run.end());
       for (const std::uint64_t x : run) v.emplace_back(x, v.size());
     }

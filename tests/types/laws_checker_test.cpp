@@ -161,9 +161,10 @@ CONVERGE_LAW_FUZZER(converge::gcounter, fuzz_op)
 TEST_CASE("law fuzzer: runs on arbitrary bytes, including none") {
   CHECK(LLVMFuzzerTestOneInput(nullptr, 0) == 0);
   auto rng = test::rng_for("law fuzzer");
+  CAPTURE(test::seed());
   for (int i = 0; i < 200; ++i) {
-    std::vector<std::uint8_t> bytes(test::below(rng, 300));
-    for (auto& b : bytes) b = static_cast<std::uint8_t>(test::below(rng, 256));
+    std::vector<std::uint8_t> bytes(rng.below(300));
+    for (auto& b : bytes) b = static_cast<std::uint8_t>(rng.below(256));
     CHECK(LLVMFuzzerTestOneInput(bytes.data(), bytes.size()) == 0);
   }
 }

@@ -113,8 +113,8 @@ TEST_CASE("an or_set agrees with a reference model under random single-replica u
   or_set<std::uint64_t> s;
   std::set<std::uint64_t> model;
   for (int i = 0; i < 20000; ++i) {
-    const std::uint64_t v = test::below(rng, 500);
-    if (test::below(rng, 3) != 0) {
+    const std::uint64_t v = rng.below(500);
+    if (rng.below(3) != 0) {
       s.insert(a, v);
       model.insert(v);
     } else {
@@ -133,16 +133,16 @@ TEST_CASE("split parts never lose or resurrect an element, whichever arrive") {
   CAPTURE(test::seed());
   for (int round = 0; round < test::cases(200); ++round) {
     or_set<int> s, observer;
-    const int n = 1 + static_cast<int>(test::below(rng, 60));
+    const int n = 1 + static_cast<int>(rng.below(60));
     for (int i = 0; i < n; ++i) {
-      const int v = static_cast<int>(test::below(rng, 40));
-      if (test::below(rng, 3) == 0) {
+      const int v = static_cast<int>(rng.below(40));
+      if (rng.below(3) == 0) {
         s.erase(v);
       } else {
-        observer.join(s.insert(replica_id{1 + test::below(rng, 3)}, v));
+        observer.join(s.insert(replica_id{1 + rng.below(3)}, v));
       }
     }
-    const std::size_t wanted = 1 + test::below(rng, 8);
+    const std::size_t wanted = 1 + rng.below(8);
     const auto parts = converge::split(s, wanted);
     REQUIRE(parts.size() >= 1);
     REQUIRE(parts.size() <= std::max<std::size_t>(wanted, 1) + 1);
@@ -152,7 +152,7 @@ TEST_CASE("split parts never lose or resurrect an element, whichever arrive") {
     for (const auto& p : parts) {
       CHECK(converge::leq(p, s));
       all.join(p);
-      if (test::below(rng, 2) == 0) {
+      if (rng.below(2) == 0) {
         some.join(p);
         arrived.push_back(&p);
       }

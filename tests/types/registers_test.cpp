@@ -38,22 +38,20 @@ TEST_CASE("lww_register: a newer assign wins, an older one changes nothing") {
 }
 
 TEST_CASE("lww_register: equal timestamps: the larger replica wins, then the larger value") {
-  converge::lww_register<int> x, y;
-  const auto dx = x.assign(b, 1, 5);
-  const auto dy = y.assign(a, 9, 5);
-  x.join(dy);
-  y.join(dx);
-  CHECK(x == y);
-  CHECK(x.value() == 1);
-  CHECK(x.writer() == b);
-
-  converge::lww_register<int> p, q;
-  const auto dp = p.assign(a, 3, 5);
-  const auto dq = q.assign(a, 4, 5);
-  p.join(dq);
-  q.join(dp);
-  CHECK(p == q);
-  CHECK(p.value() == 4);
+  // Two replicas assign at the same timestamp and exchange their deltas.
+  auto race = [](converge::replica_id rx, int vx, converge::replica_id ry, int vy) {
+    converge::lww_register<int> x, y;
+    const auto dx = x.assign(rx, vx, 5);
+    const auto dy = y.assign(ry, vy, 5);
+    x.join(dy);
+    y.join(dx);
+    CHECK(x == y);
+    return x;
+  };
+  const auto by_replica = race(b, 1, a, 9);
+  CHECK(by_replica.value() == 1);
+  CHECK(by_replica.writer() == b);
+  CHECK(race(a, 3, a, 4).value() == 4);
 }
 
 TEST_CASE("lww_register: novel_to, leq and from_parts") {

@@ -45,19 +45,19 @@ TEST_CASE("split is a join decomposition for every splittable type") {
   auto rng = test::rng_for("split");
   CAPTURE(test::seed());
   for (int round = 0; round < test::cases(200); ++round) {
-    const std::size_t parts = 1 + test::below(rng, 9);
+    const std::size_t parts = 1 + rng.below(9);
     CAPTURE(parts);
     converge::gset<int> g;
     converge::twop_set<int> tp;
     converge::g_map<int, converge::gcounter> gm;
     converge::or_map<int, converge::or_set<int>> om;
     bundle b;
-    const auto n = test::below(rng, 40);
+    const auto n = rng.below(40);
     for (std::uint64_t i = 0; i < n; ++i) {
-      const int v = static_cast<int>(test::below(rng, 30));
-      const replica_id r{1 + test::below(rng, 3)};
+      const int v = static_cast<int>(rng.below(30));
+      const replica_id r{1 + rng.below(3)};
       g.insert(v);
-      if (test::below(rng, 3) == 0) {
+      if (rng.below(3) == 0) {
         tp.erase(v);
         om.erase(v % 5);
       } else {

@@ -1,10 +1,6 @@
 // Hostile input: truncations, byte flips, runs of 0xff, invalid states.
 // Garbage gives decode_error or a valid state, never a crash or a hang.
-#include "golden_cases.hpp"
-
 #include "converge/converge.hpp"
-
-#include "support/random.hpp"
 
 #include <doctest/doctest.h>
 
@@ -14,6 +10,10 @@
 #include <span>
 #include <string>
 #include <vector>
+
+#include "generators.hpp"
+#include "golden_cases.hpp"
+#include "support/random.hpp"
 
 using bytes_t = std::vector<std::byte>;
 
@@ -36,12 +36,13 @@ TEST_CASE("random byte flips give decode_error or a state that round-trips") {
     CAPTURE(c.name);
     for (int i = 0; i < test::cases(300); ++i) {
       bytes_t b = c.bytes;
-      const auto flips = 1 + test::below(rng, 3);
+      const auto flips = 1 + rng.below(3);
       for (std::uint64_t f = 0; f < flips; ++f) {
-        b[test::below(rng, b.size())] = static_cast<std::byte>(test::below(rng, 256));
+        b[rng.below(b.size())] = static_cast<std::byte>(rng.below(256));
       }
-      if (test::below(rng, 4) == 0) b.insert(b.begin() + static_cast<std::ptrdiff_t>(test::below(rng, b.size())),
-                                             static_cast<std::byte>(test::below(rng, 256)));
+      if (rng.below(4) == 0)
+        b.insert(b.begin() + static_cast<std::ptrdiff_t>(rng.below(b.size())),
+                 static_cast<std::byte>(rng.below(256)));
       CAPTURE(wire_test::to_hex(b));
       (c.probe(b) ? accepted : refused)++;
     }
@@ -67,10 +68,10 @@ TEST_CASE("random garbage behind a valid header never crashes") {
   auto rng = test::rng_for("garbage");
   const auto cases = wire_test::golden_cases();
   for (int i = 0; i < test::cases(3000); ++i) {
-    bytes_t b(1 + test::below(rng, 40));
-    for (auto& x : b) x = static_cast<std::byte>(test::below(rng, 4) == 0 ? test::below(rng, 256) : test::below(rng, 4));
+    bytes_t b(1 + rng.below(40));
+    for (auto& x : b) x = static_cast<std::byte>(rng.below(4) == 0 ? rng.below(256) : rng.below(4));
     b[0] = converge::wire::format_header;
-    (void)cases[test::below(rng, cases.size())].probe(b);
+    (void)cases[rng.below(cases.size())].probe(b);
   }
 }
 
@@ -178,9 +179,10 @@ TEST_CASE("decode throws only decode_error") {
   m.update("b", [](auto& f) { return f.enable(converge::replica_id{1}); });
   bytes_t b = converge::encode(m);
   auto rng = test::rng_for("only decode_error");
+  CAPTURE(test::seed());
   for (int i = 0; i < 2000; ++i) {
     bytes_t x = b;
-    x[1 + test::below(rng, x.size() - 1)] = static_cast<std::byte>(test::below(rng, 8));
+    x[1 + rng.below(x.size() - 1)] = static_cast<std::byte>(rng.below(8));
     try {
       (void)converge::decode<map_t>(x);
     } catch (const converge::decode_error&) {
@@ -194,35 +196,22 @@ namespace {
 
 template <class T>
 void flip_random_states(const char* name) {
-  CAPTURE(test::seed());
-  CAPTURE(name);
-  auto rng = test::rng_for(name);
-  for (int i = 0; i < test::cases(100); ++i) {
-    const auto [state, delta] = wire_test::random_state_and_delta<T>(rng, static_cast<int>(test::below(rng, 25)));
-    for (const T& x : {state, delta}) {
-      const auto c = wire_test::make_case(name, x);
-      for (int k = 0; k < 10; ++k) {
-        bytes_t b = c.bytes;
-        b[test::below(rng, b.size())] = static_cast<std::byte>(test::below(rng, 256));
-        CAPTURE(wire_test::to_hex(b));
-        (void)c.probe(b);
-      }
-      const auto cut = test::below(rng, c.bytes.size());
-      CHECK_FALSE(c.probe(std::span<const std::byte>(c.bytes.data(), cut)));
+  wire_test::for_random_states<T>(name, test::cases(100), 25, [&](const T& x, auto& rng) {
+    const auto c = wire_test::make_case(name, x);
+    for (int k = 0; k < 10; ++k) {
+      bytes_t b = c.bytes;
+      b[rng.below(b.size())] = static_cast<std::byte>(rng.below(256));
+      CAPTURE(wire_test::to_hex(b));
+      (void)c.probe(b);
     }
-  }
+    const auto cut = rng.below(c.bytes.size());
+    CHECK_FALSE(c.probe(std::span<const std::byte>(c.bytes.data(), cut)));
+  });
 }
 
 }  // namespace
 
 TEST_CASE("byte flips and truncations of random states") {
-  flip_random_states<converge::bounded_counter>("flip bounded");
-  flip_random_states<converge::twop_set<std::string>>("flip twop");
-  flip_random_states<converge::or_set<std::string>>("flip or_set");
-  flip_random_states<converge::mv_register<std::string>>("flip mv");
-  flip_random_states<converge::dw_flag>("flip dw");
-  flip_random_states<converge::g_map<std::string, converge::gcounter>>("flip g_map");
-  flip_random_states<converge::or_map<std::uint64_t, converge::or_map<std::string, converge::ew_flag>>>(
-      "flip or_map nested");
-  flip_random_states<wire_test::shop>("flip shop");
+  wire_test::for_each_sample("flip",
+                             []<class T>(const std::string& name) { flip_random_states<T>(name.c_str()); });
 }

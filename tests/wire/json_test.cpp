@@ -1,5 +1,5 @@
 // to_json: one line of JSON for people.
-#include "generators.hpp"
+#include "golden_cases.hpp"
 
 #include "converge/converge.hpp"
 
@@ -11,7 +11,7 @@ using converge::replica_id;
 
 TEST_CASE("to_json renders the example of the design") {
   const replica_id a{1}, b{2};
-  wire_test::shop s;
+  wire_test::golden_struct s;
   s.counter.increment(a, 5);
   s.counter.decrement(b, 2);
   s.set.insert(a, "b");

@@ -1,18 +1,17 @@
 // Random states and deltas of every type survive encode/decode, and cereal's
 // own JSON archive, unchanged.
-#include "generators.hpp"
-
 #include "converge/converge.hpp"
-
-#include "support/random.hpp"
 
 #include <cereal/archives/json.hpp>
 #include <doctest/doctest.h>
 
 #include <cstdint>
 #include <sstream>
-#include <vector>
 #include <string>
+#include <vector>
+
+#include "generators.hpp"
+#include "support/random.hpp"
 
 namespace {
 
@@ -20,19 +19,13 @@ using namespace wire_test;
 
 template <class T>
 void check_round_trips(const char* name) {
-  CAPTURE(test::seed());
-  CAPTURE(name);
-  auto rng = test::rng_for(name);
-  for (int i = 0; i < test::cases(200); ++i) {
-    const auto [state, delta] = random_state_and_delta<T>(rng, static_cast<int>(test::below(rng, 30)));
-    for (const T& x : {state, delta}) {
-      const auto bytes = converge::encode(x);
-      const T back = converge::decode<T>(bytes);
-      REQUIRE(back == x);
-      REQUIRE(converge::encode(back) == bytes);
-      REQUIRE(converge::encoded_size(x) == bytes.size());
-    }
-  }
+  for_random_states<T>(name, test::cases(200), 30, [](const T& x, auto&) {
+    const auto bytes = converge::encode(x);
+    const T back = converge::decode<T>(bytes);
+    REQUIRE(back == x);
+    REQUIRE(converge::encode(back) == bytes);
+    REQUIRE(converge::encoded_size(x) == bytes.size());
+  });
 }
 
 template <class T>
@@ -40,7 +33,7 @@ void check_json_archive(const char* name) {
   CAPTURE(test::seed());
   auto rng = test::rng_for(name);
   for (int i = 0; i < 20; ++i) {
-    const T x = random_state_and_delta<T>(rng, 15).first;
+    const T x = converge::testing::random_state_and_delta<T, wire_test::text>(rng, 15).first;
     std::stringstream ss;
     {
       cereal::JSONOutputArchive out(ss);
@@ -91,16 +84,7 @@ TEST_CASE("round trip: maps") {
 TEST_CASE("round trip: composed struct") { check_round_trips<shop>("rt shop"); }
 
 TEST_CASE("cereal's JSON archive reads back what it wrote") {
-  check_json_archive<converge::gcounter>("json gcounter");
-  check_json_archive<converge::bounded_counter>("json bounded");
-  check_json_archive<converge::twop_set<std::string>>("json twop");
-  check_json_archive<converge::or_set<std::string>>("json or_set");
-  check_json_archive<converge::lww_register<std::string>>("json lww");
-  check_json_archive<converge::dw_flag>("json dw");
-  check_json_archive<converge::g_map<std::string, converge::gcounter>>("json g_map");
-  check_json_archive<converge::or_map<std::uint64_t, converge::or_map<std::string, converge::ew_flag>>>(
-      "json or_map nested");
-  check_json_archive<shop>("json shop");
+  for_each_sample("json", []<class T>(const std::string& name) { check_json_archive<T>(name.c_str()); });
 }
 
 TEST_CASE("large sets of integers encode in one canonical order (the radix-sorted path)") {
@@ -113,7 +97,7 @@ TEST_CASE("large sets of integers encode in one canonical order (the radix-sorte
     std::vector<std::uint64_t> keys;
     for (std::size_t i = 0; i < n; ++i) {
       // Small keys (some bytes equal in every key: skipped passes) and full-width ones.
-      keys.push_back(i % 3 == 0 ? test::below(rng, 1000) : rng());
+      keys.push_back(i % 3 == 0 ? rng.below(1000) : rng());
     }
     converge::gset<std::uint64_t> forward, backward;
     for (const std::uint64_t k : keys) forward.insert(k);

@@ -34,6 +34,7 @@
 
 #include "converge/lattice.hpp"
 #include "converge/replica_id.hpp"
+#include "converge/testing/entropy.hpp"
 
 #include <algorithm>
 #include <cstddef>
@@ -43,7 +44,6 @@
 #include <exception>
 #include <functional>
 #include <ostream>
-#include <random>
 #include <span>
 #include <sstream>
 #include <string>
@@ -51,60 +51,6 @@
 #include <vector>
 
 namespace converge::testing {
-
-/// A source of random choices: a seeded PRNG, or the bytes of a fuzzer input.
-class entropy {
- public:
-  virtual ~entropy() = default;
-  /// A number in [0, n); `n` must be > 0.
-  virtual std::uint64_t below(std::uint64_t n) = 0;
-  /// True with probability num/den (den > 0).
-  bool chance(std::uint64_t num, std::uint64_t den) { return below(den) < num; }
-};
-
-/// Entropy from a seeded `std::mt19937_64`, with an unbiased reduction of our
-/// own so that a seed gives the same draws with every standard library.
-class seeded_entropy final : public entropy {
- public:
-  /// Draws from a generator seeded with `seed`.
-  explicit seeded_entropy(std::uint64_t seed) : rng_(seed) {}
-  /// A uniform number in [0, n).
-  std::uint64_t below(std::uint64_t n) override {
-    if (n <= 1) return 0;
-    const std::uint64_t threshold = (0 - n) % n;  // 2^64 mod n: draws below it would bias
-    for (;;) {
-      const std::uint64_t x = rng_();
-      if (x >= threshold) return x % n;
-    }
-  }
-
- private:
-  std::mt19937_64 rng_;
-};
-
-/// Entropy read from bytes (a fuzzer's input): each draw consumes as many
-/// bytes as `n - 1` needs; once the bytes run out every draw is 0, so every
-/// loop driven by it ends. The span must outlive this object.
-class byte_entropy final : public entropy {
- public:
-  /// Reads draws from `bytes`.
-  explicit byte_entropy(std::span<const std::uint8_t> bytes) noexcept : bytes_(bytes) {}
-  /// A number in [0, n) built from the next bytes; 0 when exhausted.
-  std::uint64_t below(std::uint64_t n) override {
-    if (n <= 1) return 0;
-    std::uint64_t x = 0;
-    for (std::uint64_t need = n - 1; need != 0; need >>= 8) {
-      x = (x << 8) | (pos_ < bytes_.size() ? bytes_[pos_++] : 0U);
-    }
-    return x % n;
-  }
-  /// True when every byte has been consumed.
-  [[nodiscard]] bool exhausted() const noexcept { return pos_ >= bytes_.size(); }
-
- private:
-  std::span<const std::uint8_t> bytes_;
-  std::size_t pos_ = 0;
-};
 
 /// Applies one random mutator of `T` to `state` as replica `self`, drawing its
 /// choices from `e`, and returns the mutator's delta.
@@ -187,11 +133,6 @@ class law_case {
 
   std::size_t pick(std::size_t n) { return static_cast<std::size_t>(e_.below(n)); }
 
-  template <class U>
-  void shuffle(std::vector<U>& v) {
-    for (std::size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[pick(i)]);
-  }
-
   void play_() {
     states_.assign(n_, T{});
     own_.assign(n_, {});
@@ -261,9 +202,10 @@ class law_case {
         const T fresh = converge::absorb(absorbed, x);
         expect(absorbed == xy, "absorb: absorb(s, d) leaves s == join(s, d), d = x, s = y", &x, &y);
         expect(converge::join(y, fresh) == xy && converge::leq(fresh, x),
-               "absorb: returns a novel part of d (join(s, r) == join(s, d), leq(r, d)), d = x, s = y", &x, &y);
-        expect(!converge::leq(x, y) || converge::is_bottom(fresh), "absorb: bottom when leq(d, s), d = x, s = y",
-               &x, &y);
+               "absorb: returns a novel part of d (join(s, r) == join(s, d), leq(r, d)), d = x, s = y", &x,
+               &y);
+        expect(!converge::leq(x, y) || converge::is_bottom(fresh),
+               "absorb: bottom when leq(d, s), d = x, s = y", &x, &y);
       }
     }
     for (std::size_t k = 0; k < 3 * xs.size() && !failed(); ++k) {
@@ -275,18 +217,19 @@ class law_case {
       const T* parts[] = {&x, &y};
       const T xy = converge::join(x, y);
       const T r = converge::join_novel(std::span<const T* const>(parts), z);
-      expect(converge::leq(r, xy) && converge::join(z, r) == converge::join(z, xy),
-             "join_novel: join(s, join_novel({x, y}, s)) == join(s, join(x, y)) and leq(r, join(x, y)), s = z",
-             &x, &y);
-      expect(!converge::leq(xy, z) || converge::is_bottom(r), "join_novel: bottom when leq(join(x, y), s), s = z",
-             &x, &y);
+      expect(
+          converge::leq(r, xy) && converge::join(z, r) == converge::join(z, xy),
+          "join_novel: join(s, join_novel({x, y}, s)) == join(s, join(x, y)) and leq(r, join(x, y)), s = z",
+          &x, &y);
+      expect(!converge::leq(xy, z) || converge::is_bottom(r),
+             "join_novel: bottom when leq(join(x, y), s), s = z", &x, &y);
     }
   }
 
   void groups_() {
     for (std::size_t i = 0; i < n_ && !failed(); ++i) {
       std::vector<T> ds = applied_[i];
-      shuffle(ds);
+      e_.shuffle(ds);
       T group{};
       for (const T& d : ds) converge::join_into(group, d);
       const T rebuilt = converge::join(T{}, group);
@@ -308,7 +251,7 @@ class law_case {
       for (std::size_t k = 0, n = all.size(); k < n; ++k) {
         if (e_.chance(1, 4)) inbox.push_back(all[k]);  // duplicates
       }
-      shuffle(inbox);
+      e_.shuffle(inbox);
       T r = states_[i];
       for (const T& d : inbox) {
         if (e_.chance(1, 2)) {

@@ -46,13 +46,15 @@
 #include "converge/lattice.hpp"
 #include "converge/replica_id.hpp"
 #include "converge/replication/replicator.hpp"
+#include "converge/testing/cluster.hpp"
+#include "converge/testing/entropy.hpp"
+#include "converge/testing/network.hpp"
 #include "converge/wire/encode.hpp"
 
 #include <algorithm>
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
-#include <map>
 #include <numeric>
 #include <optional>
 #include <stdexcept>
@@ -63,41 +65,9 @@
 
 namespace converge::testing {
 
-/// A small, fast, seedable generator (SplitMix64): the simulator's only
-/// source of randomness.
-class sim_rng {
- public:
-  using result_type = std::uint64_t;
-  explicit sim_rng(std::uint64_t seed = 0) noexcept : s_(seed) {}
-  static constexpr result_type min() noexcept { return 0; }
-  static constexpr result_type max() noexcept { return ~result_type{0}; }
-  result_type operator()() noexcept {
-    s_ += 0x9e3779b97f4a7c15ULL;
-    return replica_id::mix(s_);
-  }
-  /// Uniform in [0, n) (0 when n is 0).
-  std::uint64_t below(std::uint64_t n) noexcept {
-    if (n <= 1) return 0;
-    const std::uint64_t threshold = (0 - n) % n;
-    for (;;) {
-      const std::uint64_t x = (*this)();
-      if (x >= threshold) return x % n;
-    }
-  }
-  /// True with probability `p`.
-  bool chance(double p) noexcept {
-    if (p <= 0) return false;
-    if (p >= 1) return true;
-    return static_cast<double>((*this)() >> 11) * 0x1.0p-53 < p;
-  }
-  /// A generator for a named sub-stream of `seed`.
-  static sim_rng derive(std::uint64_t seed, std::uint64_t stream) noexcept {
-    return sim_rng{replica_id::mix(seed ^ replica_id::mix(stream + 0x5bd1e995ULL))};
-  }
-
- private:
-  std::uint64_t s_;
-};
+/// The simulator's generator: the one seeded source of converge::testing
+/// (SplitMix64), under the name the simulator's users know.
+using sim_rng = seeded_entropy;
 
 /// The shape of the network: `mesh`, `ring`, or `random:K` (a connected
 /// K-regular random graph).
@@ -122,9 +92,12 @@ struct topology {
 
   [[nodiscard]] std::string name() const {
     switch (shape) {
-      case kind::mesh: return "mesh";
-      case kind::ring: return "ring";
-      default: return "random:" + std::to_string(degree);
+      case kind::mesh:
+        return "mesh";
+      case kind::ring:
+        return "ring";
+      default:
+        return "random:" + std::to_string(degree);
     }
   }
 
@@ -164,7 +137,8 @@ struct topology {
  private:
   // Pairing model with greedy repair: stubs are matched at random, avoiding
   // self-loops and double edges; a dead end restarts the draw.
-  static bool random_regular(std::size_t n, std::size_t k, sim_rng& rng, std::vector<std::vector<std::size_t>>& adj) {
+  static bool random_regular(std::size_t n, std::size_t k, sim_rng& rng,
+                             std::vector<std::vector<std::size_t>>& adj) {
     for (auto& a : adj) a.clear();
     std::vector<std::size_t> stubs;
     stubs.reserve(n * k);
@@ -213,11 +187,11 @@ struct topology {
 
 /// The fault knobs; all off by default.
 struct sim_faults {
-  double loss = 0;            ///< probability a message is dropped
-  double duplicate = 0;       ///< probability a message is delivered twice
-  bool reorder = false;       ///< random extra delay per copy
-  bool partitions = false;    ///< partitions come and heal during the operations
-  double crash = 0;           ///< per live replica, per gossip interval, during the operations
+  double loss = 0;                    ///< probability a message is dropped
+  double duplicate = 0;               ///< probability a message is delivered twice
+  bool reorder = false;               ///< random extra delay per copy
+  bool partitions = false;            ///< partitions come and heal during the operations
+  double crash = 0;                   ///< per live replica, per gossip interval, during the operations
   std::uint64_t max_extra_delay = 0;  ///< reorder's extra delay bound; 0: 3 gossip intervals
 };
 
@@ -225,13 +199,13 @@ struct sim_faults {
 struct sim_options {
   std::size_t replicas = 3;
   topology topo{};
-  std::uint64_t ops = 100;          ///< operations issued, at random live replicas
-  std::uint64_t ops_per_tick = 0;   ///< operation rate; 0: max(1, replicas / 8)
+  std::uint64_t ops = 100;         ///< operations issued, at random live replicas
+  std::uint64_t ops_per_tick = 0;  ///< operation rate; 0: max(1, replicas / 8)
   sim_faults faults{};
-  replicator_options replication{}; ///< per replicator (the session is drawn per start)
+  replicator_options replication{};  ///< per replicator (the session is drawn per start)
   std::uint64_t seed = 1;
-  std::uint64_t delay = 1;          ///< base network delay
-  std::uint64_t max_ticks = 0;      ///< virtual-time limit after the last operation; 0: automatic
+  std::uint64_t delay = 1;      ///< base network delay
+  std::uint64_t max_ticks = 0;  ///< virtual-time limit after the last operation; 0: automatic
 };
 
 /// What a run measured.
@@ -241,7 +215,7 @@ struct sim_result {
   std::uint64_t ticks = 0;              ///< virtual time at the end
   std::uint64_t ticks_to_converge = 0;  ///< virtual time from the last operation to convergence
   std::uint64_t ops = 0;
-  std::uint64_t messages_sent = 0;      ///< every message handed to the network (lost ones too)
+  std::uint64_t messages_sent = 0;  ///< every message handed to the network (lost ones too)
   std::uint64_t bytes_sent = 0;
   std::uint64_t bytes_lower_bound = 0;  ///< Σ encoded size of each operation's delta × (replicas − 1)
   std::uint64_t delta_messages = 0;
@@ -253,19 +227,23 @@ struct sim_result {
   std::uint64_t malformed = 0;
   std::uint64_t unsendable = 0;
   std::uint64_t buffer_evictions = 0;
-  std::size_t max_buffer_bytes = 0;     ///< the largest delta buffer of any replica
+  std::size_t max_buffer_bytes = 0;  ///< the largest delta buffer of any replica
   std::uint64_t messages_lost = 0;
   std::uint64_t messages_duplicated = 0;
   std::uint64_t crashes = 0;
-  std::uint64_t wipes = 0;              ///< crashes that lost the data (quiescent replicas only)
+  std::uint64_t wipes = 0;  ///< crashes that lost the data (quiescent replicas only)
   std::uint64_t partitions = 0;
-  std::vector<std::size_t> diverging;   ///< on failure: the first replicas that differ (or one that differs from the oracle)
-  std::string failure;                  ///< on failure: what went wrong
+  std::vector<std::size_t>
+      diverging;        ///< on failure: the first replicas that differ (or one that differs from the oracle)
+  std::string failure;  ///< on failure: what went wrong
 };
 
 /// A deterministic simulation of `replicas` replicators of `State` driven by
-/// `Op`, a callable `State(State&, replica_id, sim_rng&)` that applies one
-/// random local operation and returns its delta.
+/// `Op`, a callable `State(State&, replica_id, entropy&)` that applies one
+/// random local operation and returns its delta (a workload of
+/// converge/testing/workloads.hpp). The replicators form a `cluster` over a
+/// `network`; the simulator adds the topology, the workload, the crash and
+/// partition schedule and the oracle.
 template <delta_lattice State, class Op>
 class simulator {
  public:
@@ -277,11 +255,15 @@ class simulator {
     sim_rng topo_rng = sim_rng::derive(opt_.seed, 1);
     work_rng_ = sim_rng::derive(opt_.seed, 2);
     fault_rng_ = sim_rng::derive(opt_.seed, 3);
-    net_rng_ = sim_rng::derive(opt_.seed, 4);
+    const network_options net{.delay = opt_.delay,
+                              .loss = opt_.faults.loss,
+                              .duplicate = opt_.faults.duplicate,
+                              .reorder = opt_.faults.reorder,
+                              .max_extra_delay = opt_.faults.max_extra_delay};
+    c_ = cluster<State>(opt_.replicas, network(opt_.replicas, net, sim_rng::derive(opt_.seed, 4)));
     graph_ = opt_.topo.build(opt_.replicas, topo_rng);
-    nodes_.resize(opt_.replicas);
+    restart_at_.assign(opt_.replicas, 0);
     for (std::size_t i = 0; i < opt_.replicas; ++i) start(i, State{});
-    side_.assign(opt_.replicas, 0);
   }
 
   /// Runs to convergence or the tick limit.
@@ -298,28 +280,28 @@ class simulator {
         issue_ops();
         if (issued_ == opt_.ops) {
           ops_done = true;
-          ended_at = now_;
+          ended_at = c_.now;
           end_faults();
         }
       } else {
         restart_due();
       }
-      deliver();
-      tick_all();
-      if (ops_done && now_ >= next_check) {
-        next_check = now_ + interval_ / 2 + 1;
-        if (all_quiescent()) {
+      c_.deliver_due();
+      c_.tick_due();
+      if (ops_done && c_.now >= next_check) {
+        next_check = c_.now + interval_ / 2 + 1;
+        if (c_.all_quiescent()) {
           result_.converged = check_converged();
           break;
         }
-        if (now_ - ended_at > limit) {
+        if (c_.now - ended_at > limit) {
           result_.converged = false;
           check_converged();
-          result_.failure = "no quiescence within " + std::to_string(limit) + " ticks after the last operation; " +
-                            result_.failure;
-          for (std::size_t i = 0; i < nodes_.size(); ++i) {
-            if (nodes_[i].r && !nodes_[i].r->quiescent()) {
-              result_.failure += "\nreplica " + std::to_string(i) + " not quiescent: " + nodes_[i].r->describe();
+          result_.failure = "no quiescence within " + std::to_string(limit) +
+                            " ticks after the last operation; " + result_.failure;
+          for (std::size_t i = 0; i < c_.size(); ++i) {
+            if (c_.up(i) && !c_[i].quiescent()) {
+              result_.failure += "\nreplica " + std::to_string(i) + " not quiescent: " + c_[i].describe();
               break;
             }
           }
@@ -330,207 +312,110 @@ class simulator {
     }
     result_.seed = opt_.seed;
     result_.ops = issued_;
-    result_.ticks = now_;
-    result_.ticks_to_converge = now_ - ended_at;
+    result_.ticks = c_.now;
+    result_.ticks_to_converge = c_.now - ended_at;
     collect_metrics();
     return result_;
   }
 
   /// Replica `i` (nullptr while crashed).
-  [[nodiscard]] const replicator<State>* replica(std::size_t i) const {
-    return nodes_[i].r ? &*nodes_[i].r : nullptr;
-  }
+  [[nodiscard]] const replicator<State>* replica(std::size_t i) const { return c_.up(i) ? &c_[i] : nullptr; }
   /// The join of every delta issued so far.
   [[nodiscard]] const State& oracle() const noexcept { return oracle_; }
   /// The neighbours of every node.
   [[nodiscard]] const std::vector<std::vector<std::size_t>>& graph() const noexcept { return graph_; }
 
  private:
-  struct node {
-    std::optional<replicator<State>> r;
-    std::uint32_t incarnation = 0;
-    std::uint64_t deadline = 0;
-    bool touched = true;
-    std::uint64_t restart_at = 0;  // while crashed
-    State saved;                   // while crashed with data
-  };
-  struct packet {
-    std::size_t from;
-    std::size_t to;
-    std::vector<std::byte> bytes;
-  };
-
   void start(std::size_t i, State initial) {
     replicator_options o = opt_.replication;
     o.session = 1 + fault_rng_.below(0xffffffffULL);  // 32 bits: a short varint
-    const replica_id id = replica_id::with_incarnation(i + 1, nodes_[i].incarnation);
-    nodes_[i].r.emplace(id, o, std::move(initial));
-    for (const std::size_t j : graph_[i]) nodes_[i].r->add_peer(j);
-    nodes_[i].touched = true;
-    nodes_[i].deadline = now_;
+    c_.start(i, c_.id_of(i), o, std::move(initial), graph_[i]);
   }
 
   void crash(std::size_t i) {
-    node& n = nodes_[i];
-    retire_metrics(*n.r);
     ++result_.crashes;
-    // The draw comes before the coverage test so that the fault stream, and
-    // with it every run's schedule, does not depend on the states.
-    const bool wipe = n.r->quiescent() && fault_rng_.chance(0.5) && held_elsewhere(i);
-    if (wipe) {
-      ++result_.wipes;
-      ++n.incarnation;
-      n.saved = State{};
-    } else {
-      n.saved = n.r->state();
-    }
-    n.r.reset();
-    n.restart_at = now_ + interval_ * (1 + fault_rng_.below(4));
-  }
-
-  /// True when every write replica `i` holds is also held by another
-  /// replica, live or crashed with its data: wiping `i` then loses nothing.
-  [[nodiscard]] bool held_elsewhere(std::size_t i) const {
-    State others{};
-    for (std::size_t j = 0; j < nodes_.size(); ++j) {
-      if (j != i) converge::join_into(others, nodes_[j].r ? nodes_[j].r->state() : nodes_[j].saved);
-    }
-    return replication::covered_by(nodes_[i].r->state(), others);
+    if (c_.crash(i, [&] { return fault_rng_.chance(0.5); })) ++result_.wipes;
+    restart_at_[i] = c_.now + interval_ * (1 + fault_rng_.below(4));
   }
 
   void restart_due(bool all = false) {
-    for (std::size_t i = 0; i < nodes_.size(); ++i) {
-      node& n = nodes_[i];
-      if (!n.r && (all || n.restart_at <= now_)) start(i, std::exchange(n.saved, State{}));
+    for (std::size_t i = 0; i < c_.size(); ++i) {
+      if (!c_.up(i) && (all || restart_at_[i] <= c_.now)) start(i, std::exchange(c_.at(i).saved, State{}));
     }
   }
 
   void faults_step() {
     restart_due();
-    if (now_ % interval_ != 0) return;
+    if (c_.now % interval_ != 0) return;
     if (opt_.faults.crash > 0) {
-      for (std::size_t i = 0; i < nodes_.size(); ++i) {
-        if (nodes_[i].r && fault_rng_.chance(opt_.faults.crash)) crash(i);
+      for (std::size_t i = 0; i < c_.size(); ++i) {
+        if (c_.up(i) && fault_rng_.chance(opt_.faults.crash)) crash(i);
       }
     }
     if (opt_.faults.partitions) {
-      if (partitioned_ && now_ >= heal_at_) {
-        partitioned_ = false;
-        std::fill(side_.begin(), side_.end(), 0);
-      } else if (!partitioned_ && fault_rng_.chance(0.1)) {
-        partitioned_ = true;
-        ++result_.partitions;
-        for (auto& s : side_) s = static_cast<unsigned char>(fault_rng_.below(2));
-        heal_at_ = now_ + interval_ * (2 + fault_rng_.below(9));
+      network& net = c_.net();
+      if (net.partitioned() && c_.now >= heal_at_) {
+        net.heal();
+      } else if (!net.partitioned() && fault_rng_.chance(0.1)) {
+        net.partition([&] { return fault_rng_.below(2); });
+        heal_at_ = c_.now + interval_ * (2 + fault_rng_.below(9));
       }
     }
   }
 
   void end_faults() {
-    partitioned_ = false;
-    std::fill(side_.begin(), side_.end(), 0);
+    c_.net().heal();
     restart_due(true);
   }
 
   void issue_ops() {
     // With crashes on, operations pause four intervals in every eight, so that
     // replicas go quiescent and some crashes lose their data.
-    if (opt_.faults.crash > 0 && (now_ / interval_) % 8 >= 4) return;
+    if (opt_.faults.crash > 0 && (c_.now / interval_) % 8 >= 4) return;
     for (std::uint64_t k = 0; k < opt_.ops_per_tick && issued_ < opt_.ops; ++k) {
-      const auto i = static_cast<std::size_t>(work_rng_.below(nodes_.size()));
-      node& n = nodes_[i];
-      if (!n.r) continue;  // the client's request failed; the op is issued later
-      const replica_id self = n.r->self();
-      State delta = n.r->mutate([&](State& s) { return op_(s, self, work_rng_); });
+      const auto i = static_cast<std::size_t>(work_rng_.below(c_.size()));
+      if (!c_.up(i)) continue;  // the client's request failed; the op is issued later
+      replicator<State>& r = c_[i];
+      const replica_id self = r.self();
+      State delta = r.mutate([&](State& s) { return op_(s, self, work_rng_); });
       ++issued_;
-      n.touched = true;
+      c_.at(i).touched = true;
       if (!converge::is_bottom(delta)) {
-        result_.bytes_lower_bound += converge::encoded_size(delta) * (nodes_.size() - 1);
+        result_.bytes_lower_bound += converge::encoded_size(delta) * (c_.size() - 1);
         converge::join_into(oracle_, delta);
-      }
-    }
-  }
-
-  void deliver() {
-    const auto it = queue_.find(now_);
-    if (it == queue_.end()) return;
-    std::vector<packet> due = std::move(it->second);
-    queue_.erase(it);
-    for (packet& p : due) {
-      node& n = nodes_[p.to];
-      if (!n.r || (partitioned_ && side_[p.from] != side_[p.to])) {
-        ++result_.messages_lost;
-        continue;
-      }
-      n.r->receive(p.from, p.bytes);
-      n.touched = true;
-    }
-  }
-
-  void tick_all() {
-    for (std::size_t i = 0; i < nodes_.size(); ++i) {
-      node& n = nodes_[i];
-      if (!n.r || (!n.touched && n.deadline > now_)) continue;
-      n.touched = false;
-      tick_result out = n.r->tick(now_);
-      n.deadline = out.next_deadline;
-      for (outgoing& m : out.messages) send(i, static_cast<std::size_t>(m.to), std::move(m.bytes));
-    }
-  }
-
-  void send(std::size_t from, std::size_t to, std::vector<std::byte> bytes) {
-    ++result_.messages_sent;
-    result_.bytes_sent += bytes.size();
-    if (net_rng_.chance(opt_.faults.loss)) {
-      ++result_.messages_lost;
-      return;
-    }
-    const int copies = net_rng_.chance(opt_.faults.duplicate) ? 2 : 1;
-    if (copies == 2) ++result_.messages_duplicated;
-    for (int c = 0; c < copies; ++c) {
-      std::uint64_t delay = std::max<std::uint64_t>(1, opt_.delay);
-      if (opt_.faults.reorder) delay += net_rng_.below(opt_.faults.max_extra_delay + 1);
-      if (c + 1 < copies) {
-        queue_[now_ + delay].push_back({from, to, bytes});
-      } else {
-        queue_[now_ + delay].push_back({from, to, std::move(bytes)});
       }
     }
   }
 
   void advance(bool ops_done) {
     if (!ops_done) {
-      ++now_;
+      ++c_.now;
       return;
     }
-    std::uint64_t next = now_ + interval_;  // at least check convergence now and then
-    if (!queue_.empty()) next = std::min(next, queue_.begin()->first);
-    for (const node& n : nodes_) {
-      if (n.r) next = std::min(next, std::max(n.deadline, now_ + 1));
+    std::uint64_t next = c_.now + interval_;  // at least check convergence now and then
+    if (const auto due = c_.net().next_due()) next = std::min(next, *due);
+    for (std::size_t i = 0; i < c_.size(); ++i) {
+      if (c_.up(i)) next = std::min(next, std::max(c_.at(i).deadline, c_.now + 1));
     }
-    now_ = std::max(next, now_ + 1);
-  }
-
-  [[nodiscard]] bool all_quiescent() const {
-    return std::all_of(nodes_.begin(), nodes_.end(), [](const node& n) { return n.r && n.r->quiescent(); });
+    c_.now = std::max(next, c_.now + 1);
   }
 
   bool check_converged() {
-    for (std::size_t i = 0; i < nodes_.size(); ++i) {
-      if (!nodes_[i].r) {
+    for (std::size_t i = 0; i < c_.size(); ++i) {
+      if (!c_.up(i)) {
         result_.diverging = {i};
         result_.failure = "replica " + std::to_string(i) + " is down";
         return false;
       }
     }
-    for (std::size_t i = 1; i < nodes_.size(); ++i) {
-      if (!(nodes_[i].r->state() == nodes_[0].r->state())) {
+    for (std::size_t i = 1; i < c_.size(); ++i) {
+      if (!(c_[i].state() == c_[0].state())) {
         result_.diverging = {0, i};
         result_.failure = "replicas 0 and " + std::to_string(i) + " differ";
         return false;
       }
     }
-    if (!(nodes_[0].r->state() == oracle_)) {
+    if (!(c_[0].state() == oracle_)) {
       result_.diverging = {0};
       result_.failure = "the replicas agree but differ from the oracle";
       return false;
@@ -538,26 +423,12 @@ class simulator {
     return true;
   }
 
-  void retire_metrics(const replicator<State>& r) {
-    const replicator_metrics& m = r.metrics();
-    retired_ += m.total;
-    retired_unsendable_ += m.unsendable;
-    retired_evictions_ += m.buffer_evictions;
-    result_.max_buffer_bytes = std::max(result_.max_buffer_bytes, m.max_buffer_bytes);
-  }
-
   void collect_metrics() {
-    peer_metrics t = retired_;
-    result_.unsendable = retired_unsendable_;
-    result_.buffer_evictions = retired_evictions_;
-    for (const node& n : nodes_) {
-      if (!n.r) continue;
-      const replicator_metrics& m = n.r->metrics();
-      t += m.total;
-      result_.unsendable += m.unsendable;
-      result_.buffer_evictions += m.buffer_evictions;
-      result_.max_buffer_bytes = std::max(result_.max_buffer_bytes, m.max_buffer_bytes);
-    }
+    const replicator_metrics m = c_.metrics();
+    const peer_metrics& t = m.total;
+    result_.unsendable = m.unsendable;
+    result_.buffer_evictions = m.buffer_evictions;
+    result_.max_buffer_bytes = m.max_buffer_bytes;
     result_.delta_messages = t.delta_messages_out;
     result_.acks = t.acks_out;
     result_.retransmissions = t.retransmissions;
@@ -565,25 +436,25 @@ class simulator {
     result_.deltas_applied = t.deltas_applied;
     result_.redundant_dropped = t.redundant_dropped;
     result_.malformed = t.malformed_dropped;
+    const network_stats& n = c_.net().stats();
+    result_.messages_sent = n.messages_sent;
+    result_.bytes_sent = n.bytes_sent;
+    result_.messages_lost = n.messages_lost;
+    result_.messages_duplicated = n.messages_duplicated;
+    result_.partitions = n.partitions;
   }
 
   sim_options opt_;
   Op op_;
   std::uint64_t interval_ = 1;
-  sim_rng work_rng_, fault_rng_, net_rng_;
+  sim_rng work_rng_, fault_rng_;
   std::vector<std::vector<std::size_t>> graph_;
-  std::vector<node> nodes_;
-  std::map<std::uint64_t, std::vector<packet>> queue_;
-  std::vector<unsigned char> side_;
-  bool partitioned_ = false;
+  cluster<State> c_;
+  std::vector<std::uint64_t> restart_at_;  // of crashed nodes
   std::uint64_t heal_at_ = 0;
-  std::uint64_t now_ = 0;
   std::uint64_t issued_ = 0;
   State oracle_{};
   sim_result result_{};
-  peer_metrics retired_{};
-  std::uint64_t retired_unsendable_ = 0;
-  std::uint64_t retired_evictions_ = 0;
 };
 
 }  // namespace converge::testing

@@ -1,9 +1,10 @@
 #pragma once
 /// @file
 /// The simulator's named workloads: a state type and a random operation for
-/// each (`gset`, `or_set`, `gcounter`, `or_map`, `mixed`). Each operation is a
-/// callable `State(State&, replica_id, sim_rng&)` that applies one random local
-/// mutation and returns its delta, as `simulator` expects.
+/// each (`gset`, `or_set`, `gcounter`, `or_map`, `mixed`). Each operation is
+/// the catalog's (converge/testing/operations.hpp) in a domain of its own, a
+/// callable `State(State&, replica_id, entropy&)` that applies one random
+/// local mutation and returns its delta, as `simulator` expects.
 
 #include "converge/bounded_counter.hpp"
 #include "converge/dw_flag.hpp"
@@ -18,124 +19,104 @@
 #include "converge/or_set.hpp"
 #include "converge/pncounter.hpp"
 #include "converge/replica_id.hpp"
+#include "converge/testing/entropy.hpp"
+#include "converge/testing/operations.hpp"
 #include "converge/testing/simulator.hpp"
 #include "converge/twop_set.hpp"
 
 #include <boost/hana/define_struct.hpp>
 
+#include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace converge::testing {
 
-/// `gset`: inserts a random 64-bit number.
-struct gset_ops {
-  using state = gset<std::uint64_t>;
-  state operator()(state& s, replica_id, sim_rng& rng) const { return s.insert(rng()); }
+/// A workload: the catalog's random operation of `State` in domain `D`.
+template <class State, class D>
+struct workload {
+  using state = State;
+  state operator()(state& s, replica_id self, entropy& e) const { return random_op<State, D>(s, self, e); }
 };
 
+namespace workload_domains {
+
+/// Elements (and register values) the numbers below `N`; map keys "k0".."k{K-1}".
+template <std::uint64_t N, std::uint64_t K = 3>
+struct numbers : collisions {
+  template <class T>
+  static T element(entropy& e) {
+    return static_cast<T>(e.below(N));
+  }
+  template <class T>
+  static T value(entropy& e) {
+    return element<T>(e);
+  }
+  template <class Key>
+  static Key key(entropy& e) {
+    return "k" + std::to_string(e.below(K));
+  }
+};
+
+/// Random 64-bit numbers: no two operations insert the same element.
+struct unique : numbers<collisions::u64_max> {};
+
+/// 256 numbers, inserted (60%) or erased (40%), so erases hit and race with inserts.
+struct contended : numbers<256> {
+  static constexpr std::array<std::uint64_t, 3> or_set_weights{6, 4, 0};
+};
+
+/// Increments of 1 to 5.
+struct small_steps : collisions {
+  static std::uint64_t amount(entropy& e) { return 1 + e.below(5); }
+};
+
+/// 32 keys of sets of 16 numbers: inserts (60%), erases (30%) and,
+/// sometimes, the erase of a whole key.
+struct keyed : numbers<16, 32> {
+  static constexpr std::array<std::uint64_t, 3> or_map_weights{1, 0, 9};
+  static constexpr std::array<std::uint64_t, 3> or_set_weights{6, 3, 0};
+};
+
+/// Every type at once: small amounts, 64 values, 8 keys, transfers to any
+/// of 64 replicas, timestamps up to 1000.
+struct mixed : numbers<64, 8> {
+  static std::uint64_t amount(entropy& e) { return 1 + e.below(3); }
+  static std::uint64_t timestamp(entropy& e) { return e.below(1000); }
+  static replica_id peer(entropy& e) { return replica_id{e.below(64)}; }
+  static constexpr std::array<std::uint64_t, 3> or_set_weights{2, 1, 0};
+  static constexpr std::array<std::uint64_t, 2> mv_register_weights{0, 1};
+  static constexpr std::array<std::uint64_t, 3> or_map_weights{1, 0, 3};
+};
+
+}  // namespace workload_domains
+
+/// `gset`: inserts a random 64-bit number.
+using gset_ops = workload<gset<std::uint64_t>, workload_domains::unique>;
 /// `or_set`: inserts (60%) or erases (40%) a number from a key space of 256,
 /// so erases hit and race with inserts.
-struct or_set_ops {
-  using state = or_set<std::uint64_t>;
-  state operator()(state& s, replica_id self, sim_rng& rng) const {
-    const std::uint64_t v = rng.below(256);
-    return rng.below(10) < 6 ? s.insert(self, v) : s.erase(v);
-  }
-};
-
+using or_set_ops = workload<or_set<std::uint64_t>, workload_domains::contended>;
 /// `gcounter`: increments by 1 to 5.
-struct gcounter_ops {
-  using state = gcounter;
-  state operator()(state& s, replica_id self, sim_rng& rng) const { return s.increment(self, 1 + rng.below(5)); }
-};
-
+using gcounter_ops = workload<gcounter, workload_domains::small_steps>;
 /// `or_map`: an or_map<string, or_set<u64>> of 32 keys: inserts into or
 /// erases from a key's set, and sometimes erases a whole key.
-struct or_map_ops {
-  using state = or_map<std::string, or_set<std::uint64_t>>;
-  state operator()(state& s, replica_id self, sim_rng& rng) const {
-    const std::string key = "k" + std::to_string(rng.below(32));
-    const std::uint64_t v = rng.below(16);
-    switch (rng.below(10)) {
-      case 0: return s.erase(key);
-      case 1:
-      case 2:
-      case 3: return s.update(key, [&](or_set<std::uint64_t>& x) { return x.erase(v); });
-      default: return s.update(key, [&](or_set<std::uint64_t>& x) { return x.insert(self, v); });
-    }
-  }
-};
+using or_map_ops = workload<or_map<std::string, or_set<std::uint64_t>>, workload_domains::keyed>;
 
 /// Every type of the catalog in one Hana struct.
 struct catalog {
-  BOOST_HANA_DEFINE_STRUCT(catalog,
-    (gcounter, hits),
-    (pncounter, balance),
-    (bounded_counter, stock),
-    (gset<std::uint64_t>, seen),
-    (twop_set<std::uint64_t>, once),
-    (or_set<std::uint64_t>, tags),
-    (lww_register<std::uint64_t>, last),
-    (mv_register<std::uint64_t>, versions),
-    (ew_flag, enabled),
-    (dw_flag, disabled),
-    (g_map<std::string, gcounter>, per_key),
-    (or_map<std::string, mv_register<std::uint64_t>>, settings));
+  BOOST_HANA_DEFINE_STRUCT(catalog, (gcounter, hits), (pncounter, balance), (bounded_counter, stock),
+                           (gset<std::uint64_t>, seen), (twop_set<std::uint64_t>, once),
+                           (or_set<std::uint64_t>, tags), (lww_register<std::uint64_t>, last),
+                           (mv_register<std::uint64_t>, versions), (ew_flag, enabled), (dw_flag, disabled),
+                           (g_map<std::string, gcounter>, per_key),
+                           (or_map<std::string, mv_register<std::uint64_t>>, settings));
   bool operator==(const catalog&) const = default;
 };
 
 /// `mixed`: a random operation on a random field of `catalog`.
-struct mixed_ops {
-  using state = catalog;
-  state operator()(state& s, replica_id self, sim_rng& rng) const {
-    const std::uint64_t v = rng.below(64);
-    switch (rng.below(12)) {
-      case 0: return update(s, &catalog::hits, [&](gcounter& x) { return x.increment(self, 1 + v % 3); });
-      case 1:
-        return update(s, &catalog::balance, [&](pncounter& x) {
-          return rng.below(2) == 0 ? x.increment(self, 1 + v % 3) : x.decrement(self, 1 + v % 3);
-        });
-      case 2:
-        return update(s, &catalog::stock, [&](bounded_counter& x) {
-          switch (rng.below(3)) {
-            case 0: return x.increment(self, 1 + v % 5);
-            case 1: return x.decrement(self, 1 + v % 3).value_or(bounded_counter{});
-            default: return x.transfer(self, replica_id{v}, 1).value_or(bounded_counter{});
-          }
-        });
-      case 3: return update(s, &catalog::seen, [&](gset<std::uint64_t>& x) { return x.insert(v); });
-      case 4:
-        return update(s, &catalog::once, [&](twop_set<std::uint64_t>& x) {
-          return rng.below(3) == 0 ? x.erase(v) : x.insert(v);
-        });
-      case 5:
-        return update(s, &catalog::tags, [&](or_set<std::uint64_t>& x) {
-          return rng.below(3) == 0 ? x.erase(v % 16) : x.insert(self, v % 16);
-        });
-      case 6:
-        return update(s, &catalog::last,
-                      [&](lww_register<std::uint64_t>& x) { return x.assign(self, v, rng.below(1000)); });
-      case 7: return update(s, &catalog::versions, [&](mv_register<std::uint64_t>& x) { return x.assign(self, v); });
-      case 8:
-        return update(s, &catalog::enabled,
-                      [&](ew_flag& x) { return rng.below(2) == 0 ? x.enable(self) : x.disable(); });
-      case 9:
-        return update(s, &catalog::disabled,
-                      [&](dw_flag& x) { return rng.below(2) == 0 ? x.disable(self) : x.enable(); });
-      case 10:
-        return update(s, &catalog::per_key, [&](g_map<std::string, gcounter>& m) {
-          return m.update("k" + std::to_string(v % 8), [&](gcounter& c) { return c.increment(self); });
-        });
-      default:
-        return update(s, &catalog::settings, [&](or_map<std::string, mv_register<std::uint64_t>>& m) {
-          const std::string key = "s" + std::to_string(v % 8);
-          if (rng.below(4) == 0) return m.erase(key);
-          return m.update(key, [&](mv_register<std::uint64_t>& r) { return r.assign(self, v); });
-        });
-    }
-  }
-};
+using mixed_ops = workload<catalog, workload_domains::mixed>;
 
 /// Runs the workload named `name` ("gset", "or_set", "gcounter", "or_map",
 /// "mixed") with `options`; nullopt for an unknown name.
