@@ -17,6 +17,8 @@ system, from wait4), which load on other cores disturbs less than wall time.
     bench/compile_time.py                      # g++, -O2, 3 rounds
     bench/compile_time.py --cxx clang++-14 --rounds 5 --json out.json
     bench/compile_time.py --only or_set.hpp --only converge.hpp
+    bench/compile_time.py --before /tmp/main   # also times another tree (e.g. a
+                                               # clone of main), same run: before/after
 
 Prints a Markdown table, then one JSON document (also written to --json).
 """
@@ -63,6 +65,8 @@ def main():
     ap.add_argument("--only", action="append", default=[],
                     help="measure only these headers (relative to include/converge/, or 'quickstart'); repeatable")
     ap.add_argument("--json", help="also write the JSON document to this file")
+    ap.add_argument("--before", help="another source tree (e.g. a clone of main): its headers and quickstart "
+                    "are timed in the same rounds, and each row gets its ratio to them")
     args = ap.parse_args()
 
     subjects = []  # (name, source text or path)
@@ -82,14 +86,20 @@ def main():
         subjects = [subjects[0]] + [s for s in subjects[1:] if keep(s[0])]
 
     flags = ["-std=c++20", args.opt, "-I", str(INCLUDE)]
-    cpu = {name: [] for name, _ in subjects}
-    wall = {name: [] for name, _ in subjects}
+    trees = [("", flags, ROOT)]
+    if args.before:
+        before = pathlib.Path(args.before).resolve()
+        trees.append(("before:", ["-std=c++20", args.opt, "-I", str(before / "include")], before))
+    cpu = {t + name: [] for t, _, _ in trees for name, _ in subjects}
+    wall = {t + name: [] for t, _, _ in trees for name, _ in subjects}
     with tempfile.TemporaryDirectory(prefix="converge-ct-") as tmp:
         tmp = pathlib.Path(tmp)
         sources = {}
         for i, (name, src) in enumerate(subjects):
             if isinstance(src, pathlib.Path):
                 sources[name] = src
+                if args.before:
+                    sources["before:" + name] = pathlib.Path(args.before).resolve() / src.relative_to(ROOT)
             else:
                 path = tmp / f"tu{i}.cpp"
                 path.write_text(src)
@@ -97,25 +107,48 @@ def main():
         obj = tmp / "tu.o"
         for r in range(args.rounds):
             for name, _ in subjects:
-                c, w = compile_once(args.cxx, flags, sources[name], obj)
-                cpu[name].append(c)
-                wall[name].append(w)
+                for tree, tree_flags, _ in trees:
+                    if tree and name == subjects[0][0]:
+                        continue  # one baseline
+                    src = sources.get(tree + name, sources[name])
+                    header = name[1:-1] if name.startswith("<converge/") else None
+                    if tree and (not pathlib.Path(src).exists() or
+                                 (header and not (pathlib.Path(args.before) / "include" / header).exists())):
+                        continue  # a file the other tree lacks
+                    c, w = compile_once(args.cxx, tree_flags, src, obj)
+                    cpu[tree + name].append(c)
+                    wall[tree + name].append(w)
             print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
 
     base = statistics.median(cpu[subjects[0][0]])
     rows = []
     for name, _ in subjects:
         med = statistics.median(cpu[name])
-        rows.append({"subject": name, "cpu_s": round(med, 3), "wall_s": round(statistics.median(wall[name]), 3),
-                     "ratio": round(med / base, 2), "runs_cpu_s": [round(x, 3) for x in cpu[name]]})
+        row = {"subject": name, "cpu_s": round(med, 3), "wall_s": round(statistics.median(wall[name]), 3),
+               "ratio": round(med / base, 2), "runs_cpu_s": [round(x, 3) for x in cpu[name]]}
+        if args.before and name != subjects[0][0] and cpu["before:" + name]:
+            old = statistics.median(cpu["before:" + name])
+            row.update({"before_cpu_s": round(old, 3), "before_ratio": round(old / base, 2),
+                        "after_over_before": round(med / old, 2)})
+        rows.append(row)
 
     version = subprocess.run([args.cxx, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
     print(f"compile time, {version}, -std=c++20 {args.opt} -c, median of {args.rounds} (CPU s)\n")
-    print("| TU | CPU s | × hana.hpp |")
-    print("| --- | ---: | ---: |")
-    for row in rows:
-        print(f"| `{row['subject']}` | {row['cpu_s']:.2f} | {row['ratio']:.2f} |")
-    doc = {"compiler": version, "flags": flags[:2] + ["-c"], "rounds": args.rounds,
+    if args.before:
+        print("| TU | before CPU s | before × hana | CPU s | × hana.hpp | after / before |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: |")
+        for row in rows:
+            if "before_cpu_s" in row:
+                print(f"| `{row['subject']}` | {row['before_cpu_s']:.2f} | {row['before_ratio']:.2f} | "
+                      f"{row['cpu_s']:.2f} | {row['ratio']:.2f} | {row['after_over_before']:.2f} |")
+            else:
+                print(f"| `{row['subject']}` | | | {row['cpu_s']:.2f} | {row['ratio']:.2f} | |")
+    else:
+        print("| TU | CPU s | × hana.hpp |")
+        print("| --- | ---: | ---: |")
+        for row in rows:
+            print(f"| `{row['subject']}` | {row['cpu_s']:.2f} | {row['ratio']:.2f} |")
+    doc = {"compiler": version, "before_tree": args.before, "flags": flags[:2] + ["-c"], "rounds": args.rounds,
            "baseline": subjects[0][0], "baseline_cpu_s": round(base, 3), "results": rows}
     text = json.dumps(doc, indent=2)
     print()

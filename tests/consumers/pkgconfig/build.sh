@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs the consumers with nothing but pkg-config and a compiler,
 # as a Makefile would:  PKG_CONFIG_PATH=<prefix>/share/pkgconfig build.sh OUTDIR
+# shellcheck disable=SC2046,SC2086  # compiler flags from pkg-config and CXXFLAGS are meant to split
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:?usage: build.sh OUTDIR}
@@ -9,7 +10,6 @@ cxx=${CXX:-c++}
 cxxflags=${CXXFLAGS:--std=c++20}
 pc=${PKG_CONFIG:-pkg-config}
 mkdir -p "$out"
-# shellcheck disable=SC2046  # pkg-config's flags are meant to split
 "$cxx" $cxxflags $("$pc" --cflags converge) "$here/../src/core.cpp" -o "$out/core" $("$pc" --libs converge)
 "$out/core"
 if "$pc" --exists converge-transport; then
