@@ -5,6 +5,7 @@
 /// (Balegas et al., "Putting consistency back into eventual consistency",
 /// EuroSys 2015: a PN-counter plus a matrix of rights transfers).
 
+#include "converge/detail/throw.hpp"
 #include "converge/gcounter.hpp"
 #include "converge/lattice.hpp"
 #include "converge/replica_id.hpp"
@@ -15,7 +16,6 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
-#include <stdexcept>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -80,7 +80,7 @@ class bounded_counter {
     if (n == 0 || from == to) return bounded_counter{};
     const std::uint64_t old = transferred(from, to);
     if (n > std::numeric_limits<std::uint64_t>::max() - old) {
-      throw std::overflow_error(
+      detail::throw_overflow_error(
           "converge::bounded_counter::transfer: transferred total would exceed UINT64_MAX");
     }
     bounded_counter delta;
@@ -169,11 +169,13 @@ class bounded_counter {
                                                   std::vector<transfer_entry> transfers) {
     for (std::size_t i = 0; i < transfers.size(); ++i) {
       const auto& t = transfers[i];
-      if (t.amount == 0) throw std::invalid_argument("converge::bounded_counter::from_parts: zero transfer");
+      if (t.amount == 0)
+        detail::throw_invalid_argument("converge::bounded_counter::from_parts: zero transfer");
       if (t.from == t.to)
-        throw std::invalid_argument("converge::bounded_counter::from_parts: transfer to self");
+        detail::throw_invalid_argument("converge::bounded_counter::from_parts: transfer to self");
       if (i > 0 && !(std::tie(transfers[i - 1].from, transfers[i - 1].to) < std::tie(t.from, t.to))) {
-        throw std::invalid_argument("converge::bounded_counter::from_parts: transfers not strictly sorted");
+        detail::throw_invalid_argument(
+            "converge::bounded_counter::from_parts: transfers not strictly sorted");
       }
     }
     bounded_counter out;

@@ -3,6 +3,7 @@
 /// `converge::causal_context`: the set of dots a causal type has seen, and
 /// `converge::dot_range`, a run of consecutive dots of one replica.
 
+#include "converge/detail/throw.hpp"
 #include "converge/dot.hpp"
 #include "converge/replica_id.hpp"
 
@@ -11,9 +12,7 @@
 #include <compare>
 #include <cstddef>
 #include <cstdint>
-#include <iterator>
 #include <limits>
-#include <stdexcept>
 #include <utility>
 #include <vector>
 
@@ -72,7 +71,7 @@ class causal_context {
         std::upper_bound(cloud_.begin(), cloud_.end(), d, [](const dot& key, const dot_range& x) {
           return key.replica < x.replica || (key.replica == x.replica && key.counter < x.first);
         });
-    return after != cloud_.begin() && std::prev(after)->contains(d);
+    return after != cloud_.begin() && (after - 1)->contains(d);
   }
 
   /// The next dot replica `r` would issue: one past every dot of `r` seen.
@@ -82,9 +81,9 @@ class causal_context {
   [[nodiscard]] dot next_dot(replica_id r) const {
     std::uint64_t top = max_contiguous(r);
     const auto end = replica_end(cloud_, r);
-    if (end != cloud_.begin() && std::prev(end)->replica == r) top = std::prev(end)->last;
+    if (end != cloud_.begin() && (end - 1)->replica == r) top = (end - 1)->last;
     if (top == std::numeric_limits<std::uint64_t>::max()) {
-      throw std::overflow_error("converge::causal_context: replica's dot counter exhausted");
+      detail::throw_overflow_error("converge::causal_context: replica's dot counter exhausted");
     }
     return dot{r, top + 1};
   }
@@ -97,8 +96,8 @@ class causal_context {
     const auto after = std::upper_bound(cloud_.begin(), cloud_.end(), x, [](const dot_range& key, const dot_range& y) {
       return key.replica < y.replica || (key.replica == y.replica && key.first < y.first);
     });
-    return after != cloud_.begin() && std::prev(after)->replica == x.replica && std::prev(after)->first <= x.first &&
-           x.last <= std::prev(after)->last;
+    return after != cloud_.begin() && (after - 1)->replica == x.replica && (after - 1)->first <= x.first &&
+           x.last <= (after - 1)->last;
   }
 
   /// True when every dot `other` has seen, this context has seen too (set
@@ -232,7 +231,7 @@ class causal_context {
     causal_context c;
     c.versions_ = std::move(versions);
     c.cloud_ = std::move(cloud);
-    if (!c.check_invariants()) throw std::invalid_argument("causal_context: parts break its invariants");
+    if (!c.check_invariants()) detail::throw_invalid_argument("causal_context: parts break its invariants");
     return c;
   }
 
@@ -334,8 +333,8 @@ class causal_context {
       return;
     }
     lo->first = std::min(lo->first, first);
-    lo->last = std::max(std::prev(hi)->last, last);
-    cloud_.erase(std::next(lo), hi);
+    lo->last = std::max((hi - 1)->last, last);
+    cloud_.erase(lo + 1, hi);
   }
 
   void raise_version(replica_id r, std::uint64_t n) {

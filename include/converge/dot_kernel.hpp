@@ -34,6 +34,7 @@
 /// > therefore only remove what it has seen, never what it has not.
 
 #include "converge/causal_context.hpp"
+#include "converge/detail/throw.hpp"
 #include "converge/dot.hpp"
 
 #include <algorithm>
@@ -41,7 +42,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
-#include <stdexcept>
 #include <utility>
 #include <vector>
 
@@ -250,7 +250,7 @@ class causal {
   [[nodiscard]] static Derived from_parts(Store store, causal_context ctx) {
     bool covered = true;
     store.for_each_dot([&](const dot& d) { covered = covered && ctx.contains(d); });
-    if (!covered) throw std::invalid_argument("converge: a store holds a dot its causal context has not seen");
+    if (!covered) detail::throw_invalid_argument("converge: a store holds a dot its causal context has not seen");
     Derived out;
     out.store_ = std::move(store);
     out.ctx_ = std::move(ctx);

@@ -3,13 +3,13 @@
 /// `converge::g_map<K, V>`: a grow-only map from keys to lattice values.
 
 #include "converge/detail/chunks.hpp"
+#include "converge/detail/throw.hpp"
 #include "converge/lattice.hpp"
 
 #include <concepts>
 #include <cstddef>
 #include <functional>
 #include <map>
-#include <stdexcept>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -130,7 +130,8 @@ class g_map {
   /// `std::invalid_argument` when a value is bottom.
   [[nodiscard]] static g_map from_entries(std::map<K, V> entries) {
     for (const auto& [k, v] : entries) {
-      if (converge::is_bottom(v)) throw std::invalid_argument("converge::g_map::from_entries: bottom value");
+      if (converge::is_bottom(v))
+        detail::throw_invalid_argument("converge::g_map::from_entries: bottom value");
     }
     g_map out;
     out.map_ = std::move(entries);

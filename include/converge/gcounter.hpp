@@ -3,6 +3,7 @@
 /// `converge::gcounter`: a grow-only counter. Each replica counts its own
 /// increments; the value is the sum, and join takes the maximum per replica.
 
+#include "converge/detail/throw.hpp"
 #include "converge/lattice.hpp"
 #include "converge/replica_id.hpp"
 
@@ -10,7 +11,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
-#include <stdexcept>
 #include <utility>
 #include <vector>
 
@@ -40,7 +40,7 @@ class gcounter {
   gcounter increment(replica_id r, std::uint64_t n = 1) {
     if (n == 0) return {};
     if (n > std::numeric_limits<std::uint64_t>::max() - value()) {
-      throw std::overflow_error("converge::gcounter::increment: value would exceed UINT64_MAX");
+      detail::throw_overflow_error("converge::gcounter::increment: value would exceed UINT64_MAX");
     }
     gcounter delta;
     delta.entries_.emplace_back(r, count(r) + n);
@@ -128,9 +128,10 @@ class gcounter {
   /// (no duplicates) and every count is > 0.
   [[nodiscard]] static gcounter from_entries(std::vector<entry> entries) {
     for (std::size_t i = 0; i < entries.size(); ++i) {
-      if (entries[i].second == 0) throw std::invalid_argument("converge::gcounter::from_entries: zero count");
+      if (entries[i].second == 0)
+        detail::throw_invalid_argument("converge::gcounter::from_entries: zero count");
       if (i > 0 && !(entries[i - 1].first < entries[i].first)) {
-        throw std::invalid_argument("converge::gcounter::from_entries: replicas not strictly sorted");
+        detail::throw_invalid_argument("converge::gcounter::from_entries: replicas not strictly sorted");
       }
     }
     gcounter out;

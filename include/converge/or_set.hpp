@@ -8,9 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <iterator>
-#include <functional>
-#include <vector>
+#include <vector>  // also std::forward_iterator_tag, which its iterators use
 
 namespace converge {
 

@@ -3,11 +3,37 @@
 /// `converge::replica_id`: who issued an update.
 
 #include <compare>
+#include <concepts>
+#include <cstddef>
 #include <cstdint>
-#include <functional>
-#include <string_view>
+// Declares std::hash (specialized below) at a fraction of <functional>'s cost.
+#include <optional>
 
 namespace converge {
+
+/// A name for `replica_id::from_name`: a string literal or C string, or any
+/// string with `data()` and `size()` (std::string, std::string_view), so that
+/// this header needs no <string_view>.
+class replica_name {
+ public:
+  constexpr replica_name(const char* s) noexcept : data_(s) {  // NOLINT: implicit by design
+    while (s[size_] != '\0') ++size_;
+  }
+  template <class S>
+  requires requires(const S& s) {
+    { s.data() } -> std::convertible_to<const char*>;
+    { s.size() } -> std::convertible_to<std::size_t>;
+  }
+  constexpr replica_name(const S& s) noexcept
+      : data_(s.data()), size_(s.size()) {}  // NOLINT: implicit by design
+
+  [[nodiscard]] constexpr const char* begin() const noexcept { return data_; }
+  [[nodiscard]] constexpr const char* end() const noexcept { return data_ + size_; }
+
+ private:
+  const char* data_;
+  std::size_t size_ = 0;
+};
 
 /// The identity of a replica: a 64-bit number, chosen by the user or derived
 /// from a name. Two replicas that are alive at the same time must never share
@@ -22,7 +48,7 @@ class replica_id {
   /// so that similar names land far apart), kept to 48 bits: a varint of 7
   /// bytes on the wire instead of 10, with a collision chance near n²/2⁴⁹
   /// (about 2·10⁻⁹ for a thousand names). Stable across builds and platforms.
-  [[nodiscard]] static constexpr replica_id from_name(std::string_view name) noexcept {
+  [[nodiscard]] static constexpr replica_id from_name(replica_name name) noexcept {
     std::uint64_t h = 0xcbf29ce484222325ULL;
     for (const char c : name) {
       h ^= static_cast<unsigned char>(c);

@@ -5,13 +5,12 @@
 
 #include "converge/detail/chunks.hpp"
 #include "converge/detail/flat_set.hpp"
+#include "converge/detail/throw.hpp"
 #include "converge/lattice.hpp"
 
 #include <algorithm>
 #include <concepts>
 #include <cstddef>
-#include <functional>
-#include <stdexcept>
 #include <utility>
 #include <vector>
 
@@ -139,7 +138,7 @@ class twop_set {
     out.tombstones_ = detail::flat_set<T>::from_vector(std::move(tombstones));
     for (const T& v : live) {
       if (out.tombstones_.contains(v))
-        throw std::invalid_argument("converge::twop_set::from_parts: element both live and erased");
+        detail::throw_invalid_argument("converge::twop_set::from_parts: element both live and erased");
     }
     out.elements_ = detail::flat_set<T>::from_vector(std::move(live));
     return out;

@@ -17,19 +17,20 @@
 #include "converge/causal_context.hpp"
 #include "converge/detail/flat_index.hpp"
 #include "converge/detail/sort_runs.hpp"
+#include "converge/detail/throw.hpp"
 #include "converge/dot.hpp"
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <span>
-#include <stdexcept>
 #include <utility>
 #include <vector>
 
 namespace converge::detail {
 
+// std::hash is declared by replica_id.hpp (through <optional>), not <functional>:
+// a user who stores T includes what defines std::hash<T> (<string> for std::string).
 template <class T, class Hash = std::hash<T>>
 class element_store {
  public:
@@ -97,7 +98,7 @@ class element_store {
   /// them once instead of record by record (what a decoder wants).
   [[nodiscard]] static element_store from_records(std::vector<record> records) {
     if (records.size() >= flat_index::npos - 1) {
-      throw std::length_error("converge: more than 2^32 - 2 records in one store");
+      throw_length_error("converge: more than 2^32 - 2 records in one store");
     }
     element_store s;
     s.records_ = std::move(records);

@@ -25,14 +25,22 @@
 // Callers' `match(p)` must imply that position p's key hashes to `hash`
 // (key equality does).
 
+#include "converge/detail/throw.hpp"
 #include "converge/replica_id.hpp"
 
 #include <cstddef>
 #include <cstdint>
 #include <limits>
-#include <random>
-#include <stdexcept>
 #include <vector>
+// The OS's entropy for hash_key(): getentropy() from <sys/random.h> on Linux
+// (glibc >= 2.25, musl) and macOS, else std::random_device. <random> alone
+// costs more to compile than the rest of an or_set.
+#if (defined(__linux__) || defined(__APPLE__)) && __has_include(<sys/random.h>)
+#include <sys/random.h>
+#define CONVERGE_DETAIL_GETENTROPY 1
+#else
+#include <random>
+#endif
 
 namespace converge::detail {
 
@@ -41,8 +49,16 @@ namespace converge::detail {
 /// mixer is a bijection, and without the key its low bits are unpredictable.
 inline std::uint64_t hash_key() noexcept {
   static const std::uint64_t key = [] {
+#if defined(CONVERGE_DETAIL_GETENTROPY)
+    std::uint64_t k = 0;
+    if (getentropy(&k, sizeof k) == 0) return k;
+    // No entropy (a sandbox without the syscall): still unpredictable enough
+    // across runs through address-space layout randomization.
+    return replica_id::mix(reinterpret_cast<std::uintptr_t>(&k));
+#else
     std::random_device entropy;
     return (std::uint64_t{entropy()} << 32) ^ entropy();
+#endif
   }();
   return key;
 }
@@ -52,7 +68,12 @@ inline std::size_t seeded_hash(std::size_t h) noexcept {
   return static_cast<std::size_t>(replica_id::mix(h ^ hash_key()));
 }
 
-class flat_index {
+// A template only so that its member functions, and the std::vector code
+// they call, are instantiated in the translation units that use an index,
+// not in every one that includes a converge type (a non-template class's
+// inline bodies are compiled wherever its header is). Use `flat_index`.
+template <class = void>
+class basic_flat_index {
  public:
   static constexpr std::uint32_t npos = std::numeric_limits<std::uint32_t>::max();
 
@@ -60,8 +81,8 @@ class flat_index {
   /// mostly inserted into, and whose lookups are rare, saves the byte.
   enum tagging : bool { untagged = false, tagged = true };
 
-  flat_index() = default;
-  explicit flat_index(tagging t) noexcept : tagged_(t == tagged) {}
+  basic_flat_index() = default;
+  explicit basic_flat_index(tagging t) noexcept : tagged_(t == tagged) {}
 
   [[nodiscard]] std::size_t size() const noexcept { return count_; }
   [[nodiscard]] std::size_t capacity() const noexcept { return slots_.size(); }
@@ -103,7 +124,7 @@ class flat_index {
   /// Adds `position` under `hash`. `hash_of(p)` rehashes any position if the table grows.
   template <class HashOf>
   void insert(std::size_t hash, std::uint32_t position, HashOf&& hash_of) {
-    if (position >= npos - 1) throw std::length_error("converge: more than 2^32 - 2 records in one store");
+    if (position >= npos - 1) throw_length_error("converge: more than 2^32 - 2 records in one store");
     if ((count_ + 1) * 4 > slots_.size() * 3) grow(hash_of);
     place(hash, position + 1);
     ++count_;
@@ -113,7 +134,7 @@ class flat_index {
   /// whether some position already there satisfies `match`.
   template <class Match, class HashOf>
   bool insert_noting(std::size_t hash, std::uint32_t position, Match&& match, HashOf&& hash_of) {
-    if (position >= npos - 1) throw std::length_error("converge: more than 2^32 - 2 records in one store");
+    if (position >= npos - 1) throw_length_error("converge: more than 2^32 - 2 records in one store");
     if ((count_ + 1) * 4 > slots_.size() * 3) grow(hash_of);
     bool seen = false;
     const std::uint8_t t = tag(hash);
@@ -138,7 +159,7 @@ class flat_index {
   /// looked at (the caller may store its record after a successful add).
   template <class Match, class HashOf>
   bool insert_if_absent(std::size_t hash, std::uint32_t position, Match&& match, HashOf&& hash_of) {
-    if (position >= npos - 1) throw std::length_error("converge: more than 2^32 - 2 records in one store");
+    if (position >= npos - 1) throw_length_error("converge: more than 2^32 - 2 records in one store");
     if ((count_ + 1) * 4 > slots_.size() * 3) grow(hash_of);
     const std::uint8_t t = tag(hash);
     std::size_t i = hash & mask();
@@ -275,5 +296,7 @@ class flat_index {
   std::size_t count_ = 0;
   bool tagged_ = true;
 };
+
+using flat_index = basic_flat_index<>;
 
 }  // namespace converge::detail

@@ -6,17 +6,18 @@
 // two-phase sets use it; or_set's element_store is the same idea with dots.
 
 #include "converge/detail/flat_index.hpp"
+#include "converge/detail/throw.hpp"
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <span>
-#include <stdexcept>
 #include <utility>
 #include <vector>
 
 namespace converge::detail {
 
+// std::hash is declared by replica_id.hpp (through <optional>), not <functional>:
+// a user who stores T includes what defines std::hash<T> (<string> for std::string).
 template <class T, class Hash = std::hash<T>>
 class flat_set {
  public:
@@ -90,7 +91,7 @@ class flat_set {
   /// per-element growth, and no equality probes when they are distinct (the
   /// common case: a decoded set is strictly sorted).
   [[nodiscard]] static flat_set from_vector(std::vector<T> items) {
-    if (items.size() >= flat_index::npos - 1) throw std::length_error("converge: more than 2^32 - 2 elements in one set");
+    if (items.size() >= flat_index::npos - 1) throw_length_error("converge: more than 2^32 - 2 elements in one set");
     flat_set out;
     if (items.empty()) return out;
     const auto n = static_cast<std::uint32_t>(items.size());
