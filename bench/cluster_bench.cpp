@@ -20,11 +20,6 @@
 #include <converge/or_set.hpp>
 #include <converge/transport/zmq_node.hpp>
 
-#include <netinet/in.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -32,8 +27,12 @@
 #include <cstdio>
 #include <memory>
 #include <mutex>
+#include <netinet/in.h>
 #include <string>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -189,7 +188,9 @@ lag_result lag(double rate, double seconds, int gossip_ms) {
   std::vector<double> lags;
   lags.reserve(per * 6);
   const auto epoch = steady::now();
-  auto now_ns = [&] { return std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now() - epoch).count(); };
+  auto now_ns = [&] {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now() - epoch).count();
+  };
   // First arrival only: an element may reach a node twice (direct and relayed).
   std::vector<std::vector<char>> seen(3, std::vector<char>(per * 3, 0));
   for (std::size_t idx = 0; idx < nodes.size(); ++idx) {
@@ -217,7 +218,8 @@ lag_result lag(double rate, double seconds, int gossip_ms) {
       const converge::replica_id me = n.replica();
       // Node i's k-th update is due at t0 + (k + i/3) * interval.
       for (std::uint64_t k = 0; k < per; ++k) {
-        const auto due = t0 + std::chrono::duration_cast<steady::duration>(interval * (static_cast<double>(k) + i / 3.0));
+        const auto due =
+            t0 + std::chrono::duration_cast<steady::duration>(interval * (static_cast<double>(k) + i / 3.0));
         std::this_thread::sleep_until(due);
         const std::uint64_t e = i + 3 * k;
         issued[e].store(now_ns());
@@ -244,7 +246,8 @@ lag_result lag(double rate, double seconds, int gossip_ms) {
   r.missing = per * 3 * 2 > lags.size() ? per * 3 * 2 - lags.size() : 0;
   if (!lags.empty()) {
     r.median_ms = lags[lags.size() / 2];
-    r.p99_ms = lags[std::min(lags.size() - 1, static_cast<std::size_t>(0.99 * static_cast<double>(lags.size())))];
+    r.p99_ms =
+        lags[std::min(lags.size() - 1, static_cast<std::size_t>(0.99 * static_cast<double>(lags.size())))];
     r.max_ms = lags.back();
   }
   return r;
@@ -267,17 +270,25 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--updates") updates = std::stoull(next());
-    else if (a == "--batch") batch = std::max<std::uint64_t>(1, std::stoull(next()));
-    else if (a == "--gossip-ms") gossip_ms = std::stoi(next());
-    else if (a == "--lag-gossip-ms") lag_gossip.push_back(std::stoi(next()));
-    else if (a == "--rate") rate = std::stod(next());
-    else if (a == "--seconds") seconds = std::stod(next());
-    else if (a == "--json") json = true;
+    if (a == "--updates")
+      updates = std::stoull(next());
+    else if (a == "--batch")
+      batch = std::max<std::uint64_t>(1, std::stoull(next()));
+    else if (a == "--gossip-ms")
+      gossip_ms = std::stoi(next());
+    else if (a == "--lag-gossip-ms")
+      lag_gossip.push_back(std::stoi(next()));
+    else if (a == "--rate")
+      rate = std::stod(next());
+    else if (a == "--seconds")
+      seconds = std::stod(next());
+    else if (a == "--json")
+      json = true;
     else {
-      std::fprintf(stderr,
-                   "usage: converge-bench-cluster [--updates N] [--batch B] [--gossip-ms MS] [--rate R] [--seconds S]"
-                   " [--lag-gossip-ms MS]... [--json]\n");
+      std::fprintf(
+          stderr,
+          "usage: converge-bench-cluster [--updates N] [--batch B] [--gossip-ms MS] [--rate R] [--seconds S]"
+          " [--lag-gossip-ms MS]... [--json]\n");
       return 2;
     }
   }
@@ -285,30 +296,38 @@ int main(int argc, char** argv) {
   const throughput_result t = throughput(updates, batch, gossip_ms);
   std::printf(
       json ? "{\"measure\":\"throughput\",\"nodes\":3,\"updates\":%llu,\"batch\":%llu,\"gossip_ms\":%d,"
-             "\"converged\":%s,\"local_seconds\":%.3f,\"converged_seconds\":%.3f,\"applied_per_node_per_second\":%.0f,"
-             "\"cpu_seconds\":%.3f,\"cpu_us_per_applied\":%.3f,\"messages\":%llu,\"bytes\":%llu,\"hardware_threads\":%u,"
-             "\"retransmissions\":%llu,\"state_transfers\":%llu,\"redundant_dropped\":%llu,\"buffer_evictions\":%llu,"
+             "\"converged\":%s,\"local_seconds\":%.3f,\"converged_seconds\":%.3f,\"applied_per_node_per_"
+             "second\":%.0f,"
+             "\"cpu_seconds\":%.3f,\"cpu_us_per_applied\":%.3f,\"messages\":%llu,\"bytes\":%llu,\"hardware_"
+             "threads\":%u,"
+             "\"retransmissions\":%llu,\"state_transfers\":%llu,\"redundant_dropped\":%llu,\"buffer_"
+             "evictions\":%llu,"
              "\"max_buffer_bytes\":%llu}\n"
-           : "throughput: %llu updates, batch %llu, gossip %d ms, converged %s: local %.3f s, all nodes %.3f s, "
-             "%.0f applied updates/s per node; %.3f CPU s (%.3f CPU us per applied update), %llu messages, %llu bytes, "
-             "%u hardware threads; %llu retransmissions, %llu state transfers, %llu redundant payloads dropped, "
+           : "throughput: %llu updates, batch %llu, gossip %d ms, converged %s: local %.3f s, all nodes %.3f "
+             "s, "
+             "%.0f applied updates/s per node; %.3f CPU s (%.3f CPU us per applied update), %llu messages, "
+             "%llu bytes, "
+             "%u hardware threads; %llu retransmissions, %llu state transfers, %llu redundant payloads "
+             "dropped, "
              "%llu buffer evictions, largest buffer %llu bytes\n",
       static_cast<unsigned long long>(t.updates), static_cast<unsigned long long>(batch), gossip_ms,
-      t.converged ? "true" : "false", t.local_seconds, t.converged_seconds, t.per_node_per_second, t.cpu_seconds,
-      t.cpu_us_per_applied, static_cast<unsigned long long>(t.messages), static_cast<unsigned long long>(t.bytes),
-      std::thread::hardware_concurrency(), static_cast<unsigned long long>(t.retransmissions),
-      static_cast<unsigned long long>(t.state_transfers), static_cast<unsigned long long>(t.redundant),
-      static_cast<unsigned long long>(t.evictions), static_cast<unsigned long long>(t.max_buffer_bytes));
+      t.converged ? "true" : "false", t.local_seconds, t.converged_seconds, t.per_node_per_second,
+      t.cpu_seconds, t.cpu_us_per_applied, static_cast<unsigned long long>(t.messages),
+      static_cast<unsigned long long>(t.bytes), std::thread::hardware_concurrency(),
+      static_cast<unsigned long long>(t.retransmissions), static_cast<unsigned long long>(t.state_transfers),
+      static_cast<unsigned long long>(t.redundant), static_cast<unsigned long long>(t.evictions),
+      static_cast<unsigned long long>(t.max_buffer_bytes));
   std::fflush(stdout);
   for (const int g : lag_gossip) {
     const lag_result l = lag(rate, seconds, g);
-    std::printf(json ? "{\"measure\":\"lag\",\"nodes\":3,\"gossip_ms\":%d,\"target_rate\":%.0f,\"rate\":%.0f,"
-                       "\"seconds\":%.2f,\"samples\":%llu,\"missing\":%llu,\"median_ms\":%.3f,\"p99_ms\":%.3f,"
-                       "\"max_ms\":%.3f}\n"
-                     : "lag: gossip %d ms, target %.0f/s, achieved %.0f updates/s over %.2f s, %llu samples (%llu "
-                       "missing): median %.3f ms, p99 %.3f ms, max %.3f ms\n",
-                g, rate, l.rate, l.seconds, static_cast<unsigned long long>(l.samples),
-                static_cast<unsigned long long>(l.missing), l.median_ms, l.p99_ms, l.max_ms);
+    std::printf(
+        json ? "{\"measure\":\"lag\",\"nodes\":3,\"gossip_ms\":%d,\"target_rate\":%.0f,\"rate\":%.0f,"
+               "\"seconds\":%.2f,\"samples\":%llu,\"missing\":%llu,\"median_ms\":%.3f,\"p99_ms\":%.3f,"
+               "\"max_ms\":%.3f}\n"
+             : "lag: gossip %d ms, target %.0f/s, achieved %.0f updates/s over %.2f s, %llu samples (%llu "
+               "missing): median %.3f ms, p99 %.3f ms, max %.3f ms\n",
+        g, rate, l.rate, l.seconds, static_cast<unsigned long long>(l.samples),
+        static_cast<unsigned long long>(l.missing), l.median_ms, l.p99_ms, l.max_ms);
     std::fflush(stdout);
   }
   return 0;

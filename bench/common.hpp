@@ -21,7 +21,8 @@ inline std::uint64_t key(std::uint64_t i, std::uint64_t salt = 0) {
 /// like typical identifiers).
 inline std::string str_key(std::uint64_t i, std::uint64_t salt = 0) {
   char buf[24];
-  std::snprintf(buf, sizeof buf, "%012llx", static_cast<unsigned long long>(key(i, salt) & 0xffffffffffffULL));
+  std::snprintf(buf, sizeof buf, "%012llx",
+                static_cast<unsigned long long>(key(i, salt) & 0xffffffffffffULL));
   return buf;
 }
 

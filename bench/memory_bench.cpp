@@ -17,22 +17,21 @@
 // (after one mutate and one process(), so the subscription has worked),
 // context and sockets included: compare it with or_set_u64.
 
-#include "common.hpp"
-#include "node_or_set.hpp"
-
+#include <converge/mv_register.hpp>
 #include <converge/or_map.hpp>
 #include <converge/or_set.hpp>
-#include <converge/mv_register.hpp>
+
+#include "common.hpp"
+#include "node_or_set.hpp"
 #if CONVERGE_BENCH_NODE
 #include <converge/transport/zmq_node.hpp>
 #endif
-
-#include <malloc.h>
 
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <malloc.h>
 #include <memory>
 #include <new>
 #include <string>
@@ -63,8 +62,12 @@ void counted_free(void* p) noexcept {
 
 void* operator new(std::size_t n) { return counted_alloc(n, 0); }
 void* operator new[](std::size_t n) { return counted_alloc(n, 0); }
-void* operator new(std::size_t n, std::align_val_t a) { return counted_alloc(n, static_cast<std::size_t>(a)); }
-void* operator new[](std::size_t n, std::align_val_t a) { return counted_alloc(n, static_cast<std::size_t>(a)); }
+void* operator new(std::size_t n, std::align_val_t a) {
+  return counted_alloc(n, static_cast<std::size_t>(a));
+}
+void* operator new[](std::size_t n, std::align_val_t a) {
+  return counted_alloc(n, static_cast<std::size_t>(a));
+}
 void operator delete(void* p) noexcept { counted_free(p); }
 void operator delete[](void* p) noexcept { counted_free(p); }
 void operator delete(void* p, std::size_t) noexcept { counted_free(p); }
@@ -151,9 +154,11 @@ int main(int argc, char** argv) {
     auto nd = std::make_unique<node>(o, build_set<or_set<std::uint64_t>, std::uint64_t>(n));
     static std::uint64_t seen = 0;  // outlives the node
     nd->subscribe([](const state_change<or_set<std::uint64_t>>& c) { seen += c.delta.size(); });
-    nd->mutate([&](or_set<std::uint64_t>& s) { return s.insert(replica_id{1}, make_key<std::uint64_t>(n, 1)); });
+    nd->mutate(
+        [&](or_set<std::uint64_t>& s) { return s.insert(replica_id{1}, make_key<std::uint64_t>(n, 1)); });
     nd->process();
-    if (seen != 1) std::fprintf(stderr, "memory bench: the subscriber saw %llu elements\n", (unsigned long long)seen);
+    if (seen != 1)
+      std::fprintf(stderr, "memory bench: the subscriber saw %llu elements\n", (unsigned long long)seen);
     return nd;
   });
 #endif
@@ -183,7 +188,8 @@ int main(int argc, char** argv) {
           [&] { return build_set<converge_bench::node_or_set<std::uint64_t>, std::uint64_t>(n); });
 #if CONVERGE_BENCH_HOPSCOTCH
   measure("hopscotch_or_set_u64", n, [&] {
-    return build_set<converge_bench::node_or_set<std::uint64_t, converge_bench::hopscotch_map>, std::uint64_t>(n);
+    return build_set<converge_bench::node_or_set<std::uint64_t, converge_bench::hopscotch_map>,
+                     std::uint64_t>(n);
   });
 #endif
   measure("unordered_set_u64", n, [&] { return build_uset<std::uint64_t>(n); });
@@ -198,17 +204,19 @@ int main(int argc, char** argv) {
     std::printf("[");
     for (std::size_t i = 0; i < samples.size(); ++i) {
       const sample& s = samples[i];
-      std::printf("%s{\"name\":\"%s\",\"n\":%zu,\"new_bytes\":%lld,\"blocks\":%lld,\"malloc_bytes\":%lld,"
-                  "\"self_reported_bytes\":%lld,\"new_bytes_per_element\":%.2f,\"malloc_bytes_per_element\":%.2f}",
-                  i ? "," : "", s.name.c_str(), s.n, s.new_bytes, s.blocks, s.malloc_bytes, s.self_reported,
-                  static_cast<double>(s.new_bytes) / s.n, static_cast<double>(s.malloc_bytes) / s.n);
+      std::printf(
+          "%s{\"name\":\"%s\",\"n\":%zu,\"new_bytes\":%lld,\"blocks\":%lld,\"malloc_bytes\":%lld,"
+          "\"self_reported_bytes\":%lld,\"new_bytes_per_element\":%.2f,\"malloc_bytes_per_element\":%.2f}",
+          i ? "," : "", s.name.c_str(), s.n, s.new_bytes, s.blocks, s.malloc_bytes, s.self_reported,
+          static_cast<double>(s.new_bytes) / s.n, static_cast<double>(s.malloc_bytes) / s.n);
     }
     std::printf("]\n");
   } else {
     std::printf("%-26s %10s %14s %14s %12s\n", "structure", "n", "new B/elem", "malloc B/elem", "blocks");
     for (const sample& s : samples) {
-      std::printf("%-26s %10zu %14.2f %14.2f %12lld\n", s.name.c_str(), s.n, static_cast<double>(s.new_bytes) / s.n,
-                  static_cast<double>(s.malloc_bytes) / s.n, s.blocks);
+      std::printf("%-26s %10zu %14.2f %14.2f %12lld\n", s.name.c_str(), s.n,
+                  static_cast<double>(s.new_bytes) / s.n, static_cast<double>(s.malloc_bytes) / s.n,
+                  s.blocks);
     }
   }
   return 0;

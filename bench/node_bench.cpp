@@ -194,10 +194,13 @@ void bm_node_receive_batch(benchmark::State& st) {
     for (std::size_t k = 0; k < batch; ++k) {
       deltas[k] = state{};
       const std::uint64_t key = make_key<std::uint64_t>(i++, 11);
-      deltas[k] = fx.sender.mutate([&](state& s) { return s.insert(converge::replica_id{fixture::peer_id}, key); });
+      deltas[k] =
+          fx.sender.mutate([&](state& s) { return s.insert(converge::replica_id{fixture::peer_id}, key); });
       const std::vector<std::byte> payload = converge::encode(deltas[k]);
-      messages[k] = converge::replication::write_envelope(
-          {.kind = converge::replication::message_kind::delta, .session = fx.sender.session(), .to = seq++, .payload = payload});
+      messages[k] = converge::replication::write_envelope({.kind = converge::replication::message_kind::delta,
+                                                           .session = fx.sender.session(),
+                                                           .to = seq++,
+                                                           .payload = payload});
     }
     for (const auto& m : messages) fx.send(m);
     const double tb = seconds([&] {

@@ -14,9 +14,7 @@
 #include <thread>
 
 struct cart {
-  BOOST_HANA_DEFINE_STRUCT(cart,
-                           (converge::or_set<std::string>, items),
-                           (converge::pncounter, visits));
+  BOOST_HANA_DEFINE_STRUCT(cart, (converge::or_set<std::string>, items), (converge::pncounter, visits));
   bool operator==(const cart&) const = default;
 };
 
@@ -46,16 +44,22 @@ int main() {
       for (const auto& item : c.delta.items) items += std::string(items.empty() ? "" : ", ") + item;
       const std::string origin = c.local ? "local" : "from node " + std::to_string(c.from.value_or(0));
       const std::lock_guard lock(print);
-      std::printf("node %llu: change (%s) to {%s}; new items: [%s]\n", static_cast<unsigned long long>(n->id()),
-                  origin.c_str(), fields.c_str(), items.c_str());
+      std::printf("node %llu: change (%s) to {%s}; new items: [%s]\n",
+                  static_cast<unsigned long long>(n->id()), origin.c_str(), fields.c_str(), items.c_str());
     });
     n->start();
   }
 
   // Mutate from this thread; each node's thread gossips.
-  alice.mutate([&](cart& c) { return converge::update(c, &cart::items, [&](auto& s) { return s.insert(alice.replica(), "apple"); }); });
-  bob.mutate([&](cart& c) { return converge::update(c, &cart::items, [&](auto& s) { return s.insert(bob.replica(), "bread"); }); });
-  bob.mutate([&](cart& c) { return converge::update(c, &cart::visits, [&](auto& v) { return v.increment(bob.replica()); }); });
+  alice.mutate([&](cart& c) {
+    return converge::update(c, &cart::items, [&](auto& s) { return s.insert(alice.replica(), "apple"); });
+  });
+  bob.mutate([&](cart& c) {
+    return converge::update(c, &cart::items, [&](auto& s) { return s.insert(bob.replica(), "bread"); });
+  });
+  bob.mutate([&](cart& c) {
+    return converge::update(c, &cart::visits, [&](auto& v) { return v.increment(bob.replica()); });
+  });
 
   // Wait (bounded) until both hold the same state.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);

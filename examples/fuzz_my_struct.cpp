@@ -25,10 +25,10 @@
 // field by field.
 struct cart {
   BOOST_HANA_DEFINE_STRUCT(cart,
-    (converge::or_map<std::string, converge::mv_register<std::uint64_t>>, items),  // item -> quantity
-    (converge::pncounter, total_cents),
-    (converge::ew_flag, checked_out),
-    (converge::lww_register<std::string>, coupon));
+                           (converge::or_map<std::string, converge::mv_register<std::uint64_t>>,
+                            items),  // item -> quantity
+                           (converge::pncounter, total_cents), (converge::ew_flag, checked_out),
+                           (converge::lww_register<std::string>, coupon));
   bool operator==(const cart&) const = default;
 };
 
@@ -43,7 +43,8 @@ cart random_mutation(cart& c, converge::replica_id self, converge::testing::entr
       return converge::update(c, &cart::items, [&](auto& m) {
         return m.update(item, [&](auto& qty) { return qty.assign(self, 1 + e.below(3)); });
       });
-    case 1: return converge::update(c, &cart::items, [&](auto& m) { return m.erase(item); });
+    case 1:
+      return converge::update(c, &cart::items, [&](auto& m) { return m.erase(item); });
     case 2:
       return converge::update(c, &cart::total_cents, [&](auto& t) {
         return e.chance(1, 2) ? t.increment(self, e.below(500)) : t.decrement(self, e.below(500));

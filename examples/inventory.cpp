@@ -85,9 +85,10 @@ int main() {
       }
     }
     if (hour == 5) {
-      std::printf("Partitioned for six hours: Lyon sold %llu, Oslo %llu, Kyoto %llu, %llu baskets refused locally.\n",
-                  static_cast<unsigned long long>(a.sold), static_cast<unsigned long long>(b.sold),
-                  static_cast<unsigned long long>(c.sold), static_cast<unsigned long long>(refused));
+      std::printf(
+          "Partitioned for six hours: Lyon sold %llu, Oslo %llu, Kyoto %llu, %llu baskets refused locally.\n",
+          static_cast<unsigned long long>(a.sold), static_cast<unsigned long long>(b.sold),
+          static_cast<unsigned long long>(c.sold), static_cast<unsigned long long>(refused));
       // Kyoto runs low; Lyon, which sells less, sends it 10 more units of rights.
       const std::uint64_t spare = a.rep.state().rights(a.id);
       const std::uint64_t move = spare < 10 ? spare : 10;
@@ -102,10 +103,11 @@ int main() {
 
   const std::uint64_t sold = a.sold + b.sold + c.sold;
   const std::uint64_t left = a.rep.state().value();
-  std::printf("After twelve hours: sold %llu (Lyon %llu, Oslo %llu, Kyoto %llu), %llu left, %llu baskets refused.\n",
-              static_cast<unsigned long long>(sold), static_cast<unsigned long long>(a.sold),
-              static_cast<unsigned long long>(b.sold), static_cast<unsigned long long>(c.sold),
-              static_cast<unsigned long long>(left), static_cast<unsigned long long>(refused));
+  std::printf(
+      "After twelve hours: sold %llu (Lyon %llu, Oslo %llu, Kyoto %llu), %llu left, %llu baskets refused.\n",
+      static_cast<unsigned long long>(sold), static_cast<unsigned long long>(a.sold),
+      static_cast<unsigned long long>(b.sold), static_cast<unsigned long long>(c.sold),
+      static_cast<unsigned long long>(left), static_cast<unsigned long long>(refused));
   const bool agree = a.rep.state() == b.rep.state() && b.rep.state() == c.rep.state();
   const bool exact = sold + left == delivered;
   std::printf("All stores agree: %s. Never oversold: %s.\n", agree ? "yes" : "NO", exact ? "yes" : "NO");

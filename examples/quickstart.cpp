@@ -13,7 +13,8 @@ struct cart {  // a service's state: a struct of CRDTs, nothing else to write
 };
 
 int main() {
-  const auto lisbon = converge::replica_id::from_name("lisbon"), oslo = converge::replica_id::from_name("oslo");
+  const auto lisbon = converge::replica_id::from_name("lisbon"),
+             oslo = converge::replica_id::from_name("oslo");
   cart here, there;  // two replicas, each acting on its own state at once
   cart d1 = converge::update(here, &cart::items, [&](auto& c) { return c.increment(lisbon, 2); });
   cart d2 = converge::update(there, &cart::coupons, [&](auto& s) { return s.insert(oslo, "SAVE10"); });

@@ -93,9 +93,10 @@ class causal_context {
   [[nodiscard]] bool covers(const dot_range& x) const noexcept {
     if (x.first == 0 || x.last < x.first) return true;  // names no dot
     if (x.last <= max_contiguous(x.replica)) return true;
-    const auto after = std::upper_bound(cloud_.begin(), cloud_.end(), x, [](const dot_range& key, const dot_range& y) {
-      return key.replica < y.replica || (key.replica == y.replica && key.first < y.first);
-    });
+    const auto after =
+        std::upper_bound(cloud_.begin(), cloud_.end(), x, [](const dot_range& key, const dot_range& y) {
+          return key.replica < y.replica || (key.replica == y.replica && key.first < y.first);
+        });
     return after != cloud_.begin() && (after - 1)->replica == x.replica && (after - 1)->first <= x.first &&
            x.last <= (after - 1)->last;
   }

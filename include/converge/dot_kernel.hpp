@@ -50,15 +50,15 @@ namespace converge {
 /// A store of dot-tagged values; see the file comment.
 template <class S>
 concept dot_store = std::default_initializable<S> && std::equality_comparable<S> &&
-                    requires(S& s, const S& cs, const dot& d, const causal_context& ctx) {
-                      { cs.empty() } -> std::same_as<bool>;
-                      { cs.dot_count() } -> std::convertible_to<std::uint64_t>;
-                      { cs.contains(d) } -> std::same_as<bool>;
-                      cs.for_each_dot([](const dot&) {});
-                      s.remove(d);
-                      s.add_unseen(cs, ctx);
-                      { cs.partition(std::size_t{2}) } -> std::same_as<std::vector<S>>;
-                    };
+    requires(S& s, const S& cs, const dot& d, const causal_context& ctx) {
+  { cs.empty() } -> std::same_as<bool>;
+  { cs.dot_count() } -> std::convertible_to<std::uint64_t>;
+  { cs.contains(d) } -> std::same_as<bool>;
+  cs.for_each_dot([](const dot&) {});
+  s.remove(d);
+  s.add_unseen(cs, ctx);
+  { cs.partition(std::size_t{2}) } -> std::same_as<std::vector<S>>;
+};
 
 namespace detail {
 
@@ -133,9 +133,7 @@ class causal {
   using store_type = Store;
 
   /// Joins `other` into this state; a no-op when `other` is `*this`.
-  void join(const Derived& other) {
-    detail::causal_join(store_, ctx_, other.store_, other.ctx_);
-  }
+  void join(const Derived& other) { detail::causal_join(store_, ctx_, other.store_, other.ctx_); }
 
   /// The lattice order: true when joining this into `o` changes nothing.
   /// (s, c) <= (t, d) exactly when d includes c and every dot of t that c
@@ -161,9 +159,7 @@ class causal {
   /// elements) is reduced by one context subtraction and its new entries
   /// are added without a second lookup; a delta nothing of which was seen
   /// is returned as a copy, indexes and all.
-  Derived absorb(const Derived& delta)
-    requires detail::gathering_store<Store>
-  {
+  Derived absorb(const Derived& delta) requires detail::gathering_store<Store> {
     if (&delta == this) return Derived{};
     if (!delta.adds_only()) {
       Derived fresh = delta.novel_to(static_cast<const Derived&>(*this));
@@ -187,9 +183,8 @@ class causal {
 
   /// The join of `parts` less what `known` holds (see converge::join_novel).
   /// Insert-only parts are gathered in one pass and indexed once.
-  [[nodiscard]] static Derived join_novel(std::span<const Derived* const> parts, const Derived& known)
-    requires detail::gathering_store<Store>
-  {
+  [[nodiscard]] static Derived join_novel(std::span<const Derived* const> parts,
+                                          const Derived& known) requires detail::gathering_store<Store> {
     if (parts.empty()) return Derived{};
     if (!std::all_of(parts.begin(), parts.end(), [](const Derived* p) { return p->adds_only(); })) {
       Derived joined = *parts.front();
@@ -250,14 +245,17 @@ class causal {
   [[nodiscard]] static Derived from_parts(Store store, causal_context ctx) {
     bool covered = true;
     store.for_each_dot([&](const dot& d) { covered = covered && ctx.contains(d); });
-    if (!covered) detail::throw_invalid_argument("converge: a store holds a dot its causal context has not seen");
+    if (!covered)
+      detail::throw_invalid_argument("converge: a store holds a dot its causal context has not seen");
     Derived out;
     out.store_ = std::move(store);
     out.ctx_ = std::move(ctx);
     return out;
   }
 
-  friend bool operator==(const causal& a, const causal& b) { return a.ctx_ == b.ctx_ && a.store_ == b.store_; }
+  friend bool operator==(const causal& a, const causal& b) {
+    return a.ctx_ == b.ctx_ && a.store_ == b.store_;
+  }
 
  protected:
   /// A delta that removes every value this state holds: their dots in its

@@ -101,9 +101,11 @@ class gset {
   /// A join decomposition in at most `parts` groups of elements (see converge::split).
   [[nodiscard]] std::vector<gset> split(std::size_t parts) const {
     std::vector<gset> out;
-    detail::for_each_chunk(elements_, parts, [&](detail::flat_set<T> chunk) { gset part;
+    detail::for_each_chunk(elements_, parts, [&](detail::flat_set<T> chunk) {
+      gset part;
       part.elements_ = std::move(chunk);
-      out.push_back(std::move(part)); });
+      out.push_back(std::move(part));
+    });
     if (out.empty()) out.emplace_back();
     return out;
   }

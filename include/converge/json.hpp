@@ -105,13 +105,27 @@ inline void put_string(std::string& out, std::string_view s) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
       switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        case '\b':
+          out += "\\b";
+          break;
+        case '\f':
+          out += "\\f";
+          break;
         default:
           if (c < 0x20) {
             out += "\\u00";
@@ -266,7 +280,8 @@ void render_sorted_array(W& w, const Range& values, const json_options& opts) {
   w.begin_array();
   if constexpr (std::totally_ordered<T>) {
     std::sort(ptrs.begin(), ptrs.end(), [](const T* a, const T* b) { return *a < *b; });
-    ptrs.erase(std::unique(ptrs.begin(), ptrs.end(), [](const T* a, const T* b) { return *a == *b; }), ptrs.end());
+    ptrs.erase(std::unique(ptrs.begin(), ptrs.end(), [](const T* a, const T* b) { return *a == *b; }),
+               ptrs.end());
     for (const T* p : ptrs) render(w, *p, opts);
   } else {
     std::vector<std::pair<std::string, const T*>> texts;
@@ -393,7 +408,10 @@ void render(W& w, const T& x, const json_options& opts, bool nested_in_map) {
       render(w, boost::hana::second(accessor)(x), opts);
     });
     w.end_object();
-  } else if constexpr (requires { x.begin(); x.end(); }) {
+  } else if constexpr (requires {
+                         x.begin();
+                         x.end();
+                       }) {
     w.begin_array();
     for (const auto& v : x) render(w, v, opts);
     w.end_array();

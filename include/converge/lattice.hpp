@@ -56,7 +56,9 @@ namespace converge {
 namespace detail {
 
 template <class T>
-concept joins_in_place = requires(T& x, const T& y) { x.join(y); };
+concept joins_in_place = requires(T& x, const T& y) {
+  x.join(y);
+};
 
 template <class T>
 concept hana_struct = boost::hana::Struct<T>::value;
@@ -69,7 +71,7 @@ constexpr bool members_are_lattices();
 /// A join-semilattice with bottom `T{}` and equality; see the file comment.
 template <class T>
 concept lattice = std::default_initializable<T> && std::copyable<T> && std::equality_comparable<T> &&
-                  (detail::joins_in_place<T> || detail::members_are_lattices<T>());
+    (detail::joins_in_place<T> || detail::members_are_lattices<T>());
 
 namespace detail {
 
@@ -120,7 +122,7 @@ constexpr void for_each_field([[maybe_unused]] T& x, F&& f) {
 
 /// Joins `y` into `x` in place. Valid when `y` is `x` itself.
 template <class T>
-  requires lattice<T> || detail::hana_struct<T>
+requires lattice<T> || detail::hana_struct<T>
 constexpr void join_into(T& x, const T& y) {
   if constexpr (detail::joins_in_place<T>) {
     x.join(y);
@@ -132,7 +134,7 @@ constexpr void join_into(T& x, const T& y) {
 
 /// Returns the join (least upper bound) of two states.
 template <class T>
-  requires lattice<T> || detail::hana_struct<T>
+requires lattice<T> || detail::hana_struct<T>
 [[nodiscard]] constexpr T join(T x, const T& y) {
   join_into(x, y);
   return x;
@@ -187,7 +189,9 @@ template <lattice T>
 /// element is indexed once); composed structs go field by field.
 template <lattice T>
 [[nodiscard]] T join_novel(std::span<const T* const> parts, const T& known) {
-  if constexpr (requires { { T::join_novel(parts, known) } -> std::same_as<T>; }) {
+  if constexpr (requires {
+                  { T::join_novel(parts, known) } -> std::same_as<T>;
+                }) {
     return T::join_novel(parts, known);
   } else if constexpr (detail::hana_struct<T> && !detail::joins_in_place<T>) {
     T out{};
@@ -213,7 +217,9 @@ template <lattice T>
 /// (once to reduce, once to join); composed structs absorb field by field.
 template <lattice T>
 T absorb(T& state, const T& delta) {
-  if constexpr (requires { { state.absorb(delta) } -> std::same_as<T>; }) {
+  if constexpr (requires {
+                  { state.absorb(delta) } -> std::same_as<T>;
+                }) {
     return state.absorb(delta);
   } else if constexpr (detail::hana_struct<T> && !detail::joins_in_place<T>) {
     T out{};
@@ -234,7 +240,9 @@ T absorb(T& state, const T& delta) {
 /// field (each part carries one field's part, the other fields bottom).
 template <lattice T>
 [[nodiscard]] std::vector<T> split(const T& x, std::size_t parts) {
-  if constexpr (requires { { x.split(parts) } -> std::same_as<std::vector<T>>; }) {
+  if constexpr (requires {
+                  { x.split(parts) } -> std::same_as<std::vector<T>>;
+                }) {
     return parts <= 1 ? std::vector<T>{x} : x.split(parts);
   } else if constexpr (detail::hana_struct<T> && !detail::joins_in_place<T>) {
     if (parts <= 1) return {x};
@@ -268,7 +276,7 @@ concept delta_lattice = lattice<T> && requires(const T& x) {
 ///   cart c;  cart d = converge::update(c, &cart::items, [&](auto& f) { return f.increment(me); });
 /// @endcode
 template <class S, class M, class F>
-  requires lattice<S> && std::invocable<F&, M&> && std::same_as<std::invoke_result_t<F&, M&>, M>
+requires lattice<S> && std::invocable<F&, M&> && std::same_as<std::invoke_result_t<F&, M&>, M>
 [[nodiscard]] S update(S& state, M S::*field, F&& mutator) {
   S delta{};
   delta.*field = mutator(state.*field);

@@ -28,9 +28,7 @@ class mv_register : public causal<mv_register<T>, detail::dot_fun<T>> {
   }
 
   /// Clears the register (removes every value seen); returns the delta.
-  mv_register reset() {
-    return this->apply(this->observed_all());
-  }
+  mv_register reset() { return this->apply(this->observed_all()); }
 
   /// Every concurrent value, sorted when `T` is ordered, in dot order otherwise.
   [[nodiscard]] std::vector<T> values() const {

@@ -16,8 +16,10 @@ namespace converge {
 /// A causal type: a dot store under a causal context (or_set, mv_register,
 /// ew_flag, dw_flag, or_map). These are the values an or_map can nest.
 template <class V>
-concept causal_type = requires { typename V::store_type; } &&
-                      std::derived_from<V, causal<V, typename V::store_type>>;
+concept causal_type = requires {
+  typename V::store_type;
+}
+&&std::derived_from<V, causal<V, typename V::store_type>>;
 
 /// A map from keys to causal values (or_set, mv_register, flags, or_map…)
 /// that all share the map's causal context.
@@ -46,8 +48,8 @@ class or_map : public causal<or_map<K, V, Compare>, detail::dot_map<K, V, Compar
   ///   auto d = m.update("k", [&](auto& s) { return s.insert(me, 7); });
   /// @endcode
   template <class F>
-    requires std::invocable<F&, V&> && std::same_as<std::invoke_result_t<F&, V&>, V>
-  or_map update(const K& key, F&& mutator) {
+  requires std::invocable<F&, V&> && std::same_as<std::invoke_result_t<F&, V&>, V> or_map
+  update(const K& key, F&& mutator) {
     V& value = this->store_.value_at(key);
     // Lend the shared context to the nested value for the mutator's run.
     struct lend {

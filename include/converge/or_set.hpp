@@ -36,14 +36,10 @@ class or_set : public causal<or_set<T, Hash>, detail::element_store<T, Hash>> {
 
   /// Erases `v` as far as this replica has seen it; returns the delta (the
   /// observed tags). Erasing an absent element returns bottom.
-  or_set erase(const T& v) {
-    return this->apply(observed(v));
-  }
+  or_set erase(const T& v) { return this->apply(observed(v)); }
 
   /// Erases every element this replica has seen; returns the delta.
-  or_set clear() {
-    return this->apply(this->observed_all());
-  }
+  or_set clear() { return this->apply(this->observed_all()); }
 
   [[nodiscard]] bool contains(const T& v) const { return this->store_.contains_element(v); }
   /// The number of distinct elements.

@@ -86,5 +86,7 @@ class replica_id {
 
 template <>
 struct std::hash<converge::replica_id> {
-  std::size_t operator()(converge::replica_id r) const noexcept { return converge::replica_id::mix(r.value()); }
+  std::size_t operator()(converge::replica_id r) const noexcept {
+    return converge::replica_id::mix(r.value());
+  }
 };

@@ -114,11 +114,12 @@ class twop_set {
       part.elements_ = std::move(chunk);
       out.push_back(std::move(part));
     });
-    detail::for_each_chunk(tombstones_, std::max<std::size_t>(1, parts - live_parts), [&](detail::flat_set<T> chunk) {
-      twop_set part;
-      part.tombstones_ = std::move(chunk);
-      out.push_back(std::move(part));
-    });
+    detail::for_each_chunk(tombstones_, std::max<std::size_t>(1, parts - live_parts),
+                           [&](detail::flat_set<T> chunk) {
+                             twop_set part;
+                             part.tombstones_ = std::move(chunk);
+                             out.push_back(std::move(part));
+                           });
     if (out.empty()) out.emplace_back();
     return out;
   }

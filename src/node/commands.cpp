@@ -1,13 +1,13 @@
 #include "commands.hpp"
 
-#include "common/number.hpp"
-
 #include "converge/wire/json.hpp"
 
 #include <exception>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "common/number.hpp"
 
 namespace converge_node {
 namespace {
@@ -32,14 +32,17 @@ struct command_error {
   std::string what;
 };
 
-std::uint64_t number_arg(std::string_view& rest, const char* name, std::optional<std::uint64_t> fallback = {}) {
+std::uint64_t number_arg(std::string_view& rest, const char* name,
+                         std::optional<std::uint64_t> fallback = {}) {
   const std::string_view word = next_word(rest);
   if (word.empty()) {
     if (fallback) return *fallback;
     throw command_error{std::string("missing ") + name};
   }
   const auto n = converge_cli::parse_number(word);
-  if (!n) throw command_error{std::string(name) + " must be a non-negative integer below 2^64, not '" + std::string(word) + "'"};
+  if (!n)
+    throw command_error{std::string(name) + " must be a non-negative integer below 2^64, not '" +
+                        std::string(word) + "'"};
   return *n;
 }
 
@@ -57,7 +60,8 @@ std::string text_arg(std::string_view rest, const char* name) {
 std::string stats_json(const node& n) {
   // {"id", "replica", every replicator counter, "quiescent", "transport": {...}}
   const std::string replication = converge::metrics_json(n.replication_stats());
-  std::string out = "{\"id\":" + std::to_string(n.id()) + ",\"replica\":" + std::to_string(n.replica().value());
+  std::string out =
+      "{\"id\":" + std::to_string(n.id()) + ",\"replica\":" + std::to_string(n.replica().value());
   out += ',';
   out.append(replication, 1, replication.size() - 2);  // its members, without the braces
   out += ",\"quiescent\":";
@@ -105,7 +109,8 @@ std::string spend_rights(node& n, std::uint64_t need, Spend&& spend) {
     });
   });
   if (!done) {
-    return "error: not enough local stock rights (have " + std::to_string(have) + ", need " + std::to_string(need) + ")";
+    return "error: not enough local stock rights (have " + std::to_string(have) + ", need " +
+           std::to_string(need) + ")";
   }
   return "ok";
 }
@@ -120,19 +125,24 @@ std::string execute(node& n, std::string_view line, bool& quit) {
       const std::uint64_t k = number_arg(rest, "N", 1);
       no_more(rest);
       n.mutate([&](demo_state& s) {
-        return converge::update(s, &demo_state::counter,
-                                [&](auto& c) { return cmd == "inc" ? c.increment(me, k) : c.decrement(me, k); });
+        return converge::update(s, &demo_state::counter, [&](auto& c) {
+          return cmd == "inc" ? c.increment(me, k) : c.decrement(me, k);
+        });
       });
       return "ok";
     }
     if (cmd == "add") {
       const std::string elem = text_arg(rest, "ELEM");
-      n.mutate([&](demo_state& s) { return converge::update(s, &demo_state::set, [&](auto& x) { return x.insert(me, elem); }); });
+      n.mutate([&](demo_state& s) {
+        return converge::update(s, &demo_state::set, [&](auto& x) { return x.insert(me, elem); });
+      });
       return "ok";
     }
     if (cmd == "rm") {
       const std::string elem = text_arg(rest, "ELEM");
-      n.mutate([&](demo_state& s) { return converge::update(s, &demo_state::set, [&](auto& x) { return x.erase(elem); }); });
+      n.mutate([&](demo_state& s) {
+        return converge::update(s, &demo_state::set, [&](auto& x) { return x.erase(elem); });
+      });
       return "ok";
     }
     if (cmd == "put") {
@@ -150,7 +160,9 @@ std::string execute(node& n, std::string_view line, bool& quit) {
       const std::string key(next_word(rest));
       if (key.empty()) throw command_error{"missing KEY"};
       no_more(rest);
-      n.mutate([&](demo_state& s) { return converge::update(s, &demo_state::map, [&](auto& m) { return m.erase(key); }); });
+      n.mutate([&](demo_state& s) {
+        return converge::update(s, &demo_state::map, [&](auto& m) { return m.erase(key); });
+      });
       return "ok";
     }
     if (cmd == "stock-add") {
@@ -192,7 +204,8 @@ std::string execute(node& n, std::string_view line, bool& quit) {
       return peers_json(n);
     }
     if (cmd == "help") {
-      return "commands: inc [N] | dec [N] | add ELEM | rm ELEM | put KEY VALUE | del KEY | stock-add N | sell N | "
+      return "commands: inc [N] | dec [N] | add ELEM | rm ELEM | put KEY VALUE | del KEY | stock-add N | "
+             "sell N | "
              "grant REPLICA N | rights | state | stats | peers | help | quit";
     }
     if (cmd == "quit") {

@@ -2,12 +2,12 @@
 /// @file
 /// The line commands of `converge-node`: one line in, one line out.
 
-#include "demo_state.hpp"
-
 #include "converge/transport/zmq_node.hpp"
 
 #include <string>
 #include <string_view>
+
+#include "demo_state.hpp"
 
 namespace converge_node {
 

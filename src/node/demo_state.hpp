@@ -16,9 +16,7 @@
 namespace converge_node {
 
 struct demo_state {
-  BOOST_HANA_DEFINE_STRUCT(demo_state,
-                           (converge::pncounter, counter),
-                           (converge::or_set<std::string>, set),
+  BOOST_HANA_DEFINE_STRUCT(demo_state, (converge::pncounter, counter), (converge::or_set<std::string>, set),
                            (converge::or_map<std::string, converge::mv_register<std::string>>, map),
                            (converge::bounded_counter, stock));
   bool operator==(const demo_state&) const = default;

@@ -17,8 +17,10 @@ TEST_CASE("clang-14: or_map join of unseen nested entries compiles and keeps the
   using outer = converge::or_map<std::string, inner>;
   const converge::replica_id a{1}, b{2};
   outer x, y;
-  const outer dx = x.update("k", [&](inner& m) { return m.update(1, [&](auto& r) { return r.assign(a, 7); }); });
-  const outer dy = y.update("k", [&](inner& m) { return m.update(2, [&](auto& r) { return r.assign(b, 8); }); });
+  const outer dx =
+      x.update("k", [&](inner& m) { return m.update(1, [&](auto& r) { return r.assign(a, 7); }); });
+  const outer dy =
+      y.update("k", [&](inner& m) { return m.update(2, [&](auto& r) { return r.assign(b, 8); }); });
   x.join(dy);
   y.join(dx);
   CHECK(x == y);

@@ -16,7 +16,8 @@
 #include <vector>
 
 // fuzz/regressions/fuzz_laws/twop_set-erase-twice-bottom-delta
-TEST_CASE("twop_set: erasing an erased element, or inserting a present one, returns bottom (nothing to deliver)") {
+TEST_CASE(
+    "twop_set: erasing an erased element, or inserting a present one, returns bottom (nothing to deliver)") {
   converge::twop_set<int> s;
   CHECK_FALSE(converge::is_bottom(s.erase(5)));
   CHECK(converge::is_bottom(s.erase(5)));
@@ -30,8 +31,9 @@ TEST_CASE("twop_set: erasing an erased element, or inserting a present one, retu
 }
 
 // fuzz/regressions/fuzz_decode/or_map-pair-sharing-a-dot
-TEST_CASE("or_map: two decoded states holding one dot under different keys are each valid, but not joinable "
-          "commutatively (dots must be unique; honest replicas never issue one twice)") {
+TEST_CASE(
+    "or_map: two decoded states holding one dot under different keys are each valid, but not joinable "
+    "commutatively (dots must be unique; honest replicas never issue one twice)") {
   using map = converge::or_map<std::string, converge::mv_register<std::string>>;
   const converge::replica_id r{1};
   map x, y;

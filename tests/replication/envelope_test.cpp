@@ -1,7 +1,5 @@
 // The replicator's envelope: written and read as one struct, byte-for-byte
 // the format peers already speak, and refused whole when malformed.
-#include "support/random.hpp"
-
 #include <converge/replication/envelope.hpp>
 #include <converge/testing/entropy.hpp>
 
@@ -11,6 +9,8 @@
 #include <initializer_list>
 #include <optional>
 #include <vector>
+
+#include "support/random.hpp"
 
 namespace {
 
@@ -35,12 +35,8 @@ TEST_CASE("envelope: a delta and an ack are the documented bytes") {
       {.kind = message_kind::delta, .state_transfer = true, .session = 5, .to = 7, .payload = payload});
   CHECK(delta == bytes({0x15, 5, 7, 0xaa, 0xbb}));
 
-  const auto ack = write_envelope({.kind = message_kind::ack,
-                                   .multipart = true,
-                                   .session = 300,
-                                   .acked_session = 2,
-                                   .to = 9,
-                                   .part = 3});
+  const auto ack = write_envelope(
+      {.kind = message_kind::ack, .multipart = true, .session = 300, .acked_session = 2, .to = 9, .part = 3});
   CHECK(ack == bytes({0x1a, 0xac, 0x02, 2, 9, 3}));
 
   const auto parted = write_envelope({.kind = message_kind::delta,
@@ -96,15 +92,16 @@ TEST_CASE("envelope: what is written reads back the same") {
 
 TEST_CASE("envelope: malformed headers are refused") {
   CHECK_FALSE(read_envelope({}, max_parts));
-  CHECK_FALSE(read_envelope(bytes({0x21, 1, 1, 0xaa}), max_parts));      // another version
-  CHECK_FALSE(read_envelope(bytes({0x10, 1, 1, 0xaa}), max_parts));      // kind 0
-  CHECK_FALSE(read_envelope(bytes({0x13, 1, 1, 0xaa}), max_parts));      // kind 3
-  CHECK_FALSE(read_envelope(bytes({0x11, 1, 1}), max_parts));            // a delta without payload
-  CHECK_FALSE(read_envelope(bytes({0x11, 0x80}), max_parts));            // truncated varint
+  CHECK_FALSE(read_envelope(bytes({0x21, 1, 1, 0xaa}), max_parts));           // another version
+  CHECK_FALSE(read_envelope(bytes({0x10, 1, 1, 0xaa}), max_parts));           // kind 0
+  CHECK_FALSE(read_envelope(bytes({0x13, 1, 1, 0xaa}), max_parts));           // kind 3
+  CHECK_FALSE(read_envelope(bytes({0x11, 1, 1}), max_parts));                 // a delta without payload
+  CHECK_FALSE(read_envelope(bytes({0x11, 0x80}), max_parts));                 // truncated varint
   CHECK_FALSE(read_envelope(bytes({0x11, 0x81, 0x00, 1, 0xaa}), max_parts));  // overlong varint
-  CHECK_FALSE(read_envelope(bytes({0x11, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 1, 0xaa}),
-                            max_parts));                                   // past 64 bits
-  CHECK_FALSE(read_envelope(bytes({0x12, 1, 1, 1, 0}), max_parts));      // an ack with a trailing byte
+  CHECK_FALSE(
+      read_envelope(bytes({0x11, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 1, 0xaa}),
+                    max_parts));                                           // past 64 bits
+  CHECK_FALSE(read_envelope(bytes({0x12, 1, 1, 1, 0}), max_parts));        // an ack with a trailing byte
   CHECK_FALSE(read_envelope(bytes({0x19, 1, 1, 0, 1, 0xaa}), max_parts));  // multipart of one part
   CHECK_FALSE(read_envelope(bytes({0x19, 1, 1, 3, 3, 0xaa}), max_parts));  // part ≥ parts
   CHECK_FALSE(read_envelope(bytes({0x19, 1, 1, 0, 5, 0xaa}), 4));          // parts > max_parts

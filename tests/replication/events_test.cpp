@@ -1,14 +1,12 @@
 // The replicator reports what it applied: every change, local or received,
 // comes out of poll() as the delta and its source, in time proportional to
 // the change, and a mirror that joins the events equals the state.
-#include <converge/testing/cluster.hpp>
-#include "support/random.hpp"
-
 #include <converge/gset.hpp>
 #include <converge/mv_register.hpp>
 #include <converge/or_map.hpp>
 #include <converge/or_set.hpp>
 #include <converge/replication/replicator.hpp>
+#include <converge/testing/cluster.hpp>
 #include <converge/testing/entropy.hpp>
 
 #include <doctest/doctest.h>
@@ -16,6 +14,8 @@
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "support/random.hpp"
 
 namespace {
 

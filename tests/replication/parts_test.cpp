@@ -120,7 +120,7 @@ TEST_CASE("cut_payload: parts within the budget whose join is the whole, or noth
   }
   CHECK(joined == big);
   CHECK_FALSE(cut_payload(big, size, 1024, 3));  // more parts than allowed
-  CHECK_FALSE(cut_payload(one(1), 4, 1, 4096));   // one element cannot be cut
+  CHECK_FALSE(cut_payload(one(1), 4, 1, 4096));  // one element cannot be cut
 }
 
 TEST_CASE("peer_set: inline first, then spilled; erase keeps every other member") {

@@ -1,11 +1,11 @@
 #pragma once
 // The doctest side of the public law checker: runs check_laws for one type
 // with the run's seed and case count, and reports the seed on failure.
-#include "support/random.hpp"
-
 #include <converge/testing/laws.hpp>
 
 #include <doctest/doctest.h>
+
+#include "support/random.hpp"
 
 namespace test {
 

@@ -203,7 +203,8 @@ TEST_CASE("sort_runs sorts sequences of sorted runs, few or many, losing and dup
     std::sort(expected.begin(), expected.end());
     converge::detail::sort_runs(v, [](const auto& a, const auto& b) { return a.first < b.first; });
     CAPTURE(runs);
-    REQUIRE(std::is_sorted(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.first < b.first; }));
+    REQUIRE(
+        std::is_sorted(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.first < b.first; }));
     std::sort(v.begin(), v.end());  // same multiset of entries
     CHECK(v == expected);
   }
@@ -212,7 +213,8 @@ TEST_CASE("sort_runs sorts sequences of sorted runs, few or many, losing and dup
 TEST_CASE("element_store keeps no dot index while its records are in dot order") {
   using store = converge::detail::element_store<std::uint64_t>;
   std::vector<store::record> records;
-  for (std::uint64_t i = 1; i <= 1000; ++i) records.push_back({i * 7, converge::dot{converge::replica_id{1 + i % 3}, i}});
+  for (std::uint64_t i = 1; i <= 1000; ++i)
+    records.push_back({i * 7, converge::dot{converge::replica_id{1 + i % 3}, i}});
   std::vector<store::record> in_order = records;
   std::sort(in_order.begin(), in_order.end(), [](const auto& a, const auto& b) { return a.tag < b.tag; });
   const store sorted = store::from_records(in_order);

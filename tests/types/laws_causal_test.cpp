@@ -1,8 +1,5 @@
 // The lattice laws, the delta law and convergence for every causal type,
 // including or_maps nested two levels deep, through the public law checker.
-#include "support/laws.hpp"
-#include "support/random.hpp"
-
 #include <converge/dw_flag.hpp>
 #include <converge/ew_flag.hpp>
 #include <converge/mv_register.hpp>
@@ -14,6 +11,9 @@
 
 #include <cstdint>
 #include <string>
+
+#include "support/laws.hpp"
+#include "support/random.hpp"
 
 namespace {
 
@@ -74,16 +74,19 @@ TEST_CASE("or_set of strings obeys the lattice laws past the small-store thresho
 TEST_CASE("mv_register obeys the lattice laws") {
   test::check_laws<converge::mv_register<std::string>>(
       [](auto& r, replica_id self, entropy& e) {
-        return e.chance(1, 6) ? r.reset() : r.assign(self, std::string(1, static_cast<char>('a' + e.below(3))));
+        return e.chance(1, 6) ? r.reset()
+                              : r.assign(self, std::string(1, static_cast<char>('a' + e.below(3))));
       },
       "mv_register<string>");
 }
 
 TEST_CASE("flags obey the lattice laws") {
-  test::check_laws<converge::ew_flag>([](auto& f, replica_id self, entropy& e) { return e.chance(1, 2) ? f.enable(self) : f.disable(); },
-                           "ew_flag");
-  test::check_laws<converge::dw_flag>([](auto& f, replica_id self, entropy& e) { return e.chance(1, 2) ? f.disable(self) : f.enable(); },
-                           "dw_flag");
+  test::check_laws<converge::ew_flag>(
+      [](auto& f, replica_id self, entropy& e) { return e.chance(1, 2) ? f.enable(self) : f.disable(); },
+      "ew_flag");
+  test::check_laws<converge::dw_flag>(
+      [](auto& f, replica_id self, entropy& e) { return e.chance(1, 2) ? f.disable(self) : f.enable(); },
+      "dw_flag");
 }
 
 TEST_CASE("or_map of or_sets obeys the lattice laws") {
@@ -113,7 +116,8 @@ TEST_CASE("or_map of flags obeys the lattice laws") {
       [](map& m, replica_id self, entropy& e) {
         const auto key = static_cast<int>(e.below(3));
         if (e.chance(1, 4)) return m.erase(key);
-        return m.update(key, [&](converge::ew_flag& f) { return e.chance(2, 3) ? f.enable(self) : f.disable(); });
+        return m.update(key,
+                        [&](converge::ew_flag& f) { return e.chance(2, 3) ? f.enable(self) : f.disable(); });
       },
       "or_map<int, ew_flag>");
 }

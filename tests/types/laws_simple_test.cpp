@@ -96,10 +96,14 @@ TEST_CASE("laws: bounded_counter") { test::check_laws(bounded_op, "bounded_count
 TEST_CASE("laws: gset<int>") {
   test::check_laws(gset_op<int>([](entropy& e) { return static_cast<int>(e.below(10)); }), "gset<int>");
 }
-TEST_CASE("laws: gset<std::string>") { test::check_laws(gset_op<std::string>(small_string), "gset<std::string>"); }
+TEST_CASE("laws: gset<std::string>") {
+  test::check_laws(gset_op<std::string>(small_string), "gset<std::string>");
+}
 TEST_CASE("laws: twop_set<int>") { test::check_laws(twop_op, "twop_set<int>"); }
 TEST_CASE("laws: lww_register<std::string>") { test::check_laws(lww_op, "lww_register<std::string>"); }
-TEST_CASE("laws: g_map<std::string, gcounter>") { test::check_laws(counter_map_op, "g_map<std::string, gcounter>"); }
+TEST_CASE("laws: g_map<std::string, gcounter>") {
+  test::check_laws(counter_map_op, "g_map<std::string, gcounter>");
+}
 TEST_CASE("laws: g_map<int, g_map<int, pncounter>>") {
   test::check_laws(nested_map_op, "g_map<int, g_map<int, pncounter>>");
 }

@@ -52,10 +52,11 @@ TEST_CASE("an update concurrent with an erase of its key survives") {
 
 TEST_CASE("update wins over a concurrent erase two levels deep") {
   deep x, y;
-  y.join(x.update("user", [&](auto& inner) { return inner.update("name", [&](auto& r) { return r.assign(a, 1); }); }));
+  y.join(x.update(
+      "user", [&](auto& inner) { return inner.update("name", [&](auto& r) { return r.assign(a, 1); }); }));
   const auto erase = x.erase("user");
-  const auto update =
-      y.update("user", [&](auto& inner) { return inner.update("age", [&](auto& r) { return r.assign(b, 30); }); });
+  const auto update = y.update(
+      "user", [&](auto& inner) { return inner.update("age", [&](auto& r) { return r.assign(b, 30); }); });
   x.join(update);
   y.join(erase);
   CHECK(x == y);
@@ -68,9 +69,11 @@ TEST_CASE("update wins over a concurrent erase two levels deep") {
 
 TEST_CASE("an erase of an inner key concurrent with an inner update keeps the update") {
   deep x, y;
-  y.join(x.update("u", [&](auto& inner) { return inner.update("n", [&](auto& r) { return r.assign(a, 1); }); }));
+  y.join(
+      x.update("u", [&](auto& inner) { return inner.update("n", [&](auto& r) { return r.assign(a, 1); }); }));
   const auto erase = x.update("u", [&](auto& inner) { return inner.erase("n"); });
-  const auto update = y.update("u", [&](auto& inner) { return inner.update("n", [&](auto& r) { return r.assign(b, 2); }); });
+  const auto update =
+      y.update("u", [&](auto& inner) { return inner.update("n", [&](auto& r) { return r.assign(b, 2); }); });
   x.join(update);
   y.join(erase);
   CHECK(x == y);

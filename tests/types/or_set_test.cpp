@@ -1,8 +1,6 @@
 // or_set semantics: add wins over a concurrent erase, erase removes only what
 // it observed, out-of-order deltas never act as removals, split parts never
 // hide or resurrect an element.
-#include "support/random.hpp"
-
 #include <converge/lattice.hpp>
 #include <converge/or_set.hpp>
 
@@ -13,6 +11,8 @@
 #include <set>
 #include <string>
 #include <vector>
+
+#include "support/random.hpp"
 
 using converge::join;
 using converge::or_set;

@@ -1,7 +1,5 @@
 // converge::split: every type's join decomposition gives parts that are each
 // included in the state and whose join is the state, for any part count.
-#include "support/random.hpp"
-
 #include <converge/g_map.hpp>
 #include <converge/gcounter.hpp>
 #include <converge/gset.hpp>
@@ -16,6 +14,8 @@
 #include <cstddef>
 #include <string>
 #include <vector>
+
+#include "support/random.hpp"
 
 using converge::replica_id;
 

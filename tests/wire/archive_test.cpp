@@ -53,7 +53,8 @@ TEST_CASE("unsigned varints: LEB128, canonical") {
       {UINT64_MAX, bytes({0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})},
   };
   for (const auto& c : cases) {
-    const std::uint64_t v = c.first;  // a variable, not a structured binding: CAPTURE's lambda takes it (clang 14)
+    const std::uint64_t v =
+        c.first;  // a variable, not a structured binding: CAPTURE's lambda takes it (clang 14)
     const bytes_t& body = c.second;
     CAPTURE(v);
     bytes_t expected = bytes({0x10, 0x00});  // format 1.0, empty replica table
@@ -66,8 +67,9 @@ TEST_CASE("unsigned varints: LEB128, canonical") {
 
 TEST_CASE("malformed varints are refused") {
   // 11 bytes
-  CHECK(decode_message<std::uint64_t>(bytes({0x10, 0x00, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
-                                             0x01})) == "decode_error at byte 2: varint longer than 10 bytes");
+  CHECK(decode_message<std::uint64_t>(
+            bytes({0x10, 0x00, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01})) ==
+        "decode_error at byte 2: varint longer than 10 bytes");
   // 10 bytes, but more than 64 bits
   CHECK(decode_message<std::uint64_t>(bytes({0x10, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
                                              0x02})) == "decode_error at byte 2: varint overflows 64 bits");
@@ -91,8 +93,9 @@ TEST_CASE("signed integers are zig-zag varints") {
   CHECK(converge::encode(std::int64_t{-1}) == bytes({0x10, 0x00, 0x01}));
   CHECK(converge::encode(std::int64_t{1}) == bytes({0x10, 0x00, 0x02}));
   CHECK(converge::encode(std::int32_t{-64}) == bytes({0x10, 0x00, 0x7f}));
-  for (const std::int64_t v : {std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max(),
-                               std::int64_t{-300}, std::int64_t{12345678}}) {
+  for (const std::int64_t v :
+       {std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max(),
+        std::int64_t{-300}, std::int64_t{12345678}}) {
     CHECK(converge::decode<std::int64_t>(converge::encode(v)) == v);
   }
   CHECK(converge::encode(std::numeric_limits<std::int64_t>::min()).size() == 12);
@@ -103,7 +106,8 @@ TEST_CASE("bytes, bools and floating point") {
   CHECK(converge::encode(std::uint8_t{200}) == bytes({0x10, 0x00, 0xc8}));
   CHECK(converge::encode(true) == bytes({0x10, 0x00, 0x01}));
   CHECK(converge::decode<bool>(bytes({0x10, 0x00, 0x00})) == false);
-  CHECK(decode_message<bool>(bytes({0x10, 0x00, 0x02})) == "decode_error at byte 2: bool byte 2 is neither 0 nor 1");
+  CHECK(decode_message<bool>(bytes({0x10, 0x00, 0x02})) ==
+        "decode_error at byte 2: bool byte 2 is neither 0 nor 1");
   CHECK(converge::encode(1.0) == bytes({0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf0, 0x3f}));
   CHECK(converge::encode(1.0f) == bytes({0x10, 0x00, 0x00, 0x00, 0x80, 0x3f}));
   CHECK(converge::decode<double>(converge::encode(-2.5e300)) == -2.5e300);
@@ -175,7 +179,8 @@ TEST_CASE("the replica table: ids once, indices in order of first use") {
         "decode_error at byte 8: replica table holds 2 replicas but only 1 are used");
   CHECK(decode_message<converge::gcounter>(bytes({0x10, 0x01, 0x07, 0x01, 0x01, 0x01})) ==
         "decode_error at byte 4: replica index 1 is outside the replica table of 1");
-  CHECK(decode_message<converge::gcounter>(bytes({0x10, 0x02, 0x07, 0xe8, 0x07, 0x02, 0x01, 0x01, 0x00, 0x02})) ==
+  CHECK(decode_message<converge::gcounter>(
+            bytes({0x10, 0x02, 0x07, 0xe8, 0x07, 0x02, 0x01, 0x01, 0x00, 0x02})) ==
         "decode_error at byte 6: replica index 1 used before index 0");
 }
 

@@ -4,8 +4,6 @@
 // To regenerate after a deliberate format change (which needs a format
 // version bump in converge/wire/archive.hpp):
 //   CONVERGE_PRINT_GOLDEN=1 ./wire_tests -tc="golden vectors*" > tests/wire/golden_vectors.inc
-#include "golden_cases.hpp"
-
 #include <doctest/doctest.h>
 
 #include <cstdio>
@@ -13,6 +11,8 @@
 #include <iterator>
 #include <string>
 #include <vector>
+
+#include "golden_cases.hpp"
 
 namespace {
 
@@ -43,7 +43,8 @@ TEST_CASE("golden vectors: encodings have not drifted") {
         "// DO NOT EDIT BY HAND. Changing these bytes changes the wire format: it is a\n"
         "// deliberate act that needs a format version bump (converge/wire/archive.hpp),\n"
         "// then a regeneration (see golden_test.cpp).\n");
-    for (const auto& c : cases) std::printf("{\"%s\", \"%s\"},\n", c.name.c_str(), wire_test::to_hex(c.bytes).c_str());
+    for (const auto& c : cases)
+      std::printf("{\"%s\", \"%s\"},\n", c.name.c_str(), wire_test::to_hex(c.bytes).c_str());
     return;
   }
   REQUIRE(cases.size() == std::size(golden));

@@ -1,11 +1,11 @@
 // to_json: one line of JSON for people.
-#include "golden_cases.hpp"
-
 #include "converge/converge.hpp"
 
 #include <doctest/doctest.h>
 
 #include <string>
+
+#include "golden_cases.hpp"
 
 using converge::replica_id;
 

@@ -13,7 +13,8 @@ namespace converge::detail {
 template <class Container, class Emit>
 void for_each_chunk(const Container& items, std::size_t parts, Emit&& emit) {
   if (items.empty()) return;
-  const std::size_t per = (items.size() + std::max<std::size_t>(parts, 1) - 1) / std::max<std::size_t>(parts, 1);
+  const std::size_t per =
+      (items.size() + std::max<std::size_t>(parts, 1) - 1) / std::max<std::size_t>(parts, 1);
   auto it = items.begin();
   while (it != items.end()) {
     Container chunk;

@@ -102,17 +102,17 @@ class element_store {
     }
     element_store s;
     s.records_ = std::move(records);
-    s.dot_sorted_ = std::adjacent_find(s.records_.begin(), s.records_.end(), [](const record& a, const record& b) {
-                      return !(a.tag < b.tag);
-                    }) == s.records_.end();
+    s.dot_sorted_ = std::adjacent_find(s.records_.begin(), s.records_.end(),
+                                       [](const record& a, const record& b) { return !(a.tag < b.tag); }) ==
+                    s.records_.end();
     const auto n = static_cast<std::uint32_t>(s.records_.size());
     if (n <= small_size) {
       for (std::uint32_t p = 0; p < n; ++p) s.distinct_ += s.first_of_element(p) ? 1 : 0;
       return s;
     }
-    s.distinct_ = s.by_element_.rebuild_distinct(n, s.element_hash_at(), [&s](std::uint32_t q, std::uint32_t p) {
-      return s.records_[q].element == s.records_[p].element;
-    });
+    s.distinct_ = s.by_element_.rebuild_distinct(
+        n, s.element_hash_at(),
+        [&s](std::uint32_t q, std::uint32_t p) { return s.records_[q].element == s.records_[p].element; });
     if (!s.dot_sorted_) s.by_dot_.rebuild(n, s.dot_hash_at());
     return s;
   }
@@ -121,7 +121,8 @@ class element_store {
   /// order, indexed once: the store of a join of insert-only deltas, less
   /// what `seen` covers. Joining part by part would index every record once
   /// per join and leave the encoder a full sort.
-  [[nodiscard]] static element_store gather(std::span<const element_store* const> parts, const causal_context& seen) {
+  [[nodiscard]] static element_store gather(std::span<const element_store* const> parts,
+                                            const causal_context& seen) {
     if (parts.size() == 1 && seen.empty()) return *parts.front();  // a copy keeps the indexes
     std::size_t total = 0;
     for (const element_store* p : parts) total += p->records_.size();
@@ -134,9 +135,11 @@ class element_store {
     }
     sort_runs(kept, [](const record& a, const record& b) { return a.tag < b.tag; });
     // A dot always tags the same element, so records with equal dots are equal.
-    kept.erase(std::unique(kept.begin(), kept.end(), [](const record& a, const record& b) { return a.tag == b.tag; }),
+    kept.erase(std::unique(kept.begin(), kept.end(),
+                           [](const record& a, const record& b) { return a.tag == b.tag; }),
                kept.end());
-    if (kept.capacity() > 2 * kept.size() + small_size) kept.shrink_to_fit();  // the result may be kept in a buffer
+    if (kept.capacity() > 2 * kept.size() + small_size)
+      kept.shrink_to_fit();  // the result may be kept in a buffer
     return from_records(std::move(kept));
   }
 
@@ -171,7 +174,7 @@ class element_store {
       *this = from_records(std::move(kept));
       return;
     }
-    constexpr std::size_t ahead = 8;         // index slots fetched this many records early,
+    constexpr std::size_t ahead = 8;  // index slots fetched this many records early,
     if (!indexed() || other.records_.size() < 2 * ahead) {
       for (const record& r : other.records_) {
         if (!ctx.contains(r.tag)) add(r.element, r.tag);
@@ -201,7 +204,8 @@ class element_store {
       }
       if (i >= ahead) {
         const record& r = other.records_[i - ahead];
-        if (!ctx.contains(r.tag)) add_indexed(r.element, r.tag, element_hashes[(i - ahead) % ring], dot_hashes[(i - ahead) % ring]);
+        if (!ctx.contains(r.tag))
+          add_indexed(r.element, r.tag, element_hashes[(i - ahead) % ring], dot_hashes[(i - ahead) % ring]);
       }
     }
   }
@@ -301,7 +305,8 @@ class element_store {
     if (dot_sorted_) {
       const auto at = std::lower_bound(records_.begin(), records_.end(), d,
                                        [](const record& r, const dot& key) { return r.tag < key; });
-      return at != records_.end() && at->tag == d ? static_cast<std::uint32_t>(at - records_.begin()) : flat_index::npos;
+      return at != records_.end() && at->tag == d ? static_cast<std::uint32_t>(at - records_.begin())
+                                                  : flat_index::npos;
     }
     return by_dot_.find(dot_hash(d), [&](std::uint32_t p) { return records_[p].tag == d; });
   }

@@ -193,7 +193,9 @@ class basic_flat_index {
   }
 
   /// The record at position `from` moved to `to`; `hash` is its key's hash.
-  void relabel(std::size_t hash, std::uint32_t from, std::uint32_t to) { slots_[slot_of(hash, from)] = to + 1; }
+  void relabel(std::size_t hash, std::uint32_t from, std::uint32_t to) {
+    slots_[slot_of(hash, from)] = to + 1;
+  }
 
   /// Builds the index for positions [0, n) with hashes `hash_of(p)`.
   template <class HashOf>
@@ -220,7 +222,8 @@ class basic_flat_index {
       const std::size_t h = hash_of(p);
       const std::uint8_t t = tag(h);
       std::size_t i = h & m;
-      for (; slots[i] != empty; i = (i + 1) & m) seen = seen || ((tags == nullptr || tags[i] == t) && same(slots[i] - 1, p));
+      for (; slots[i] != empty; i = (i + 1) & m)
+        seen = seen || ((tags == nullptr || tags[i] == t) && same(slots[i] - 1, p));
       slots[i] = p + 1;
       if (tags != nullptr) tags[i] = t;
       distinct += seen ? 0 : 1;
@@ -252,7 +255,9 @@ class basic_flat_index {
     return static_cast<std::uint8_t>(hash >> (8 * sizeof(std::size_t) - 8));
   }
 
-  [[nodiscard]] bool tag_at(std::size_t i, std::uint8_t t) const noexcept { return !tagged_ || tags_[i] == t; }
+  [[nodiscard]] bool tag_at(std::size_t i, std::uint8_t t) const noexcept {
+    return !tagged_ || tags_[i] == t;
+  }
   void set_tag(std::size_t i, std::uint8_t t) noexcept {
     if (tagged_) tags_[i] = t;
   }

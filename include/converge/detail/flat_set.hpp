@@ -91,13 +91,15 @@ class flat_set {
   /// per-element growth, and no equality probes when they are distinct (the
   /// common case: a decoded set is strictly sorted).
   [[nodiscard]] static flat_set from_vector(std::vector<T> items) {
-    if (items.size() >= flat_index::npos - 1) throw_length_error("converge: more than 2^32 - 2 elements in one set");
+    if (items.size() >= flat_index::npos - 1)
+      throw_length_error("converge: more than 2^32 - 2 elements in one set");
     flat_set out;
     if (items.empty()) return out;
     const auto n = static_cast<std::uint32_t>(items.size());
     out.items_ = std::move(items);
     const std::size_t distinct = out.index_.rebuild_distinct(
-        n, out.hash_at(), [&out](std::uint32_t q, std::uint32_t p) { return out.items_[q] == out.items_[p]; });
+        n, out.hash_at(),
+        [&out](std::uint32_t q, std::uint32_t p) { return out.items_[q] == out.items_[p]; });
     if (distinct == n) return out;
     flat_set dedup;  // rare: a caller passed duplicates
     dedup.reserve(distinct);
@@ -129,8 +131,8 @@ class flat_set {
   /// rehash the index (insert_all reserves first).
   template <class Range, class Step>
   void pipelined(const Range& src, Step&& step) const {
-    constexpr std::size_t ahead = 8;  // slots fetched this many elements early,
-    constexpr std::size_t mid = 4;    // records this many
+    constexpr std::size_t ahead = 8;         // slots fetched this many elements early,
+    constexpr std::size_t mid = 4;           // records this many
     constexpr std::size_t ring = 2 * ahead;  // holds hashes from fetch to step
     const std::size_t n = std::size(src);
     std::size_t hashes[ring];
@@ -151,7 +153,9 @@ class flat_set {
   template <class U>
   bool insert_hashed(U&& v, std::size_t h) {
     const auto p = static_cast<std::uint32_t>(items_.size());
-    if (!index_.insert_if_absent(h, p, [&](std::uint32_t q) { return items_[q] == v; }, hash_at())) return false;
+    if (!index_.insert_if_absent(
+            h, p, [&](std::uint32_t q) { return items_[q] == v; }, hash_at()))
+      return false;
     try {
       items_.push_back(std::forward<U>(v));
     } catch (...) {

@@ -31,7 +31,8 @@ void sort_runs(std::vector<T>& v, Less less) {
   while (bounds.size() > 2) {
     std::vector<std::size_t> merged{0};
     for (std::size_t i = 0; i + 1 < bounds.size(); i += 2) {
-      if (i + 2 < bounds.size()) std::inplace_merge(at(bounds[i]), at(bounds[i + 1]), at(bounds[i + 2]), less);
+      if (i + 2 < bounds.size())
+        std::inplace_merge(at(bounds[i]), at(bounds[i + 1]), at(bounds[i + 2]), less);
       merged.push_back(bounds[std::min(i + 2, bounds.size() - 1)]);
     }
     bounds = std::move(merged);

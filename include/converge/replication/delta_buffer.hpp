@@ -79,7 +79,9 @@ class delta_buffer {
   [[nodiscard]] std::uint64_t begin() const noexcept { return lo_; }
   /// The delta numbered `seq`, for `begin() <= seq < end()`.
   [[nodiscard]] entry& at(std::uint64_t seq) { return entries_[static_cast<std::size_t>(seq - lo_)]; }
-  [[nodiscard]] const entry& at(std::uint64_t seq) const { return entries_[static_cast<std::size_t>(seq - lo_)]; }
+  [[nodiscard]] const entry& at(std::uint64_t seq) const {
+    return entries_[static_cast<std::size_t>(seq - lo_)];
+  }
 
   [[nodiscard]] std::size_t bytes() const noexcept { return bytes_; }
   [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }

@@ -52,22 +52,25 @@ M& add_metrics(M& a, const M& b) noexcept {
 
 /// Counters of one peer link (or of all of them, in `replicator_metrics::total`).
 struct peer_metrics {
-  BOOST_HANA_DEFINE_STRUCT(peer_metrics,
-    (std::uint64_t, messages_out),          ///< messages sent (deltas and acks)
-    (std::uint64_t, bytes_out),             ///< bytes sent
-    (std::uint64_t, messages_in),           ///< messages received (well-formed or not)
-    (std::uint64_t, bytes_in),              ///< bytes received
-    (std::uint64_t, delta_messages_out),    ///< delta (or state) parts sent, retransmissions included
-    (std::uint64_t, acks_out),              ///< acks sent
-    (std::uint64_t, retransmissions),       ///< delta parts sent again for an interval already sent
-    (std::uint64_t, deltas_applied),        ///< received payloads that changed the state
-    (std::uint64_t, redundant_dropped),     ///< received payloads that changed nothing (not buffered)
-    (std::uint64_t, state_transfers_sent),  ///< whole-state intervals started (not counting parts or retransmissions)
-    (std::uint64_t, state_transfers_received),  ///< whole-state parts received
-    (std::uint64_t, malformed_dropped),     ///< messages refused: bad envelope, bad payload, too large
-    (std::uint64_t, stale_dropped),         ///< messages of a retired session, acks of another session
-    (std::uint64_t, session_resets)         ///< times the peer was seen with a new session
+  // clang-format off: one counter a line, each with its comment
+  BOOST_HANA_DEFINE_STRUCT(
+      peer_metrics, (std::uint64_t, messages_out),  ///< messages sent (deltas and acks)
+      (std::uint64_t, bytes_out),                   ///< bytes sent
+      (std::uint64_t, messages_in),                 ///< messages received (well-formed or not)
+      (std::uint64_t, bytes_in),                    ///< bytes received
+      (std::uint64_t, delta_messages_out),          ///< delta (or state) parts sent, retransmissions included
+      (std::uint64_t, acks_out),                    ///< acks sent
+      (std::uint64_t, retransmissions),             ///< delta parts sent again for an interval already sent
+      (std::uint64_t, deltas_applied),              ///< received payloads that changed the state
+      (std::uint64_t, redundant_dropped),           ///< received payloads that changed nothing (not buffered)
+      (std::uint64_t,
+       state_transfers_sent),  ///< whole-state intervals started (not counting parts or retransmissions)
+      (std::uint64_t, state_transfers_received),  ///< whole-state parts received
+      (std::uint64_t, malformed_dropped),         ///< messages refused: bad envelope, bad payload, too large
+      (std::uint64_t, stale_dropped),             ///< messages of a retired session, acks of another session
+      (std::uint64_t, session_resets)             ///< times the peer was seen with a new session
   );
+  // clang-format on
   peer_metrics() noexcept { replication::detail::zero_counters(*this); }
   peer_metrics& operator+=(const peer_metrics& o) noexcept { return add_metrics(*this, o); }
 };
@@ -77,19 +80,21 @@ using peer_metrics_map = std::map<peer_id, peer_metrics>;
 
 /// Everything a replicator counts.
 struct replicator_metrics {
-  BOOST_HANA_DEFINE_STRUCT(replicator_metrics,
-    (peer_metrics, total),                     ///< the sum over every peer, past and present
-    (peer_metrics_map, peers),              ///< per current peer
-    (std::uint64_t, local_deltas),             ///< non-bottom deltas from `mutate`
-    (std::size_t, buffer_bytes),               ///< encoded bytes of the deltas buffered now
-    (std::size_t, buffer_entries),             ///< deltas buffered now
-    (std::size_t, max_buffer_bytes),           ///< the largest `buffer_bytes` seen
-    (std::uint64_t, buffer_evictions),         ///< entries dropped because the buffer exceeded its bound
-    (std::uint64_t, unknown_peer_dropped),     ///< messages from an address that is not a peer
-    (std::uint64_t, unsendable),               ///< intervals that could not be cut under max_message_bytes
-    (std::uint64_t, peers_refused),            ///< add_peer calls refused by max_peers
-    (std::uint64_t, events_folded)             ///< applied-delta events folded into the last one (queue full)
+  // clang-format off: one counter a line, each with its comment
+  BOOST_HANA_DEFINE_STRUCT(
+      replicator_metrics, (peer_metrics, total),  ///< the sum over every peer, past and present
+      (peer_metrics_map, peers),                  ///< per current peer
+      (std::uint64_t, local_deltas),              ///< non-bottom deltas from `mutate`
+      (std::size_t, buffer_bytes),                ///< encoded bytes of the deltas buffered now
+      (std::size_t, buffer_entries),              ///< deltas buffered now
+      (std::size_t, max_buffer_bytes),            ///< the largest `buffer_bytes` seen
+      (std::uint64_t, buffer_evictions),          ///< entries dropped because the buffer exceeded its bound
+      (std::uint64_t, unknown_peer_dropped),      ///< messages from an address that is not a peer
+      (std::uint64_t, unsendable),                ///< intervals that could not be cut under max_message_bytes
+      (std::uint64_t, peers_refused),             ///< add_peer calls refused by max_peers
+      (std::uint64_t, events_folded)  ///< applied-delta events folded into the last one (queue full)
   );
+  // clang-format on
   replicator_metrics() { replication::detail::zero_counters(*this); }
 };
 

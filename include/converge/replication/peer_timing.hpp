@@ -15,7 +15,7 @@ namespace converge::replication {
 
 /// The settings the timeout depends on, in virtual time.
 struct timing_options {
-  std::uint64_t gossip_interval = 50;      ///< between sends to a peer (≥ 1)
+  std::uint64_t gossip_interval = 50;       ///< between sends to a peer (≥ 1)
   std::uint64_t min_timeout_intervals = 4;  ///< the timeout's floor, in gossip intervals (at least 1 is used)
 };
 

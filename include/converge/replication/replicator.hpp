@@ -145,12 +145,12 @@ struct replicator_options {
   std::uint64_t min_timeout_intervals = 4;
   std::size_t max_message_bytes = std::size_t{1} << 20;  ///< cap on every message, never raised
   std::size_t max_buffer_bytes = std::size_t{64} << 20;  ///< delta buffer bound (encoded bytes)
-  std::size_t max_peers = 1024;        ///< add_peer refuses more
-  std::size_t max_parts = 4096;        ///< cap on the parts of one interval (sent and accepted)
-  std::uint64_t session = 0;           ///< nonce new at every start (smaller values encode shorter)
-  decode_limits limits = {};           ///< bounds on decoding a received payload
-  bool report_applied = false;         ///< queue an `applied_delta` for `poll()` at every change
-  std::size_t max_events = 4096;       ///< events queued before they are folded into the last one
+  std::size_t max_peers = 1024;                          ///< add_peer refuses more
+  std::size_t max_parts = 4096;   ///< cap on the parts of one interval (sent and accepted)
+  std::uint64_t session = 0;      ///< nonce new at every start (smaller values encode shorter)
+  decode_limits limits = {};      ///< bounds on decoding a received payload
+  bool report_applied = false;    ///< queue an `applied_delta` for `poll()` at every change
+  std::size_t max_events = 4096;  ///< events queued before they are folded into the last one
 };
 
 /// One message to send.
@@ -182,8 +182,8 @@ class replicator {
   /// Applies a local mutator: `fn(State&)` changes the state and returns the
   /// delta. Buffers the delta for the peers and returns it. Call `tick` after.
   template <class F>
-    requires std::invocable<F&, State&> && std::same_as<std::invoke_result_t<F&, State&>, State>
-  State mutate(F&& fn) {
+  requires std::invocable<F&, State&> && std::same_as<std::invoke_result_t<F&, State&>, State> State
+  mutate(F&& fn) {
     State delta = fn(state_);
     if (!converge::is_bottom(delta)) {
       converge::join_into(state_, delta);
@@ -326,11 +326,13 @@ class replicator {
   /// in flight (for diagnostics; the format may change).
   [[nodiscard]] std::string describe() const {
     std::string out = "c=" + std::to_string(buffer_.end()) + " lo=" + std::to_string(buffer_.begin()) +
-                      " buffered=" + std::to_string(buffer_.size()) + " session=" + std::to_string(opt_.session) + "\n";
+                      " buffered=" + std::to_string(buffer_.size()) +
+                      " session=" + std::to_string(opt_.session) + "\n";
     for (const auto& [id, p] : peers_) {
       out += "  peer " + std::to_string(id) + ": acked=" + (p.acked ? std::to_string(*p.acked) : "?") +
-             " session=" + (p.session ? std::to_string(*p.session) : "?") + " last_to=" + std::to_string(p.last_to) +
-             " last_send=" + std::to_string(p.last_send) + " srtt=" + std::to_string(p.timing.srtt()) +
+             " session=" + (p.session ? std::to_string(*p.session) : "?") +
+             " last_to=" + std::to_string(p.last_to) + " last_send=" + std::to_string(p.last_send) +
+             " srtt=" + std::to_string(p.timing.srtt()) +
              " timeout=" + std::to_string(p.timing.timeout(timing())) +
              (p.multi ? " parts_missing=" + std::to_string(p.multi->missing) : "") + "\n";
     }
@@ -393,7 +395,8 @@ class replicator {
     metrics_.total.*field += n;
   }
 
-  [[nodiscard]] replication::envelope ack_envelope(std::uint64_t acked_session, std::uint64_t to, bool whole) const {
+  [[nodiscard]] replication::envelope ack_envelope(std::uint64_t acked_session, std::uint64_t to,
+                                                   bool whole) const {
     return {.kind = replication::message_kind::ack,
             .state_transfer = whole,
             .session = opt_.session,
@@ -439,7 +442,8 @@ class replicator {
   /// True when `id` is the only peer and has acknowledged (or is known to
   /// hold) every buffered entry: a delta it sent is needed by no one.
   [[nodiscard]] bool sole_holder(peer_id id, const peer_state& p) const noexcept {
-    return peers_.size() == 1 && peers_.begin()->first == id && p.acked && *p.acked == buffer_.end() && !p.multi;
+    return peers_.size() == 1 && peers_.begin()->first == id && p.acked && *p.acked == buffer_.end() &&
+           !p.multi;
   }
 
   /// Drops what is queued for `id`, and what the buffer believed it holds.
@@ -519,7 +523,8 @@ class replicator {
       // A payload that was all novel overlaps no buffered entry, earlier
       // (they are held here) or later (they are reduced by what is held):
       // remembering it could never shorten an interval to this peer.
-      if (!state_transfer && !all_novel) p.heard.remember(std::move(d), p.acked, buffer_.end());  // the last use of d
+      if (!state_transfer && !all_novel)
+        p.heard.remember(std::move(d), p.acked, buffer_.end());  // the last use of d
     }
   }
 
@@ -545,7 +550,8 @@ class replicator {
       return;
     }
     if (e.multipart) {
-      if (!p.multi || p.multi->to != e.to || p.multi->whole != e.state_transfer || e.part >= p.multi->parts.size()) {
+      if (!p.multi || p.multi->to != e.to || p.multi->whole != e.state_transfer ||
+          e.part >= p.multi->parts.size()) {
         add(p, &peer_metrics::stale_dropped);
         return;
       }
@@ -654,9 +660,11 @@ class replicator {
     p.ever_sent = true;
     p.last_send = now_;
     p.last_to = c;
-    replication::envelope e{.kind = replication::message_kind::delta, .state_transfer = whole, .session = opt_.session, .to = c};
-    const std::size_t budget =
-        opt_.max_message_bytes > replication::max_envelope_header ? opt_.max_message_bytes - replication::max_envelope_header : 0;
+    replication::envelope e{
+        .kind = replication::message_kind::delta, .state_transfer = whole, .session = opt_.session, .to = c};
+    const std::size_t budget = opt_.max_message_bytes > replication::max_envelope_header
+                                   ? opt_.max_message_bytes - replication::max_envelope_header
+                                   : 0;
     if (payload.size() <= budget) {
       e.payload = payload;
       emit(out, id, replication::write_envelope(e), true);

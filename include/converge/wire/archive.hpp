@@ -60,8 +60,8 @@ class decode_error : public std::runtime_error {
 
 /// Bounds on what a decoder accepts; the defaults suit messages of a few MiB.
 struct decode_limits {
-  std::size_t max_depth = 64;                    ///< nesting of class types
-  std::size_t max_elements = std::size_t{1} << 24;  ///< sum of all element counts in one message
+  std::size_t max_depth = 64;                           ///< nesting of class types
+  std::size_t max_elements = std::size_t{1} << 24;      ///< sum of all element counts in one message
   std::size_t max_string_bytes = std::size_t{1} << 24;  ///< length of one string
 };
 
@@ -106,7 +106,9 @@ class replica_table_builder {
   }
 
   [[nodiscard]] std::size_t size() const noexcept { return spilled_.empty() ? n_ : spilled_.size(); }
-  [[nodiscard]] const std::uint64_t* data() const noexcept { return spilled_.empty() ? inline_ : spilled_.data(); }
+  [[nodiscard]] const std::uint64_t* data() const noexcept {
+    return spilled_.empty() ? inline_ : spilled_.data();
+  }
 
   /// The bytes the table takes on the wire: its size, then the ids, as varints.
   [[nodiscard]] std::size_t wire_size() const noexcept {
@@ -132,7 +134,7 @@ class replica_table_builder {
 
   std::uint64_t inline_[inline_size];
   std::size_t n_ = 0;
-  std::vector<std::uint64_t> spilled_;                        // every id, once past inline_size
+  std::vector<std::uint64_t> spilled_;                      // every id, once past inline_size
   std::unordered_map<std::uint64_t, std::uint64_t> index_;  // id -> index, once spilled
 };
 
@@ -175,7 +177,9 @@ class output_archive : public cereal::OutputArchive<output_archive, cereal::Allo
   [[nodiscard]] std::vector<std::byte> finish() { return take(nullptr, 0); }
 
   /// `prefix` (`n` bytes), then the frame. Leaves the archive empty.
-  [[nodiscard]] std::vector<std::byte> finish_after(const std::byte* prefix, std::size_t n) { return take(prefix, n); }
+  [[nodiscard]] std::vector<std::byte> finish_after(const std::byte* prefix, std::size_t n) {
+    return take(prefix, n);
+  }
 
   /// The size `finish()` would return.
   [[nodiscard]] std::size_t frame_size() const noexcept { return table_.wire_size() + (pos_ - headroom); }
@@ -212,7 +216,8 @@ class output_archive : public cereal::OutputArchive<output_archive, cereal::Allo
     buf_.resize(pos_);
     if (start != 0) buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(start));
     // Large frames grown by doubling may hold much slack: give it back.
-    if (buf_.capacity() - buf_.size() > 4096 && buf_.capacity() - buf_.size() > buf_.size() / 4) buf_.shrink_to_fit();
+    if (buf_.capacity() - buf_.size() > 4096 && buf_.capacity() - buf_.size() > buf_.size() / 4)
+      buf_.shrink_to_fit();
     std::vector<std::byte> out = std::move(buf_);
     buf_ = {};
     pos_ = headroom;
@@ -220,8 +225,8 @@ class output_archive : public cereal::OutputArchive<output_archive, cereal::Allo
     return out;
   }
 
-
-  std::vector<std::byte> buf_;  // [0, headroom) free, then the payload up to pos_; size() is the capacity in use
+  std::vector<std::byte>
+      buf_;  // [0, headroom) free, then the payload up to pos_; size() is the capacity in use
   std::size_t pos_ = headroom;
   replica_table_builder table_;
 };
@@ -245,7 +250,8 @@ class input_archive : public cereal::InputArchive<input_archive, cereal::AllowEm
       for (std::size_t i = 0; i < n; ++i) {
         const std::uint64_t id = read_varint();
         for (std::size_t j = 0; j < i; ++j) {
-          if (inline_[j] == id) fail_at(start, "replica " + std::to_string(id) + " appears twice in the replica table");
+          if (inline_[j] == id)
+            fail_at(start, "replica " + std::to_string(id) + " appears twice in the replica table");
         }
         inline_[i] = id;
       }
@@ -267,7 +273,9 @@ class input_archive : public cereal::InputArchive<input_archive, cereal::AllowEm
 
   /// Throws `decode_error` at the current offset.
   [[noreturn]] void fail(const std::string& what) const { throw decode_error(offset(), what); }
-  [[noreturn]] void fail_at(std::size_t offset, const std::string& what) const { throw decode_error(offset, what); }
+  [[noreturn]] void fail_at(std::size_t offset, const std::string& what) const {
+    throw decode_error(offset, what);
+  }
 
   [[nodiscard]] std::byte read_byte() {
     need(1);
@@ -303,7 +311,6 @@ class input_archive : public cereal::InputArchive<input_archive, cereal::AllowEm
   }
 
  public:
-
   /// Reads an element count (or length) and checks it against what remains
   /// (each element takes at least one byte) and the element budget, before
   /// the caller allocates anything.
@@ -331,7 +338,6 @@ class input_archive : public cereal::InputArchive<input_archive, cereal::AllowEm
   }
 
  public:
-
   /// Reads a string length: checked as `read_size` and against `max_string_bytes`.
   [[nodiscard]] std::size_t read_string_size() {
     const std::size_t start = offset();
@@ -356,7 +362,8 @@ class input_archive : public cereal::InputArchive<input_archive, cereal::AllowEm
       fail_at(start, "replica index " + std::to_string(i) + " is outside the replica table of " +
                          std::to_string(table_size_));
     }
-    if (i > used_) fail_at(start, "replica index " + std::to_string(i) + " used before index " + std::to_string(used_));
+    if (i > used_)
+      fail_at(start, "replica index " + std::to_string(i) + " used before index " + std::to_string(used_));
     if (i == used_) ++used_;
     const auto k = static_cast<std::size_t>(i);
     return replica_id{table_size_ <= inline_table ? inline_[k] : spilled_[k]};
@@ -364,7 +371,8 @@ class input_archive : public cereal::InputArchive<input_archive, cereal::AllowEm
 
   /// Called around every class type: bounds nesting.
   void enter() {
-    if (++depth_ > limits_.max_depth) [[unlikely]] refuse_depth();
+    if (++depth_ > limits_.max_depth) [[unlikely]]
+      refuse_depth();
   }
   [[noreturn, gnu::cold, gnu::noinline]] void refuse_depth() const {
     fail("nesting deeper than " + std::to_string(limits_.max_depth));
@@ -375,8 +383,8 @@ class input_archive : public cereal::InputArchive<input_archive, cereal::AllowEm
   void finish() const {
     if (remaining() != 0) fail(std::to_string(remaining()) + " trailing bytes after the value");
     if (used_ != table_size_) {
-      fail("replica table holds " + std::to_string(table_size_) + " replicas but only " + std::to_string(used_) +
-           " are used");
+      fail("replica table holds " + std::to_string(table_size_) + " replicas but only " +
+           std::to_string(used_) + " are used");
     }
   }
 
@@ -433,7 +441,7 @@ void epilogue(input_archive& ar, const T&) {
 
 // Arithmetic types.
 template <class T>
-  requires std::is_arithmetic_v<T>
+requires std::is_arithmetic_v<T>
 void CEREAL_SAVE_FUNCTION_NAME(output_archive& ar, const T& t) {
   if constexpr (std::is_same_v<T, bool>) {
     ar.write_byte(t ? std::byte{1} : std::byte{0});
@@ -442,7 +450,8 @@ void CEREAL_SAVE_FUNCTION_NAME(output_archive& ar, const T& t) {
                   "converge::wire: only IEEE 754 float and double are supported");
     using bits_t = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
     auto bits = std::bit_cast<bits_t>(t);
-    for (std::size_t i = 0; i < sizeof(T); ++i, bits >>= 8) ar.write_byte(static_cast<std::byte>(bits & 0xff));
+    for (std::size_t i = 0; i < sizeof(T); ++i, bits >>= 8)
+      ar.write_byte(static_cast<std::byte>(bits & 0xff));
   } else if constexpr (sizeof(T) == 1) {
     ar.write_byte(static_cast<std::byte>(t));
   } else if constexpr (std::is_signed_v<T>) {
@@ -453,7 +462,7 @@ void CEREAL_SAVE_FUNCTION_NAME(output_archive& ar, const T& t) {
 }
 
 template <class T>
-  requires std::is_arithmetic_v<T>
+requires std::is_arithmetic_v<T>
 void CEREAL_LOAD_FUNCTION_NAME(input_archive& ar, T& t) {
   if constexpr (std::is_same_v<T, bool>) {
     const std::size_t at = ar.offset();
@@ -476,14 +485,16 @@ void CEREAL_LOAD_FUNCTION_NAME(input_archive& ar, T& t) {
     const std::size_t at = ar.offset();
     const std::int64_t v = detail::unzigzag(ar.read_varint());
     if (v < std::numeric_limits<T>::min() || v > std::numeric_limits<T>::max()) {
-      ar.fail_at(at, "integer " + std::to_string(v) + " does not fit in " + std::to_string(sizeof(T)) + " bytes");
+      ar.fail_at(at,
+                 "integer " + std::to_string(v) + " does not fit in " + std::to_string(sizeof(T)) + " bytes");
     }
     t = static_cast<T>(v);
   } else {
     const std::size_t at = ar.offset();
     const std::uint64_t v = ar.read_varint();
     if (v > std::numeric_limits<T>::max()) {
-      ar.fail_at(at, "integer " + std::to_string(v) + " does not fit in " + std::to_string(sizeof(T)) + " bytes");
+      ar.fail_at(at,
+                 "integer " + std::to_string(v) + " does not fit in " + std::to_string(sizeof(T)) + " bytes");
     }
     t = static_cast<T>(v);
   }
@@ -491,10 +502,8 @@ void CEREAL_LOAD_FUNCTION_NAME(input_archive& ar, T& t) {
 
 // Names are not written: the format is positional.
 template <class Archive, class T>
-  requires std::is_same_v<Archive, output_archive> || std::is_same_v<Archive, input_archive>
-void CEREAL_SERIALIZE_FUNCTION_NAME(Archive& ar, cereal::NameValuePair<T>& t) {
-  ar(t.value);
-}
+requires std::is_same_v<Archive, output_archive> || std::is_same_v<Archive, input_archive>
+void CEREAL_SERIALIZE_FUNCTION_NAME(Archive& ar, cereal::NameValuePair<T>& t) { ar(t.value); }
 
 template <class T>
 void CEREAL_SAVE_FUNCTION_NAME(output_archive& ar, const cereal::SizeTag<T>& t) {

@@ -77,7 +77,8 @@ struct seq_in {
   void load(Archive& ar) {
     cereal::size_type n = 0;
     ar(cereal::make_size_tag(n));
-    for (cereal::size_type i = 0; i < n; ++i) each(ar, static_cast<std::size_t>(i), static_cast<std::size_t>(n));
+    for (cereal::size_type i = 0; i < n; ++i)
+      each(ar, static_cast<std::size_t>(i), static_cast<std::size_t>(n));
   }
 };
 
@@ -173,7 +174,8 @@ void load_dot_groups(Archive& ar, Item item) {
                         auto counters = read_seq([&](Archive& a2, std::size_t i, std::size_t) {
                           any = true;
                           item(a2, [&](std::uint64_t gap) {
-                            const std::uint64_t c = i == 0 ? gap : checked_add(a2, checked_add(a2, prev, 1), gap);
+                            const std::uint64_t c =
+                                i == 0 ? gap : checked_add(a2, checked_add(a2, prev, 1), gap);
                             if (c == 0) refuse(a2, "dot counter 0");
                             prev = c;
                             return dot{r, c};
@@ -197,23 +199,20 @@ namespace converge {
 // replica_id: an index into the message's replica table in the wire archive,
 // the plain number elsewhere.
 template <class Archive>
-  requires wire::is_wire_archive<Archive>
-void CEREAL_SAVE_FUNCTION_NAME(Archive& ar, const replica_id& r) {
-  ar.write_replica(r);
-}
+requires wire::is_wire_archive<Archive>
+void CEREAL_SAVE_FUNCTION_NAME(Archive& ar, const replica_id& r) { ar.write_replica(r); }
 template <class Archive>
-  requires wire::is_wire_archive<Archive>
-void CEREAL_LOAD_FUNCTION_NAME(Archive& ar, replica_id& r) {
-  r = ar.read_replica();
-}
+requires wire::is_wire_archive<Archive>
+void CEREAL_LOAD_FUNCTION_NAME(Archive& ar, replica_id& r) { r = ar.read_replica(); }
 template <class Archive>
-  requires(!wire::is_wire_archive<Archive>)
-std::uint64_t CEREAL_SAVE_MINIMAL_FUNCTION_NAME(const Archive&, const replica_id& r) {
+requires(!wire::is_wire_archive<Archive>) std::uint64_t
+    CEREAL_SAVE_MINIMAL_FUNCTION_NAME(const Archive&, const replica_id& r) {
   return r.value();
 }
 template <class Archive>
-  requires(!wire::is_wire_archive<Archive>)
-void CEREAL_LOAD_MINIMAL_FUNCTION_NAME(const Archive&, replica_id& r, const std::uint64_t& v) {
+requires(!wire::is_wire_archive<Archive>) void CEREAL_LOAD_MINIMAL_FUNCTION_NAME(const Archive&,
+                                                                                 replica_id& r,
+                                                                                 const std::uint64_t& v) {
   r = replica_id{v};
 }
 
@@ -229,7 +228,8 @@ namespace wire::detail {
 /// Writes (replica, count) pairs — a version vector, a gcounter's entries —
 /// as their number, then each pair.
 template <class Archive>
-void save_counts(Archive& ar, const char* name, const std::vector<std::pair<replica_id, std::uint64_t>>& counts) {
+void save_counts(Archive& ar, const char* name,
+                 const std::vector<std::pair<replica_id, std::uint64_t>>& counts) {
   ar(cereal::make_nvp(name, write_seq(counts.size(), [&](Archive& a) {
                         for (auto [r, n] : counts) a(make_fields(r, n));
                       })));
@@ -260,7 +260,10 @@ void save_cloud(Archive& ar, const causal_context& c) {
   // Grouped like a store's dots; each range then writes its own gap and extent.
   const dot_range* prev = nullptr;
   save_dot_groups(
-      ar, c.cloud(), [](const dot_range& x) { return dot{x.replica, x.first}; },
+      ar, c.cloud(),
+      [](const dot_range& x) {
+        return dot{x.replica, x.first};
+      },
       [&](Archive& a, const dot_range& x, std::uint64_t) {
         const std::uint64_t base =
             prev != nullptr && prev->replica == x.replica ? prev->last : c.max_contiguous(x.replica);
@@ -330,12 +333,12 @@ void CEREAL_LOAD_FUNCTION_NAME(Archive& ar, causal_context& c) {
 /// Every causal type: its context, then its store; loading validates through
 /// `from_parts` (a store dot the context does not cover is refused).
 template <class Archive, class T>
-  requires std::is_base_of_v<causal<T, typename T::store_type>, T>
+requires std::is_base_of_v<causal<T, typename T::store_type>, T>
 void CEREAL_SAVE_FUNCTION_NAME(Archive& ar, const T& x) {
   ar(cereal::make_nvp("context", x.context()), cereal::make_nvp("store", x.store()));
 }
 template <class Archive, class T>
-  requires std::is_base_of_v<causal<T, typename T::store_type>, T>
+requires std::is_base_of_v<causal<T, typename T::store_type>, T>
 void CEREAL_LOAD_FUNCTION_NAME(Archive& ar, T& x) {
   causal_context ctx;
   typename T::store_type store;

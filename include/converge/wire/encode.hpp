@@ -52,8 +52,8 @@ inline void check_header(std::span<const std::byte> bytes) {
                               std::to_string(format_major));
   }
   if (major < format_major) {
-    throw decode_error(0, "format major version " + std::to_string(major) + " is not one this decoder reads (" +
-                              std::to_string(format_major) + ")");
+    throw decode_error(0, "format major version " + std::to_string(major) +
+                              " is not one this decoder reads (" + std::to_string(format_major) + ")");
   }
 }
 

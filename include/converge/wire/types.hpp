@@ -53,7 +53,6 @@
 #include <boost/hana/for_each.hpp>
 #include <boost/hana/second.hpp>
 #include <boost/hana/string.hpp>
-
 #include <cereal/cereal.hpp>
 #include <cereal/types/string.hpp>
 
@@ -77,7 +76,7 @@ namespace converge::wire::detail {
 /// each pass is a scatter only; a pass whose byte is the same for every key
 /// is skipped (small keys cost fewer passes).
 template <class T>
-  requires std::is_unsigned_v<T>
+requires std::is_unsigned_v<T>
 void radix_sort(std::vector<T>& keys) {
   constexpr unsigned bytes = sizeof(T);
   std::size_t count[bytes][256] = {};
@@ -243,7 +242,8 @@ void CEREAL_LOAD_FUNCTION_NAME(Archive& ar, lww_register<T>& x) {
   replica_id writer;
   std::uint64_t timestamp = 0;
   T value{};
-  ar(cereal::make_nvp("writer", writer), cereal::make_nvp("timestamp", timestamp), cereal::make_nvp("value", value));
+  ar(cereal::make_nvp("writer", writer), cereal::make_nvp("timestamp", timestamp),
+     cereal::make_nvp("value", value));
   x = lww_register<T>::from_parts(writer, std::move(value), timestamp);
 }
 
@@ -292,7 +292,8 @@ void CEREAL_SAVE_FUNCTION_NAME(Archive& ar, const element_store<T, H>& s) {
   const auto by_dot = [](const record& a, const record& b) { return a.tag < b.tag; };
   // Deltas and states never erased from hold their records in dot order already.
   if (std::is_sorted(records.begin(), records.end(), by_dot)) {
-    wire::detail::save_dot_groups(ar, records, [](const record& r) -> const dot& { return r.tag; }, extra);
+    wire::detail::save_dot_groups(
+        ar, records, [](const record& r) -> const dot& { return r.tag; }, extra);
     return;
   }
   // Sort (dot, position) pairs: contiguous keys, no pointer chasing in the comparisons.
@@ -302,7 +303,9 @@ void CEREAL_SAVE_FUNCTION_NAME(Archive& ar, const element_store<T, H>& s) {
   detail::sort_runs(order, [](const auto& a, const auto& b) { return a.first < b.first; });
   wire::detail::save_dot_groups(
       ar, order, [](const std::pair<dot, std::uint32_t>& x) -> const dot& { return x.first; },
-      [&](Archive& a, const std::pair<dot, std::uint32_t>& x, std::uint64_t gap) { extra(a, records[x.second], gap); });
+      [&](Archive& a, const std::pair<dot, std::uint32_t>& x, std::uint64_t gap) {
+        extra(a, records[x.second], gap);
+      });
 }
 template <class Archive, class T, class H>
 void CEREAL_LOAD_FUNCTION_NAME(Archive& ar, element_store<T, H>& s) {
@@ -388,10 +391,11 @@ namespace cereal {
 /// finds it for cereal's archives and for the wire archives (which derive
 /// from cereal's).
 template <class Archive, class T>
-  requires converge::detail::hana_struct<T> && (converge::detail::members_are_lattices<T>())
-void CEREAL_SERIALIZE_FUNCTION_NAME(Archive& ar, T& x) {
+requires converge::detail::hana_struct<T> &&
+    (converge::detail::members_are_lattices<T>()) void CEREAL_SERIALIZE_FUNCTION_NAME(Archive& ar, T& x) {
   boost::hana::for_each(boost::hana::accessors<T>(), [&](auto accessor) {
-    ar(cereal::make_nvp(boost::hana::to<char const*>(boost::hana::first(accessor)), boost::hana::second(accessor)(x)));
+    ar(cereal::make_nvp(boost::hana::to<char const*>(boost::hana::first(accessor)),
+                        boost::hana::second(accessor)(x)));
   });
 }
 

@@ -61,11 +61,16 @@ enum class varint_error : std::uint8_t {
 /// A readable name of `e`, for error messages.
 [[nodiscard]] inline constexpr const char* describe(varint_error e) noexcept {
   switch (e) {
-    case varint_error::none: return "no error";
-    case varint_error::truncated: return "varint truncated: no bytes remain";
-    case varint_error::too_long: return "varint longer than 10 bytes";
-    case varint_error::overflow: return "varint overflows 64 bits";
-    case varint_error::overlong: return "non-canonical (overlong) varint";
+    case varint_error::none:
+      return "no error";
+    case varint_error::truncated:
+      return "varint truncated: no bytes remain";
+    case varint_error::too_long:
+      return "varint longer than 10 bytes";
+    case varint_error::overflow:
+      return "varint overflows 64 bits";
+    case varint_error::overlong:
+      return "non-canonical (overlong) varint";
   }
   return "bad varint";
 }

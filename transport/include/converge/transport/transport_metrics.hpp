@@ -21,6 +21,7 @@ namespace converge {
 /// unreachable). Either way the replicator retransmits.
 struct transport_metrics {
   // clang-format off
+  // clang-format off: one counter a line, each with its comment
   BOOST_HANA_DEFINE_STRUCT(transport_metrics,
     (std::uint64_t, messages_in),         ///< data messages handed to the replicator
     (std::uint64_t, messages_out),        ///< data messages sent
@@ -37,6 +38,7 @@ struct transport_metrics {
     (std::uint64_t, handshake_failures),  ///< ZMTP handshake failures (garbage, bad keys)
     (std::uint64_t, disconnects)          ///< inbound connections closed (incl. oversized messages)
   );
+  // clang-format on
   // clang-format on
   transport_metrics() noexcept { replication::detail::zero_counters(*this); }
 };

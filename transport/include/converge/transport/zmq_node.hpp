@@ -342,10 +342,10 @@ class zmq_node {
 
   // Checks an envelope and its payload; the envelope when acceptable.
   std::optional<transport::detail::envelope> check_(const std::vector<zmq::message_t>& frames,
-                                                    std::size_t first, bool overflow,
-                                                    std::string_view from) {
+                                                    std::size_t first, bool overflow, std::string_view from) {
     if (overflow || frames.size() <= first) {
-      drop_(&transport_metrics::dropped_malformed, "a message with a bad frame count from " + std::string(from));
+      drop_(&transport_metrics::dropped_malformed,
+            "a message with a bad frame count from " + std::string(from));
       return std::nullopt;
     }
     const auto env = transport::detail::read_envelope(bytes_of(frames[first]));
@@ -355,12 +355,14 @@ class zmq_node {
     }
     const std::size_t expected_frames = first + (env->what == kind::data ? 2 : 1);
     if (frames.size() != expected_frames) {
-      drop_(&transport_metrics::dropped_malformed, "a message with a bad frame count from " + std::string(from));
+      drop_(&transport_metrics::dropped_malformed,
+            "a message with a bad frame count from " + std::string(from));
       return std::nullopt;
     }
     if (env->what == kind::data && frames.back().size() > max_message_) {
-      drop_(&transport_metrics::dropped_oversized,
-            "an oversized message (" + std::to_string(frames.back().size()) + " bytes) from " + std::string(from));
+      drop_(&transport_metrics::dropped_oversized, "an oversized message (" +
+                                                       std::to_string(frames.back().size()) +
+                                                       " bytes) from " + std::string(from));
       return std::nullopt;
     }
     return env;
