@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "common.hpp"
+#include "pairs.hpp"
 
 namespace {
 
@@ -42,12 +43,6 @@ using converge_bench::make_key;
 using converge_bench::seconds;
 
 bool quick = false;
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n == 0 ? 0 : (n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2);
-}
 
 state build(std::size_t n) {
   state s;
@@ -133,7 +128,7 @@ void bm_node_receive(benchmark::State& st) {
   const state initial = build(size);
   fixture fx(initial);
   state plain = initial;
-  std::vector<double> base, subj;
+  converge_bench::pairs timings;
   std::uint64_t i = 0;
   for (auto _ : st) {
     const std::uint64_t key = make_key<std::uint64_t>(i++, 7);
@@ -150,25 +145,13 @@ void bm_node_receive(benchmark::State& st) {
       }
     });
     fx.take_replies();
-    base.push_back(tb);
-    subj.push_back(ts);
+    timings.add(tb, ts);
     st.SetIterationTime(ts);
   }
   if (!fx.n->read([&](const state& s) { return s.size() == plain.size(); })) {
     throw std::logic_error("node bench: the node and the plain join disagree");
   }
-  std::vector<double> ratios;
-  double sb = 0, ss = 0;
-  for (std::size_t k = 0; k < base.size(); ++k) {
-    ratios.push_back(subj[k] / base[k]);
-    sb += base[k];
-    ss += subj[k];
-  }
-  st.counters["subject_ns"] = median(subj) * 1e9;
-  st.counters["baseline_ns"] = median(base) * 1e9;
-  st.counters["ratio"] = median(ratios);
-  st.counters["ratio_total"] = ss / sb;
-  st.counters["items"] = 1;
+  timings.report(st, 1);
   const auto t = fx.n->transport_stats();
   st.counters["messages_in"] = static_cast<double>(t.messages_in);
   st.counters["changes"] = static_cast<double>(fx.changes);
@@ -185,7 +168,7 @@ void bm_node_receive_batch(benchmark::State& st) {
   const state initial = build(size);
   fixture fx(initial);
   state plain = initial;
-  std::vector<double> base, subj;
+  converge_bench::pairs timings;
   std::uint64_t i = 0;
   std::uint64_t seq = 1u << 20;  // interval ends the node acks; it only echoes them
   std::vector<state> deltas(batch);
@@ -214,25 +197,14 @@ void bm_node_receive_batch(benchmark::State& st) {
       }
     });
     fx.take_replies();
-    base.push_back(tb / static_cast<double>(batch));
-    subj.push_back(ts / static_cast<double>(batch));
+    timings.add(tb / static_cast<double>(batch), ts / static_cast<double>(batch));
     st.SetIterationTime(ts);
   }
   if (!fx.n->read([&](const state& s) { return s.size() == plain.size(); })) {
     throw std::logic_error("node bench: the node and the plain join disagree");
   }
-  double sb = 0, ss = 0;
-  std::vector<double> ratios;
-  for (std::size_t k = 0; k < base.size(); ++k) {
-    ratios.push_back(subj[k] / base[k]);
-    sb += base[k];
-    ss += subj[k];
-  }
-  st.counters["subject_ns"] = median(subj) * 1e9;
-  st.counters["baseline_ns"] = median(base) * 1e9;
-  st.counters["ratio"] = median(ratios);
-  st.counters["ratio_total"] = ss / sb;
-  st.counters["items"] = static_cast<double>(batch);
+  timings.report(st, 1);  // per delta: each pair is already divided by the batch
+  st.counters["batch"] = static_cast<double>(batch);
   st.counters["changes"] = static_cast<double>(fx.changes);
 }
 
