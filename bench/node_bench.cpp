@@ -104,6 +104,21 @@ struct fixture {
     for (const auto& m : ticks()) send(m.bytes);
   }
 
+  /// Runs the node until its subscriber has seen `want` changes in all.
+  void process_until(std::uint64_t want) {
+    for (int spins = 0; changes < want; ++spins) {
+      if (spins > 1'000'000) throw std::runtime_error("node bench: a delta never arrived");
+      n->process();
+    }
+  }
+
+  /// Throws unless the node holds as many elements as `plain`.
+  void check_agrees(const state& plain) const {
+    if (!n->read([&](const state& s) { return s.size() == plain.size(); })) {
+      throw std::logic_error("node bench: the node and the plain join disagree");
+    }
+  }
+
   /// Hands whatever the node sent to the peer's replicator.
   void take_replies() {
     for (;;) {
@@ -136,21 +151,16 @@ void bm_node_receive(benchmark::State& st) {
         fx.sender.mutate([&](state& s) { return s.insert(converge::replica_id{fixture::peer_id}, key); });
     const auto msgs = fx.ticks();
     const double tb = seconds([&] { plain.join(d); });
-    const std::uint64_t before = fx.changes;
+    const std::uint64_t want = fx.changes + 1;
     const double ts = seconds([&] {
       for (const auto& m : msgs) fx.send(m.bytes);
-      for (int spins = 0; fx.changes == before; ++spins) {
-        if (spins > 1'000'000) throw std::runtime_error("node bench: the delta never arrived");
-        fx.n->process();
-      }
+      fx.process_until(want);
     });
     fx.take_replies();
     timings.add(tb, ts);
     st.SetIterationTime(ts);
   }
-  if (!fx.n->read([&](const state& s) { return s.size() == plain.size(); })) {
-    throw std::logic_error("node bench: the node and the plain join disagree");
-  }
+  fx.check_agrees(plain);
   timings.report(st, 1);
   const auto t = fx.n->transport_stats();
   st.counters["messages_in"] = static_cast<double>(t.messages_in);
@@ -190,19 +200,12 @@ void bm_node_receive_batch(benchmark::State& st) {
       for (const state& d : deltas) plain.join(d);
     });
     const std::uint64_t want = fx.changes + batch;
-    const double ts = seconds([&] {
-      for (int spins = 0; fx.changes < want; ++spins) {
-        if (spins > 1'000'000) throw std::runtime_error("node bench: the batch never arrived");
-        fx.n->process();
-      }
-    });
+    const double ts = seconds([&] { fx.process_until(want); });
     fx.take_replies();
     timings.add(tb / static_cast<double>(batch), ts / static_cast<double>(batch));
     st.SetIterationTime(ts);
   }
-  if (!fx.n->read([&](const state& s) { return s.size() == plain.size(); })) {
-    throw std::logic_error("node bench: the node and the plain join disagree");
-  }
+  fx.check_agrees(plain);
   timings.report(st, 1);  // per delta: each pair is already divided by the batch
   st.counters["batch"] = static_cast<double>(batch);
   st.counters["changes"] = static_cast<double>(fx.changes);
