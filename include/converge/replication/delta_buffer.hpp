@@ -114,6 +114,13 @@ class delta_buffer {
     return true;
   }
 
+  /// Empties the buffer and numbers the next delta `end` (a replicator
+  /// restored from its journal resumes its numbering).
+  void restart(std::uint64_t end) noexcept {
+    entries_.clear();
+    bytes_ = 0;
+    lo_ = c_ = end;
+  }
   /// Drops the entries numbered below `low` (every peer holds them).
   void drop_before(std::uint64_t low) {
     while (lo_ < low && !entries_.empty()) pop_front();

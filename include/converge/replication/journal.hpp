@@ -93,6 +93,7 @@ using durable_acks = std::map<peer_id, durable_ack>;
 /// One delta record, as read back.
 struct journaled_delta {
   std::uint64_t seq = 0;          ///< the sequence number it took
+  std::size_t record = 0;         ///< its index among the records (for errors)
   bool buffered = false;          ///< kept in the delta buffer (else only numbered)
   std::optional<peer_id> origin;  ///< the peer it came from; none for a local delta
   std::vector<std::byte> delta;   ///< encoded
@@ -295,6 +296,7 @@ inline std::optional<recovered_journal> read_journal(const std::vector<std::vect
         next_seq = out.snapshot_end;
       } else if (kind == static_cast<std::uint8_t>(detail::record_kind::delta)) {
         journaled_delta d;
+        d.record = i;
         d.seq = in.varint("sequence number");
         if (d.seq != next_seq)
           in.fail("sequence number " + std::to_string(d.seq) + " where " + std::to_string(next_seq) +

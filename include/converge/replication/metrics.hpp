@@ -68,7 +68,8 @@ struct peer_metrics {
       (std::uint64_t, state_transfers_received),  ///< whole-state parts received
       (std::uint64_t, malformed_dropped),         ///< messages refused: bad envelope, bad payload, too large
       (std::uint64_t, stale_dropped),             ///< messages of a retired session, acks of another session
-      (std::uint64_t, session_resets)             ///< times the peer was seen with a new session
+      (std::uint64_t, session_resets),            ///< times the peer was seen with a new session
+      (std::uint64_t, session_resumes)  ///< new sessions that resumed an old one (no state transfer needed)
   );
   // clang-format on
   peer_metrics() noexcept { replication::detail::zero_counters(*this); }
@@ -92,7 +93,11 @@ struct replicator_metrics {
       (std::uint64_t, unknown_peer_dropped),      ///< messages from an address that is not a peer
       (std::uint64_t, unsendable),                ///< intervals that could not be cut under max_message_bytes
       (std::uint64_t, peers_refused),             ///< add_peer calls refused by max_peers
-      (std::uint64_t, events_folded)  ///< applied-delta events folded into the last one (queue full)
+      (std::uint64_t, events_folded),  ///< applied-delta events folded into the last one (queue full)
+      (std::uint64_t, journal_bytes),  ///< bytes of records handed to the journal
+      (std::uint64_t, syncs),          ///< journal syncs that succeeded
+      (std::uint64_t, sync_failures),  ///< journal syncs that failed (the tick's messages were withheld)
+      (std::uint64_t, compactions)     ///< snapshots written to the journal (the first one included)
   );
   // clang-format on
   replicator_metrics() { replication::detail::zero_counters(*this); }

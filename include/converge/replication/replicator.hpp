@@ -87,6 +87,37 @@
 /// > value. Restarting with its data, it keeps its identity and just takes a
 /// > new session.
 ///
+/// # Durability
+/// With a `journal` (`replicator_options::journal`), every change of the
+/// state is appended to it as a record — a local delta, or a received
+/// payload that changed something — and the invariant is: **nothing leaves
+/// this replicator, and nothing is acknowledged, before it is durable.**
+/// `tick` syncs the journal before it returns any message, so the records of
+/// every delta the messages carry, and of every payload they acknowledge,
+/// are durable first. Syncs are grouped: one per tick that sends something,
+/// however many writes came before it, and otherwise at most a gossip
+/// interval after the first unsynced write, or at the next tick after
+/// `request_sync()` (a writer waiting for its write: compare
+/// `journal_position()` after the `mutate` with `durable_position()`). A
+/// sync that fails withholds the tick's messages (as if the network lost
+/// them) and is retried a gossip interval later; `sync_error()` says why.
+///
+/// The journal also keeps the identity, the sequence counter `c` and every
+/// peer's acknowledgement with its session, and is compacted into a snapshot
+/// once the records after the last one outgrow `min_compaction_bytes` and
+/// 1/`compaction_divisor` of it. `restore` rebuilds a replicator from it:
+/// the same identity (so no new version-vector entries, and bounded-counter
+/// rights survive), the state, the buffered deltas since the snapshot, the
+/// counter and the peers' acknowledgements. A restored replicator takes a
+/// new session and marks its messages `resumed`: since everything it
+/// acknowledged was durable, its peers keep their `A(j)` for it and send
+/// only what it missed; it does the same for them, and sends a state
+/// transfer only to peers its restored buffer no longer reaches. A crash
+/// loses only unsynced records, which no peer ever saw: the dots they held
+/// are issued again after the restart, and no one holds them with other
+/// content. A replica whose journal is lost starts fresh, under a new
+/// identity (see "Restarts and identity").
+///
 /// # Events
 /// With `report_applied` on, every delta that changed the state — a local
 /// `mutate`, or the novel part of a received payload — is queued as an
@@ -117,6 +148,7 @@
 #include "converge/replication/delta_buffer.hpp"
 #include "converge/replication/envelope.hpp"
 #include "converge/replication/events.hpp"
+#include "converge/replication/journal.hpp"
 #include "converge/replication/metrics.hpp"
 #include "converge/replication/peer_timing.hpp"
 #include "converge/wire/encode.hpp"
@@ -129,6 +161,7 @@
 #include <map>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -151,6 +184,15 @@ struct replicator_options {
   decode_limits limits = {};      ///< bounds on decoding a received payload
   bool report_applied = false;    ///< queue an `applied_delta` for `poll()` at every change
   std::size_t max_events = 4096;  ///< events queued before they are folded into the last one
+  /// Where the durable state goes (not owned: it must outlive the
+  /// replicator); nullptr for an in-memory replica. See "Durability".
+  replication::journal* journal = nullptr;
+  /// Compaction: a snapshot is written once the records after the last one
+  /// exceed both this many bytes and 1/`compaction_divisor` of the snapshot,
+  /// so a journal holds at most about (1 + 1/divisor) × the encoded state
+  /// (2 + 1/divisor while a compaction commits, with both snapshots on disk).
+  std::size_t min_compaction_bytes = std::size_t{1} << 20;
+  std::size_t compaction_divisor = 4;
 };
 
 /// One message to send.
@@ -172,12 +214,38 @@ class replicator {
  public:
   /// Starts a replicator for replica `self` holding `initial` (bottom for a
   /// fresh replica, the saved state for a restart with data).
+  /// With a journal, this is a new replica: its identity and `initial`
+  /// become the journal's first snapshot (durable at the first tick, before
+  /// anything leaves); to restart from a journal, use `restore`.
   explicit replicator(replica_id self, replicator_options options = {}, State initial = {})
-      : self_(self),
-        opt_(normalized(options)),
-        state_(std::move(initial)),
-        buffer_(opt_.max_buffer_bytes),
-        events_(opt_.max_events) {}
+      : replicator(self, options, std::move(initial), restoring{}) {
+    if (opt_.journal != nullptr) write_snapshot();
+  }
+
+  /// Rebuilds the replicator a journal describes (`read_journal`), with a
+  /// new session in `options` (and usually the same journal). Throws
+  /// `replication::journal_error` naming the record when a stored state does
+  /// not decode. A journal whose torn tail was dropped is compacted at the
+  /// first tick, so what follows is never appended after a torn record.
+  static replicator restore(const replication::recovered_journal& journal, replicator_options options) {
+    replicator r(journal.self, options, decode_journaled(journal.state, 0, options.limits), restoring{});
+    r.buffer_.restart(journal.snapshot_end);
+    for (const replication::journaled_delta& d : journal.deltas) {
+      State delta = decode_journaled(d.delta, d.record, r.opt_.limits);
+      converge::join_into(r.state_, delta);
+      if (d.buffered) {
+        r.metrics_.buffer_evictions += r.buffer_.push(std::move(delta), d.delta.size(), d.origin);
+      } else {
+        r.buffer_.restart(d.seq + 1);  // numbered, not kept: no one needed it
+      }
+    }
+    r.restored_acks_ = journal.acks;
+    r.resumed_ = true;
+    r.log_bytes_ = journal.log_bytes;
+    r.snapshot_bytes_ = journal.snapshot_bytes;
+    if (journal.dropped != 0 && r.opt_.journal != nullptr) r.write_snapshot();
+    return r;
+  }
 
   /// Applies a local mutator: `fn(State&)` changes the state and returns the
   /// delta. Buffers the delta for the peers and returns it. Call `tick` after.
@@ -193,6 +261,22 @@ class replicator {
     }
     return delta;
   }
+
+  /// How many records this replicator has handed to its journal (0 without
+  /// one); read it right after a `mutate` to name that write.
+  [[nodiscard]] std::uint64_t journal_position() const noexcept { return appended_; }
+  /// How many of them are durable: a write is durable once this reaches its
+  /// `journal_position()`. Always equal to it without a journal.
+  [[nodiscard]] std::uint64_t durable_position() const noexcept { return synced_; }
+  /// Asks the next `tick` to sync the journal even if it sends nothing
+  /// (someone waits for a write to be durable).
+  void request_sync() noexcept {
+    if (appended_ != synced_) sync_requested_ = true;
+  }
+  /// Why the last sync failed; empty when it succeeded.
+  [[nodiscard]] const std::string& sync_error() const noexcept { return sync_error_; }
+  /// True for a replicator rebuilt by `restore` (its messages say `resumed`).
+  [[nodiscard]] bool resumed() const noexcept { return resumed_; }
 
   /// Handles one message from `from` (call for every message that arrives,
   /// then `tick`). Never throws: malformed bytes, messages from unknown peers
@@ -220,11 +304,11 @@ class replicator {
       if (e->kind == replication::message_kind::delta) {
         // Decode before anything changes, so a bad payload leaves no trace.
         State d = converge::decode<State>(e->payload, opt_.limits);
-        observe_session(from, p, e->session);
-        apply_received(from, p, std::move(d), e->state_transfer, e->payload.size());
+        observe_session(from, p, e->session, e->resumed);
+        apply_received(from, p, std::move(d), e->state_transfer, e->payload);
         queue_ack(from, *e);
       } else {
-        observe_session(from, p, e->session);
+        observe_session(from, p, e->session, e->resumed);
         handle_ack(p, *e);
       }
     } catch (...) {
@@ -267,6 +351,15 @@ class replicator {
       send_to(out, id, p);
       if (needs_send(p)) next = std::min(next, std::max(send_due(p), now_ + 1));
     }
+    if (opt_.journal != nullptr) {
+      // Acknowledgements are journaled as they change (synced with the next
+      // batch, or within a gossip interval), so a restart resumes from them.
+      if (replication::durable_acks acks = current_acks(); acks != written_acks_) {
+        journal_append(replication::acks_record(acks));
+        written_acks_ = std::move(acks);
+      }
+      next = std::min(next, settle_journal(out));
+    }
     out.next_deadline = next;
     return out;
   }
@@ -289,7 +382,15 @@ class replicator {
       ++metrics_.peers_refused;
       return false;
     }
-    peers_[id];
+    peer_state& p = peers_[id];
+    // Restored: what the peer acknowledged before, and in which of its sessions.
+    if (const auto it = restored_acks_.find(id); it != restored_acks_.end()) {
+      if (it->second.acked <= buffer_.end()) {
+        p.acked = it->second.acked;
+        p.session = it->second.session;
+      }
+      restored_acks_.erase(it);
+    }
     return true;
   }
 
@@ -325,9 +426,13 @@ class replicator {
   /// One line per peer: its acknowledged sequence number, session and what is
   /// in flight (for diagnostics; the format may change).
   [[nodiscard]] std::string describe() const {
-    std::string out = "c=" + std::to_string(buffer_.end()) + " lo=" + std::to_string(buffer_.begin()) +
-                      " buffered=" + std::to_string(buffer_.size()) +
-                      " session=" + std::to_string(opt_.session) + "\n";
+    std::string out =
+        "c=" + std::to_string(buffer_.end()) + " lo=" + std::to_string(buffer_.begin()) +
+        " buffered=" + std::to_string(buffer_.size()) + " session=" + std::to_string(opt_.session) +
+        (resumed_ ? " resumed" : "") +
+        (opt_.journal != nullptr ? " journal=" + std::to_string(synced_) + "/" + std::to_string(appended_)
+                                 : "") +
+        "\n";
     for (const auto& [id, p] : peers_) {
       out += "  peer " + std::to_string(id) + ": acked=" + (p.acked ? std::to_string(*p.acked) : "?") +
              " session=" + (p.session ? std::to_string(*p.session) : "?") +
@@ -339,12 +444,35 @@ class replicator {
     return out;
   }
 
-  /// True when every peer acknowledged everything (nothing to send or resend).
+  /// True when every peer acknowledged everything (nothing to send or
+  /// resend) and the journal, if any, is synced.
   [[nodiscard]] bool quiescent() const noexcept {
-    return std::all_of(peers_.begin(), peers_.end(), [&](const auto& kv) { return !needs_send(kv.second); });
+    return appended_ == synced_ &&
+           std::all_of(peers_.begin(), peers_.end(), [&](const auto& kv) { return !needs_send(kv.second); });
   }
 
  private:
+  struct restoring {};
+  replicator(replica_id self, replicator_options options, State initial, restoring)
+      : self_(self),
+        opt_(normalized(options)),
+        state_(std::move(initial)),
+        buffer_(opt_.max_buffer_bytes),
+        events_(opt_.max_events) {}
+
+  /// Decodes a state or delta read from a journal. The journal is this
+  /// replica's own, so the element bounds scale with the record (a snapshot
+  /// of millions of elements is legitimate); depth stays bounded.
+  static State decode_journaled(std::span<const std::byte> bytes, std::size_t record, decode_limits limits) {
+    limits.max_elements = std::max(limits.max_elements, bytes.size());
+    limits.max_string_bytes = std::max(limits.max_string_bytes, bytes.size());
+    try {
+      return converge::decode<State>(bytes, limits);
+    } catch (const std::exception& e) {
+      throw replication::journal_error(e.what(), record);
+    }
+  }
+
   /// A multi-part interval in flight.
   struct flight {
     std::uint64_t to = 0;
@@ -383,6 +511,7 @@ class replicator {
   static replicator_options normalized(replicator_options o) noexcept {
     if (o.gossip_interval == 0) o.gossip_interval = 1;
     if (o.max_parts == 0) o.max_parts = 1;
+    if (o.compaction_divisor == 0) o.compaction_divisor = 1;
     return o;
   }
 
@@ -399,6 +528,7 @@ class replicator {
                                                    bool whole) const {
     return {.kind = replication::message_kind::ack,
             .state_transfer = whole,
+            .resumed = resumed_,
             .session = opt_.session,
             .acked_session = acked_session,
             .to = to};
@@ -459,10 +589,23 @@ class replicator {
   /// nonces with no order, so an old life's late message costs one extra
   /// state transfer and is otherwise harmless; a life is never blacklisted
   /// (that would wedge a link when an old message arrives first).
-  void observe_session(peer_id id, peer_state& p, std::uint64_t session) {
+  ///
+  /// A `resumed` session is a new life that kept all it acknowledged (its
+  /// journal was durable): `A(j)` stays, and only the flight in progress and
+  /// what was queued for the old life are dropped.
+  void observe_session(peer_id id, peer_state& p, std::uint64_t session, bool resumed) {
     if (!p.session) p.session = session;
     if (*p.session == session) return;
     p.session = session;
+    if (resumed && p.acked) {
+      p.multi.reset();
+      p.timing.restart();
+      p.ever_sent = false;  // resend what it lacks at once
+      acks_.erase(id);
+      std::erase_if(part_acks_, [&](const part_ack& a) { return a.peer == id; });
+      add(p, &peer_metrics::session_resumes);
+      return;
+    }
     p.acked.reset();
     p.multi.reset();
     p.timing.restart();
@@ -485,7 +628,12 @@ class replicator {
     slot = std::max(slot, e.to + 1);
   }
 
-  void apply_received(peer_id from, peer_state& p, State&& d, bool state_transfer, std::size_t bytes) {
+  void apply_received(peer_id from, peer_state& p, State&& d, bool state_transfer,
+                      std::span<const std::byte> payload) {
+    const std::size_t bytes = payload.size();
+    // Journaled as it arrived (no encoding), except a state transfer: by its
+    // novel part, usually far smaller than the state.
+    const std::span<const std::byte> journaled = state_transfer ? std::span<const std::byte>{} : payload;
     if (state_transfer) add(p, &peer_metrics::state_transfers_received);
     const bool bp = opt_.avoid_back_propagation;
     if (bp && p.acked) {
@@ -500,14 +648,16 @@ class replicator {
       } else {
         add(p, &peer_metrics::deltas_applied);
         all_novel = bp && converge::leq(d, r);  // r <= d always: equal
-        if (bp && sole_holder(from, p) && buffer_.skip()) {
+        if (bp && sole_holder(from, p) && buffer_.size() == 0) {
           // The sender is the only peer and holds everything else: no one
           // needs this entry, so it is numbered, not kept (nor copied).
+          journal_delta(false, from, r, journaled);
+          buffer_.skip();
           p.acked = buffer_.end();
           report(std::move(r), from);
         } else {
           report(r, from);
-          push_entry(std::move(r), from, bytes);
+          push_entry(std::move(r), from, bytes, journaled);
         }
       }
     } else if (converge::leq(d, state_)) {
@@ -516,7 +666,7 @@ class replicator {
       converge::join_into(state_, d);
       add(p, &peer_metrics::deltas_applied);
       report(d, from);
-      push_entry(d, from, bytes);
+      push_entry(d, from, bytes, journaled);
     }
     if (bp) {
       advance_known(from, p);
@@ -574,7 +724,13 @@ class replicator {
 
   /// Buffers a delta; `bytes` is its encoded size when known (a received
   /// payload's size bounds the size of its novel part), 0 to compute it.
-  void push_entry(State delta, std::optional<peer_id> origin, std::size_t bytes = 0) {
+  /// `encoded` is its encoding when known, for the journal.
+  void push_entry(State delta, std::optional<peer_id> origin, std::size_t bytes = 0,
+                  std::span<const std::byte> encoded = {}) {
+    if (opt_.journal != nullptr) {
+      const std::size_t n = journal_delta(true, origin, delta, encoded);
+      if (bytes == 0) bytes = n;
+    }
     if (bytes == 0) bytes = converge::encoded_size(delta);
     metrics_.buffer_evictions += buffer_.push(std::move(delta), bytes, origin);
     collect();
@@ -594,6 +750,78 @@ class replicator {
     buffer_.drop_before(low);
     metrics_.buffer_bytes = buffer_.bytes();
     metrics_.buffer_entries = buffer_.size();
+  }
+
+  /// Appends the record of the delta about to take number `c` (`encoded`
+  /// when known, else encoded here). Returns the delta's encoded size; 0
+  /// without a journal.
+  std::size_t journal_delta(bool buffered, std::optional<peer_id> origin, const State& delta,
+                            std::span<const std::byte> encoded) {
+    if (opt_.journal == nullptr) return 0;
+    std::vector<std::byte> own;
+    if (encoded.empty()) {
+      own = converge::encode(delta);
+      encoded = own;
+    }
+    journal_append(replication::delta_record(buffer_.end(), buffered, origin, encoded));
+    return encoded.size();
+  }
+
+  void journal_append(const std::vector<std::byte>& record) {
+    if (appended_ == synced_) unsynced_since_ = now_;
+    opt_.journal->append(record);
+    ++appended_;
+    log_bytes_ += record.size();
+    metrics_.journal_bytes += record.size();
+  }
+
+  /// What every peer acknowledged, as the journal keeps it.
+  [[nodiscard]] replication::durable_acks current_acks() const {
+    replication::durable_acks out = restored_acks_;  // peers not added again yet keep theirs
+    for (const auto& [id, p] : peers_) {
+      if (p.acked && p.session) out[id] = {*p.acked, *p.session};
+    }
+    return out;
+  }
+
+  /// Replaces the journal's records by a snapshot of the state (compaction).
+  void write_snapshot() {
+    const std::vector<std::byte> state = converge::encode(state_);
+    written_acks_ = current_acks();
+    const std::vector<std::byte> record =
+        replication::snapshot_record(self_, buffer_.end(), written_acks_, state);
+    if (appended_ == synced_) unsynced_since_ = now_;
+    opt_.journal->replace(record);
+    ++appended_;
+    snapshot_bytes_ = record.size();
+    log_bytes_ = 0;
+    metrics_.journal_bytes += record.size();
+    ++metrics_.compactions;
+  }
+
+  /// Makes the journal durable before `out` leaves (see "Durability"):
+  /// syncs when `out` holds a message, someone asked, or a write has waited
+  /// a gossip interval. Returns when the next sync is due.
+  std::uint64_t settle_journal(tick_result& out) {
+    constexpr std::uint64_t never = std::numeric_limits<std::uint64_t>::max();
+    if (appended_ == synced_) return never;
+    const std::uint64_t due_at = unsynced_since_ + opt_.gossip_interval;
+    if (out.messages.empty() && !sync_requested_ && now_ < due_at) return due_at;
+    if (log_bytes_ > std::max(opt_.min_compaction_bytes, snapshot_bytes_ / opt_.compaction_divisor))
+      write_snapshot();
+    try {
+      opt_.journal->sync();
+    } catch (const std::exception& e) {
+      ++metrics_.sync_failures;
+      sync_error_ = e.what();
+      out.messages.clear();  // nothing leaves before it is durable
+      return now_ + opt_.gossip_interval;
+    }
+    synced_ = appended_;
+    sync_requested_ = false;
+    sync_error_.clear();
+    ++metrics_.syncs;
+    return never;
   }
 
   static const State& bottom() {
@@ -660,8 +888,11 @@ class replicator {
     p.ever_sent = true;
     p.last_send = now_;
     p.last_to = c;
-    replication::envelope e{
-        .kind = replication::message_kind::delta, .state_transfer = whole, .session = opt_.session, .to = c};
+    replication::envelope e{.kind = replication::message_kind::delta,
+                            .state_transfer = whole,
+                            .resumed = resumed_,
+                            .session = opt_.session,
+                            .to = c};
     const std::size_t budget = opt_.max_message_bytes > replication::max_envelope_header
                                    ? opt_.max_message_bytes - replication::max_envelope_header
                                    : 0;
@@ -707,6 +938,17 @@ class replicator {
   std::vector<part_ack> part_acks_;
   std::uint64_t now_ = 0;
   mutable replicator_metrics metrics_;  // `peers` is refreshed by metrics()
+  // Durability (see the file comment).
+  bool resumed_ = false;
+  std::uint64_t appended_ = 0;        // records handed to the journal
+  std::uint64_t synced_ = 0;          // of which durable
+  std::uint64_t unsynced_since_ = 0;  // when the oldest unsynced record was appended
+  bool sync_requested_ = false;
+  std::string sync_error_;
+  std::size_t log_bytes_ = 0;                // records since the last snapshot
+  std::size_t snapshot_bytes_ = 0;           // the last snapshot record
+  replication::durable_acks restored_acks_;  // from the journal, until the peer is added
+  replication::durable_acks written_acks_;   // as last written to the journal
 };
 
 }  // namespace converge

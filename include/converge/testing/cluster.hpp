@@ -2,7 +2,8 @@
 /// @file
 /// `converge::testing::cluster`: replicators wired together over a
 /// `network`, on a virtual clock (quinn-proto's `Pair`, for N). Nodes crash
-/// and restart, with or without their data; everything else — which
+/// and restart, with or without their data (or, durable, with what their
+/// journal kept); everything else — which
 /// operations run, when nodes tick, which packets arrive — is up to the
 /// caller: a test by hand, a fuzzer from its bytes, or `simulator`.
 ///
@@ -15,6 +16,7 @@
 
 #include "converge/lattice.hpp"
 #include "converge/replica_id.hpp"
+#include "converge/replication/memory_journal.hpp"
 #include "converge/replication/metrics.hpp"
 #include "converge/replication/replicator.hpp"
 #include "converge/testing/network.hpp"
@@ -22,6 +24,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <utility>
@@ -40,6 +43,8 @@ class cluster {
     State saved{};                       ///< while crashed: the state it restarts from
     std::uint64_t deadline = 0;          ///< when it next needs a tick (see `tick_due`)
     bool touched = true;                 ///< it received or mutated since its last tick
+    /// A durable node's journal (see `start_durable`); it survives crashes.
+    std::unique_ptr<replication::memory_journal> journal;
   };
 
   /// Virtual time.
@@ -76,6 +81,38 @@ class cluster {
     n.touched = true;
     n.deadline = now;
   }
+  /// Starts (or restarts) node `i` as a durable replica: over its journal
+  /// (created on first use), restored from what the journal kept when it
+  /// holds anything (`torn_tail::truncate`: a crash may have torn what was
+  /// not synced), else fresh as `id` holding bottom. Returns the restored
+  /// journal's parse, nullopt for a fresh start.
+  std::optional<replication::recovered_journal> start_durable(std::size_t i, replica_id id,
+                                                              replicator_options options,
+                                                              std::span<const std::size_t> peers) {
+    node& n = nodes_.at(i);
+    if (!n.journal) n.journal = std::make_unique<replication::memory_journal>();
+    options.journal = n.journal.get();
+    auto recovered = replication::read_journal(n.journal->load(), replication::torn_tail::truncate);
+    if (recovered) {
+      n.r.emplace(replicator<State>::restore(*recovered, options));
+    } else {
+      n.r.emplace(id, options, State{});
+    }
+    for (const std::size_t j : peers) n.r->add_peer(j);
+    n.touched = true;
+    n.deadline = now;
+    return recovered;
+  }
+
+  /// Crashes durable node `i`: its journal loses what was not synced, as
+  /// `damage` says (see memory_journal.hpp). Returns the records lost.
+  std::size_t crash_durable(std::size_t i, const replication::crash_damage& damage) {
+    node& n = nodes_.at(i);
+    retire(*n.r);
+    n.r.reset();
+    return n.journal->crash(damage);
+  }
+
   /// Starts node `i` with every other node as a peer.
   void start(std::size_t i, replica_id id, const replicator_options& options, State initial) {
     std::vector<std::size_t> peers;
@@ -242,6 +279,10 @@ class cluster {
     t.unsendable += m.unsendable;
     t.buffer_evictions += m.buffer_evictions;
     t.max_buffer_bytes = std::max(t.max_buffer_bytes, m.max_buffer_bytes);
+    t.syncs += m.syncs;
+    t.sync_failures += m.sync_failures;
+    t.compactions += m.compactions;
+    t.journal_bytes += m.journal_bytes;
   }
   void retire(const replicator<State>& r) { add(retired_, r.metrics()); }
 
