@@ -51,6 +51,7 @@ sim_result run(const config& c) {
   o.replication.remove_redundant = !c.no_rr;
   o.replication.gossip_interval = c.gossip_interval;
   o.seed = *c.seed;
+  o.durable = c.durable;
   return *converge::testing::run_workload(c.workload, o);
 }
 
@@ -78,7 +79,9 @@ std::string to_json(const config& c, const sim_result& r, double seconds) {
     << ",\"unsendable\":" << r.unsendable << ",\"buffer_evictions\":" << r.buffer_evictions
     << ",\"messages_lost\":" << r.messages_lost << ",\"messages_duplicated\":" << r.messages_duplicated
     << ",\"crashes\":" << r.crashes << ",\"wipes\":" << r.wipes << ",\"partitions\":" << r.partitions
-    << ",\"bp\":" << (c.no_bp ? "false" : "true") << ",\"rr\":" << (c.no_rr ? "false" : "true")
+    << ",\"durable\":" << (c.durable ? "true" : "false") << ",\"syncs\":" << r.syncs
+    << ",\"lost_unsynced\":" << r.lost_unsynced << ",\"torn_records\":" << r.torn_records
+    << ",\"reissued\":" << r.reissued << ",\"bp\":" << (c.no_bp ? "false" : "true") << ",\"rr\":" << (c.no_rr ? "false" : "true")
     << ",\"wall_seconds\":" << seconds << ",\"diverging\":[";
   for (std::size_t i = 0; i < r.diverging.size(); ++i) o << (i ? "," : "") << r.diverging[i];
   o << "],\"failure\":\"" << json_escape(r.failure) << "\"}";
@@ -112,6 +115,11 @@ int single(const config& c) {
                 static_cast<unsigned long long>(r.messages_duplicated),
                 static_cast<unsigned long long>(r.crashes), static_cast<unsigned long long>(r.wipes),
                 static_cast<unsigned long long>(r.partitions));
+    if (c.durable) {
+      std::printf("  durable: %llu syncs, %llu unsynced records lost, %llu torn records dropped, %llu reissued\n",
+                  static_cast<unsigned long long>(r.syncs), static_cast<unsigned long long>(r.lost_unsynced),
+                  static_cast<unsigned long long>(r.torn_records), static_cast<unsigned long long>(r.reissued));
+    }
     if (!r.converged) {
       std::printf("  FAILURE (seed %llu): %s\n", static_cast<unsigned long long>(r.seed), r.failure.c_str());
       std::printf("  reproduce: %s\n", command_line(c).c_str());
@@ -121,8 +129,8 @@ int single(const config& c) {
   return r.converged ? 0 : 1;
 }
 
-/// Draws one random configuration from `seed`.
-config draw(std::uint64_t seed) {
+/// Draws one random configuration from `seed` (durable runs always crash).
+config draw(std::uint64_t seed, bool durable) {
   sim_rng rng = sim_rng::derive(seed, 77);
   config c;
   c.replicas = 2 + rng.below(11);
@@ -149,6 +157,13 @@ config draw(std::uint64_t seed) {
   c.partitions = rng.chance(0.4);
   static const double crashes[] = {0.005, 0.01, 0.03};
   if (rng.chance(0.4)) c.crash = crashes[rng.below(3)];
+  if (durable) {
+    // Crashes are the point: more of them, over longer runs.
+    static const double durable_crashes[] = {0.03, 0.1, 0.2};
+    c.crash = durable_crashes[rng.below(3)];
+    c.ops = 50 + rng.below(1000);
+  }
+  c.durable = durable;
   c.no_bp = rng.chance(0.2);
   c.no_rr = rng.chance(0.2);
   c.seed = seed;
@@ -157,10 +172,12 @@ config draw(std::uint64_t seed) {
 
 int swarm(const config& c) {
   int failures = 0;
+  std::uint64_t crashes = 0;
   std::vector<std::string> failed;
   for (std::uint64_t i = 0; i < *c.swarm; ++i) {
-    const config run_cfg = draw(converge::replica_id::mix(*c.seed + i));
+    const config run_cfg = draw(converge::replica_id::mix(*c.seed + i), c.durable);
     const sim_result r = run(run_cfg);
+    crashes += r.crashes;
     std::printf("%s %s ticks=%llu bytes=%llu\n", r.converged ? "ok  " : "FAIL", command_line(run_cfg).c_str(),
                 static_cast<unsigned long long>(r.ticks_to_converge),
                 static_cast<unsigned long long>(r.bytes_sent));
@@ -171,10 +188,12 @@ int swarm(const config& c) {
     std::fflush(stdout);
   }
   for (const std::string& f : failed) std::printf("reproduce: %s\n", f.c_str());
-  std::printf("swarm: %llu runs, %d failed\n", static_cast<unsigned long long>(*c.swarm), failures);
+  std::printf("swarm: %llu runs, %d failed, %llu crashes\n", static_cast<unsigned long long>(*c.swarm), failures,
+              static_cast<unsigned long long>(crashes));
   if (c.json) {
-    std::printf("{\"runs\":%llu,\"failures\":%d,\"seed\":%llu,\"converged\":%s}\n",
-                static_cast<unsigned long long>(*c.swarm), failures, static_cast<unsigned long long>(*c.seed),
+    std::printf("{\"runs\":%llu,\"failures\":%d,\"crashes\":%llu,\"seed\":%llu,\"durable\":%s,\"converged\":%s}\n",
+                static_cast<unsigned long long>(*c.swarm), failures, static_cast<unsigned long long>(crashes),
+                static_cast<unsigned long long>(*c.seed), c.durable ? "true" : "false",
                 failures == 0 ? "true" : "false");
   }
   return failures == 0 ? 0 : 1;

@@ -18,8 +18,8 @@ constexpr const char* synopsis =
     "usage: converge-sim --replicas N --topology mesh|ring|random:K --workload "
     "gset|or_set|gcounter|or_map|mixed\n"
     "                    [--ops N] [--loss P] [--duplicate P] [--reorder] [--partitions] [--crash P]\n"
-    "                    [--no-bp] [--no-rr] [--ops-per-tick N] [--gossip-interval N] --seed S [--json]\n"
-    "       converge-sim --swarm N --seed S [--json]";
+    "                    [--no-bp] [--no-rr] [--ops-per-tick N] [--gossip-interval N] [--durable] --seed S [--json]\n"
+    "       converge-sim --swarm N --seed S [--durable] [--json]";
 
 constexpr const char* description =
     "Runs N replicators over a simulated network on virtual time, with seeded faults, and checks\n"
@@ -95,6 +95,8 @@ config parse_config(const std::vector<std::string_view>& args) {
       *app, "--seed", 0, UINT64_MAX, [&](std::uint64_t v) { c.seed = v; }, "the seed (0 to 2^64-1)", "S",
       "0 to 2^64-1");
   add_flag(*app, "--json", c.json, "end with one JSON object on the last line");
+  add_flag(*app, "--durable", c.durable,
+           "replicas over in-memory journals: a crash loses unsynced records and may tear the last one");
   add_number(
       *app, "--swarm", 1, max_swarm, [&](std::uint64_t v) { c.swarm = v; },
       "run N random configurations drawn from the seed (1 to 10^6)", "N", "1 to 10^6");
@@ -108,7 +110,7 @@ config parse_config(const std::vector<std::string_view>& args) {
   if (c.swarm) {
     for (const CLI::Option* opt : run_options) {
       if (opt->count() > 0) {
-        throw usage_error("--swarm draws every run from the seed: it takes only --seed and --json, not " +
+        throw usage_error("--swarm draws every run from the seed: it takes only --seed, --json and --durable, not " +
                           opt->get_name());
       }
     }
@@ -139,6 +141,7 @@ std::string command_line(const config& c) {
   if (c.crash > 0) s += " --crash " + shortest(c.crash);
   if (c.no_bp) s += " --no-bp";
   if (c.no_rr) s += " --no-rr";
+  if (c.durable) s += " --durable";
   if (c.ops_per_tick != 0) s += " --ops-per-tick " + std::to_string(c.ops_per_tick);
   if (c.gossip_interval != 50) s += " --gossip-interval " + std::to_string(c.gossip_interval);
   s += " --seed " + std::to_string(*c.seed);

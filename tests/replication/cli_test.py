@@ -101,7 +101,7 @@ for flag in ["--help", "-h"]:
     r = expect([flag], 0)
     for word in ["--replicas", "--topology", "random:K", "--workload", "--ops", "--loss", "--duplicate", "--reorder",
                  "--partitions", "--crash", "--no-bp", "--no-rr", "--ops-per-tick", "--gossip-interval", "--seed",
-                 "--json", "--swarm", "Exit status"]:
+                 "--json", "--swarm", "--durable", "Exit status"]:
         if word not in r.stdout:
             failures.append(f"{flag}: the help does not mention {word}")
 r = expect(["--replicas", "8", "--topology", "random:3", "--workload", "mixed", "--ops", "200", "--loss", "0.3",
@@ -119,6 +119,21 @@ except Exception as e:  # noqa: BLE001
 expect(["--replicas", "4", "--topology", "ring", "--workload", "or_set", "--ops", "50", "--seed", "9"], 0)
 expect(["--swarm", "5", "--seed", "11"], 0)
 expect(["--swarm=2", "--seed=11", "--json"], 0)
+# --durable: journals, crashes that lose unsynced records; its JSON says what happened.
+r = expect(["--replicas", "6", "--topology", "ring", "--workload", "or_set", "--ops", "400", "--crash", "0.1",
+            "--loss", "0.2", "--durable", "--seed", "4", "--json"], 0)
+try:
+    j = json.loads(r.stdout.strip().splitlines()[-1])
+    if j.get("durable") is not True or j.get("reissued") != 0 or j.get("wipes") != 0 or j.get("crashes", 0) == 0:
+        failures.append(f"unexpected durable json {j}")
+    for key in ("syncs", "lost_unsynced", "torn_records"):
+        if key not in j:
+            failures.append(f"durable json lacks {key}")
+except Exception as e:  # noqa: BLE001
+    failures.append(f"bad durable json: {e}: {r.stdout!r}")
+r = expect(["--swarm", "20", "--seed", "3", "--durable", "--json"], 0)
+if '"durable":true' not in r.stdout.splitlines()[-1]:
+    failures.append(f"a durable swarm does not say so: {r.stdout.splitlines()[-1]!r}")
 # Both spellings of a value; the ends of every range.
 expect(["--replicas=3", "--topology=random:2", "--workload=gcounter", "--ops=30", "--loss=0", "--duplicate=1",
         "--crash=0", "--ops-per-tick=1", "--gossip-interval=1", "--seed=0"], 0)

@@ -275,6 +275,9 @@ class replicator {
   }
   /// Why the last sync failed; empty when it succeeded.
   [[nodiscard]] const std::string& sync_error() const noexcept { return sync_error_; }
+  /// The sequence number the next buffered delta takes (`c`): a local
+  /// delta took `sequence() - 1` right after its `mutate`.
+  [[nodiscard]] std::uint64_t sequence() const noexcept { return buffer_.end(); }
   /// True for a replicator rebuilt by `restore` (its messages say `resumed`).
   [[nodiscard]] bool resumed() const noexcept { return resumed_; }
 

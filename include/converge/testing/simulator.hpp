@@ -38,6 +38,22 @@
 ///   replication fault: quiescence alone does not rule it out, since the
 ///   neighbours that acknowledged may have been wiped since.
 ///
+/// # Durable replicas (`durable`)
+/// Every replica runs over a `memory_journal`, and a crash is the journal's
+/// crash: every record not synced is lost, except a random prefix, and the
+/// first record past it may survive torn or with a flipped bit (LazyFS
+/// style). The replica restarts from what its journal kept, with its
+/// identity. No crash wipes a replica. A write joins the oracle once it is
+/// durable (half the writes ask for a sync, as a waiting client does; the
+/// rest are synced with the next messages or within a gossip interval), and
+/// whatever a restarted replica recovered joins it too (a torn tail's
+/// surviving prefix was written, just never acknowledged). So the run checks:
+/// - no acknowledged delta is lost, and nothing else appears: the replicas
+///   converge to exactly the oracle (a delta is durable before it is sent);
+/// - no replica issues a durable sequence number twice (`reissued`): its
+///   counter survives every crash, so no dot is issued twice with different
+///   content.
+///
 /// After the last operation, partitions heal, crashed replicas restart,
 /// crashes stop, and the network faults (loss, duplication, reordering) keep
 /// going; the run ends when every replica is quiescent and equal to the
@@ -57,6 +73,7 @@
 #include <cstdint>
 #include <numeric>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -206,6 +223,7 @@ struct sim_options {
   std::uint64_t seed = 1;
   std::uint64_t delay = 1;      ///< base network delay
   std::uint64_t max_ticks = 0;  ///< virtual-time limit after the last operation; 0: automatic
+  bool durable = false;         ///< replicas over journals, crashes that lose unsynced records
 };
 
 /// What a run measured.
@@ -233,6 +251,10 @@ struct sim_result {
   std::uint64_t crashes = 0;
   std::uint64_t wipes = 0;  ///< crashes that lost the data (quiescent replicas only)
   std::uint64_t partitions = 0;
+  std::uint64_t syncs = 0;          ///< durable: journal syncs
+  std::uint64_t lost_unsynced = 0;  ///< durable: records crashes lost (never synced)
+  std::uint64_t torn_records = 0;   ///< durable: records a crash left torn or corrupted, dropped at restart
+  std::uint64_t reissued = 0;       ///< durable: durable sequence numbers issued again (must be 0)
   std::vector<std::size_t>
       diverging;        ///< on failure: the first replicas that differ (or one that differs from the oracle)
   std::string failure;  ///< on failure: what went wrong
@@ -263,6 +285,7 @@ class simulator {
     c_ = cluster<State>(opt_.replicas, network(opt_.replicas, net, sim_rng::derive(opt_.seed, 4)));
     graph_ = opt_.topo.build(opt_.replicas, topo_rng);
     restart_at_.assign(opt_.replicas, 0);
+    pending_.resize(opt_.replicas);
     for (std::size_t i = 0; i < opt_.replicas; ++i) start(i, State{});
   }
 
@@ -288,10 +311,11 @@ class simulator {
       }
       c_.deliver_due();
       c_.tick_due();
+      if (opt_.durable) promote_durable();
       if (ops_done && c_.now >= next_check) {
         next_check = c_.now + interval_ / 2 + 1;
         if (c_.all_quiescent()) {
-          result_.converged = check_converged();
+          result_.converged = check_converged() && result_.reissued == 0;
           break;
         }
         if (c_.now - ended_at > limit) {
@@ -329,11 +353,50 @@ class simulator {
   void start(std::size_t i, State initial) {
     replicator_options o = opt_.replication;
     o.session = 1 + fault_rng_.below(0xffffffffULL);  // 32 bits: a short varint
-    c_.start(i, c_.id_of(i), o, std::move(initial), graph_[i]);
+    if (!opt_.durable) {
+      c_.start(i, c_.id_of(i), o, std::move(initial), graph_[i]);
+      return;
+    }
+    if (const auto recovered = c_.start_durable(i, c_.id_of(i), o, graph_[i])) {
+      result_.torn_records += recovered->dropped;
+      converge::join_into(oracle_, c_[i].state());  // what survived was written
+    }
+  }
+
+  /// Durable: the writes that became durable join the oracle, and their
+  /// sequence numbers are checked for reuse.
+  void promote_durable() {
+    for (std::size_t i = 0; i < c_.size(); ++i) {
+      auto& p = pending_[i];
+      if (p.empty() || !c_.up(i)) continue;
+      const std::uint64_t durable = c_[i].durable_position();
+      std::size_t k = 0;
+      for (; k < p.size() && p[k].position <= durable; ++k) {
+        converge::join_into(oracle_, p[k].delta);
+        if (!issued_seqs_.insert({c_[i].self().value(), p[k].seq}).second) {
+          ++result_.reissued;
+          result_.failure = "replica " + std::to_string(i) + " issued sequence number " +
+                            std::to_string(p[k].seq) + " again after it was durable";
+        }
+      }
+      p.erase(p.begin(), p.begin() + static_cast<std::ptrdiff_t>(k));
+    }
   }
 
   void crash(std::size_t i) {
     ++result_.crashes;
+    if (opt_.durable) {
+      const std::size_t unsynced = pending_[i].size() + 2;
+      const replication::crash_damage damage{.keep = static_cast<std::size_t>(fault_rng_.below(unsynced)),
+                                             .tear = fault_rng_.chance(0.3),
+                                             .tear_at = static_cast<std::size_t>(fault_rng_.below(1U << 16)),
+                                             .flip = fault_rng_.chance(0.3),
+                                             .flip_bit = static_cast<std::size_t>(fault_rng_.below(1U << 20))};
+      result_.lost_unsynced += c_.crash_durable(i, damage);
+      pending_[i].clear();  // what survived joins the oracle at the restart
+      restart_at_[i] = c_.now + interval_ * (1 + fault_rng_.below(4));
+      return;
+    }
     if (c_.crash(i, [&] { return fault_rng_.chance(0.5); })) ++result_.wipes;
     restart_at_[i] = c_.now + interval_ * (1 + fault_rng_.below(4));
   }
@@ -380,8 +443,12 @@ class simulator {
       State delta = r.mutate([&](State& s) { return op_(s, self, work_rng_); });
       ++issued_;
       c_.at(i).touched = true;
-      if (!converge::is_bottom(delta)) {
-        result_.bytes_lower_bound += converge::encoded_size(delta) * (c_.size() - 1);
+      if (converge::is_bottom(delta)) continue;
+      result_.bytes_lower_bound += converge::encoded_size(delta) * (c_.size() - 1);
+      if (opt_.durable) {
+        pending_[i].push_back({r.journal_position(), r.sequence() - 1, std::move(delta)});
+        if (work_rng_.chance(0.5)) r.request_sync();
+      } else {
         converge::join_into(oracle_, delta);
       }
     }
@@ -442,6 +509,7 @@ class simulator {
     result_.messages_lost = n.messages_lost;
     result_.messages_duplicated = n.messages_duplicated;
     result_.partitions = n.partitions;
+    result_.syncs = m.syncs;
   }
 
   sim_options opt_;
@@ -455,6 +523,15 @@ class simulator {
   std::uint64_t issued_ = 0;
   State oracle_{};
   sim_result result_{};
+  // Durable runs: each replica's writes not yet durable, oldest first, and
+  // every durable (replica, sequence number).
+  struct pending_write {
+    std::uint64_t position;  // its journal position
+    std::uint64_t seq;       // the sequence number it took
+    State delta;
+  };
+  std::vector<std::vector<pending_write>> pending_;
+  std::set<std::pair<std::uint64_t, std::uint64_t>> issued_seqs_;
 };
 
 }  // namespace converge::testing
