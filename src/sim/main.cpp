@@ -81,8 +81,8 @@ std::string to_json(const config& c, const sim_result& r, double seconds) {
     << ",\"crashes\":" << r.crashes << ",\"wipes\":" << r.wipes << ",\"partitions\":" << r.partitions
     << ",\"durable\":" << (c.durable ? "true" : "false") << ",\"syncs\":" << r.syncs
     << ",\"lost_unsynced\":" << r.lost_unsynced << ",\"torn_records\":" << r.torn_records
-    << ",\"reissued\":" << r.reissued << ",\"bp\":" << (c.no_bp ? "false" : "true") << ",\"rr\":" << (c.no_rr ? "false" : "true")
-    << ",\"wall_seconds\":" << seconds << ",\"diverging\":[";
+    << ",\"reissued\":" << r.reissued << ",\"bp\":" << (c.no_bp ? "false" : "true")
+    << ",\"rr\":" << (c.no_rr ? "false" : "true") << ",\"wall_seconds\":" << seconds << ",\"diverging\":[";
   for (std::size_t i = 0; i < r.diverging.size(); ++i) o << (i ? "," : "") << r.diverging[i];
   o << "],\"failure\":\"" << json_escape(r.failure) << "\"}";
   return o.str();
@@ -116,9 +116,10 @@ int single(const config& c) {
                 static_cast<unsigned long long>(r.crashes), static_cast<unsigned long long>(r.wipes),
                 static_cast<unsigned long long>(r.partitions));
     if (c.durable) {
-      std::printf("  durable: %llu syncs, %llu unsynced records lost, %llu torn records dropped, %llu reissued\n",
-                  static_cast<unsigned long long>(r.syncs), static_cast<unsigned long long>(r.lost_unsynced),
-                  static_cast<unsigned long long>(r.torn_records), static_cast<unsigned long long>(r.reissued));
+      std::printf(
+          "  durable: %llu syncs, %llu unsynced records lost, %llu torn records dropped, %llu reissued\n",
+          static_cast<unsigned long long>(r.syncs), static_cast<unsigned long long>(r.lost_unsynced),
+          static_cast<unsigned long long>(r.torn_records), static_cast<unsigned long long>(r.reissued));
     }
     if (!r.converged) {
       std::printf("  FAILURE (seed %llu): %s\n", static_cast<unsigned long long>(r.seed), r.failure.c_str());
@@ -188,13 +189,14 @@ int swarm(const config& c) {
     std::fflush(stdout);
   }
   for (const std::string& f : failed) std::printf("reproduce: %s\n", f.c_str());
-  std::printf("swarm: %llu runs, %d failed, %llu crashes\n", static_cast<unsigned long long>(*c.swarm), failures,
-              static_cast<unsigned long long>(crashes));
+  std::printf("swarm: %llu runs, %d failed, %llu crashes\n", static_cast<unsigned long long>(*c.swarm),
+              failures, static_cast<unsigned long long>(crashes));
   if (c.json) {
-    std::printf("{\"runs\":%llu,\"failures\":%d,\"crashes\":%llu,\"seed\":%llu,\"durable\":%s,\"converged\":%s}\n",
-                static_cast<unsigned long long>(*c.swarm), failures, static_cast<unsigned long long>(crashes),
-                static_cast<unsigned long long>(*c.seed), c.durable ? "true" : "false",
-                failures == 0 ? "true" : "false");
+    std::printf(
+        "{\"runs\":%llu,\"failures\":%d,\"crashes\":%llu,\"seed\":%llu,\"durable\":%s,\"converged\":%s}\n",
+        static_cast<unsigned long long>(*c.swarm), failures, static_cast<unsigned long long>(crashes),
+        static_cast<unsigned long long>(*c.seed), c.durable ? "true" : "false",
+        failures == 0 ? "true" : "false");
   }
   return failures == 0 ? 0 : 1;
 }

@@ -18,7 +18,8 @@ constexpr const char* synopsis =
     "usage: converge-sim --replicas N --topology mesh|ring|random:K --workload "
     "gset|or_set|gcounter|or_map|mixed\n"
     "                    [--ops N] [--loss P] [--duplicate P] [--reorder] [--partitions] [--crash P]\n"
-    "                    [--no-bp] [--no-rr] [--ops-per-tick N] [--gossip-interval N] [--durable] --seed S [--json]\n"
+    "                    [--no-bp] [--no-rr] [--ops-per-tick N] [--gossip-interval N] [--durable] --seed S "
+    "[--json]\n"
     "       converge-sim --swarm N --seed S [--durable] [--json]";
 
 constexpr const char* description =
@@ -110,8 +111,9 @@ config parse_config(const std::vector<std::string_view>& args) {
   if (c.swarm) {
     for (const CLI::Option* opt : run_options) {
       if (opt->count() > 0) {
-        throw usage_error("--swarm draws every run from the seed: it takes only --seed, --json and --durable, not " +
-                          opt->get_name());
+        throw usage_error(
+            "--swarm draws every run from the seed: it takes only --seed, --json and --durable, not " +
+            opt->get_name());
       }
     }
     return c;

@@ -23,7 +23,7 @@ struct config {
   std::uint64_t ops = 0;
   double loss = 0, duplicate = 0, crash = 0;
   bool reorder = false, partitions = false, no_bp = false, no_rr = false;
-  bool durable = false;  ///< replicas over journals; crashes lose what was not synced
+  bool durable = false;            ///< replicas over journals; crashes lose what was not synced
   std::uint64_t ops_per_tick = 0;  ///< 0: the simulator's default, max(1, replicas / 8)
   std::uint64_t gossip_interval = 50;
   std::optional<std::uint64_t> seed;

@@ -6,6 +6,7 @@
 #include "converge/or_map.hpp"
 #include "converge/or_set.hpp"
 #include "converge/pncounter.hpp"
+#include "converge/replication/memory_journal.hpp"
 #include "converge/transport/curve.hpp"
 #include "converge/transport/detail/envelope.hpp"
 #include "converge/transport/detail/unique_fd.hpp"
@@ -356,4 +357,40 @@ TEST_CASE("unique_fd closes once, moves, and releases; event_fd wakes a poll") {
   CHECK(::poll(&p, 1, 0) == 1);
   e.clear();
   CHECK(::poll(&p, 1, 0) == 0);
+}
+
+TEST_CASE("a durable node answers a write once it is synced, restarts with its identity and resumes") {
+  using set = converge::or_set<int>;
+  zmq::context_t ctx;
+  converge::replication::memory_journal journal;
+  auto durable_options = [&] {
+    auto o = unit_options(ctx, 1, {"inproc://dur-a"}, {"inproc://dur-b"});
+    o.replication.journal = &journal;
+    o.recovered = converge::replication::read_journal(journal.load());
+    return o;
+  };
+  converge::zmq_node<set> b(unit_options(ctx, 2, {"inproc://dur-b"}, {"inproc://dur-a"}));
+  converge::replica_id first_identity;
+  {
+    converge::zmq_node<set> a(durable_options());
+    first_identity = a.replica();
+    a.mutate([&](set& s) { return s.insert(a.replica(), 7); });
+    const std::uint64_t position = a.journal_position();
+    CHECK(position > 0);
+    CHECK(a.durable_position() < position);
+    REQUIRE(a.wait_durable(position, 5s));
+    CHECK(a.durable_position() >= position);
+    CHECK(converge::replication::read_journal(journal.load()).has_value());
+    pump_until([&] { return b.read([](const set& s) { return s.contains(7); }) && a.quiescent(); }, a, b);
+    a.mutate([&](set& s) { return s.insert(a.replica(), 8); });  // never synced: lost with the process
+    journal.crash({});
+  }
+  converge::zmq_node<set> a(durable_options());
+  CHECK(a.replica() == first_identity);
+  CHECK(a.read([](const set& s) { return s.contains(7) && !s.contains(8); }));
+  b.mutate([&](set& s) { return s.insert(b.replica(), 9); });
+  pump_until([&] { return a.read([](const set& s) { return s.contains(9); }) && b.quiescent(); }, a, b);
+  // b kept what it knew a holds: the new session resumed, no state transfer to a.
+  CHECK(b.replication_stats().peers.at(1).session_resumes == 1);
+  CHECK(a.replication_stats().total.state_transfers_received == 0);
 }

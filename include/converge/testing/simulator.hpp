@@ -387,11 +387,12 @@ class simulator {
     ++result_.crashes;
     if (opt_.durable) {
       const std::size_t unsynced = pending_[i].size() + 2;
-      const replication::crash_damage damage{.keep = static_cast<std::size_t>(fault_rng_.below(unsynced)),
-                                             .tear = fault_rng_.chance(0.3),
-                                             .tear_at = static_cast<std::size_t>(fault_rng_.below(1U << 16)),
-                                             .flip = fault_rng_.chance(0.3),
-                                             .flip_bit = static_cast<std::size_t>(fault_rng_.below(1U << 20))};
+      const replication::crash_damage damage{
+          .keep = static_cast<std::size_t>(fault_rng_.below(unsynced)),
+          .tear = fault_rng_.chance(0.3),
+          .tear_at = static_cast<std::size_t>(fault_rng_.below(1U << 16)),
+          .flip = fault_rng_.chance(0.3),
+          .flip_bit = static_cast<std::size_t>(fault_rng_.below(1U << 20))};
       result_.lost_unsynced += c_.crash_durable(i, damage);
       pending_[i].clear();  // what survived joins the oracle at the restart
       restart_at_[i] = c_.now + interval_ * (1 + fault_rng_.below(4));

@@ -37,8 +37,15 @@ struct node_options {
   std::chrono::milliseconds heartbeat_interval{500};
   /// Replicator settings; `gossip_interval` is taken from above, a zero
   /// `session` is replaced by a random nonce, and `report_applied` is the
-  /// node's to set (on while someone subscribes).
+  /// node's to set (on while someone subscribes). Durability: set
+  /// `replication.journal` (for example a `storage::lmdb_journal`, or all of
+  /// it at once with `storage::open_data_dir`), and `recovered` to what it
+  /// held when the node restarts.
   replicator_options replication{};
+  /// What the journal held at start (`replication::read_journal`): the node
+  /// restarts from it, with its identity (`replica` is then ignored);
+  /// nullopt for a new replica.
+  std::optional<replication::recovered_journal> recovered;
   /// CURVE encryption, authentication and allow-list (off when empty).
   std::optional<curve_options> curve;
   int send_hwm = 1000;                    ///< messages queued per connection before sends are dropped

@@ -25,6 +25,14 @@
 /// peer it came from. Nothing is copied or compared per state: the cost of a
 /// change is proportional to the change.
 ///
+/// Durability: with a journal (`node_options::replication.journal`), nothing
+/// leaves the node and nothing is acknowledged before it is durable (see the
+/// replicator's "Durability"). A write is durable once `durable_position()`
+/// reaches the `journal_position()` read after its `mutate`;
+/// `wait_durable` waits for that (and asks for the sync at once rather than
+/// with the next gossip). Without waiting, a write is still synced within
+/// a gossip interval, and always before it leaves.
+///
 /// Security: with `node_options::curve`, traffic is CURVE-encrypted, the
 /// node's ZAP handler (inproc://zeromq.zap.01 in the node's context) refuses
 /// every public key not in the allow-list, and a message is accepted only
@@ -72,6 +80,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -96,9 +105,12 @@ class zmq_node {
   /// endpoint, address in use) or `std::invalid_argument` (CURVE settings).
   explicit zmq_node(node_options options, State initial = {})
       : opts_(std::move(options)),
-        replica_(opts_.replica ? *opts_.replica
-                               : replica_id::with_incarnation(opts_.id, random_incarnation())),
-        replicator_(replica_, replication_options(opts_), std::move(initial)),
+        replica_(opts_.recovered ? opts_.recovered->self
+                 : opts_.replica ? *opts_.replica
+                                 : replica_id::with_incarnation(opts_.id, random_incarnation())),
+        replicator_(opts_.recovered
+                        ? replicator<State>::restore(*opts_.recovered, replication_options(opts_))
+                        : replicator<State>(replica_, replication_options(opts_), std::move(initial))),
         log_(opts_.log),
         epoch_(std::chrono::steady_clock::now()),
         own_context_(opts_.context == nullptr ? std::make_unique<zmq::context_t>(1) : nullptr),
@@ -256,10 +268,60 @@ class zmq_node {
     return replicator_.metrics();
   }
 
-  /// True when the replicator has nothing left to send.
+  /// True when the replicator has nothing left to send (and its journal,
+  /// if any, nothing left to sync).
   [[nodiscard]] bool quiescent() const {
     std::lock_guard lock(mutex_);
     return replicator_.quiescent();
+  }
+
+  // --- durability (see the file comment) ------------------------------------
+
+  /// The journal position after every change so far: read it after a
+  /// `mutate` to name that write (later writes may share it: waiting for it
+  /// waits for yours too). 0 without a journal.
+  [[nodiscard]] std::uint64_t journal_position() const {
+    std::lock_guard lock(mutex_);
+    return replicator_.journal_position();
+  }
+  /// How far the journal is durable.
+  [[nodiscard]] std::uint64_t durable_position() const {
+    std::lock_guard lock(mutex_);
+    return replicator_.durable_position();
+  }
+  /// Why the last sync failed; empty when it succeeded.
+  [[nodiscard]] std::string sync_error() const {
+    std::lock_guard lock(mutex_);
+    return replicator_.sync_error();
+  }
+  /// Waits until everything up to `position` is durable, asking for a sync
+  /// now. Threaded, it waits for the node's thread; poll-driven, it runs
+  /// `process()` itself. False after `timeout` (the write stays applied and
+  /// is synced on a later try: `sync_error()` says what failed).
+  bool wait_durable(std::uint64_t position, std::chrono::milliseconds timeout) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      if (replicator_.durable_position() >= position) return true;
+      replicator_.request_sync();
+      dirty_ = true;
+      if (running_) {
+        wake();
+        if (durable_cv_.wait_until(lock, until) == std::cv_status::timeout &&
+            replicator_.durable_position() < position)
+          return false;
+        continue;
+      }
+      lock.unlock();
+      process_();
+      lock.lock();
+      if (replicator_.durable_position() >= position) return true;
+      if (std::chrono::steady_clock::now() >= until) return false;
+      // A failed sync is retried a gossip interval later: do not spin.
+      lock.unlock();
+      std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(opts_.gossip_interval, timeout));
+      lock.lock();
+    }
   }
 
  private:
@@ -523,10 +585,12 @@ class zmq_node {
         // The clock again: joining what arrived may have taken a while, and
         // RTT samples and timeouts should count it.
         const std::uint64_t at = data.empty() ? now : now_ms_();
+        const std::uint64_t durable_before = replicator_.durable_position();
         result = replicator_.tick(at);
         next_tick_ = std::max(result.next_deadline, at + 1);
         dirty_ = false;
         ticked = true;
+        if (replicator_.durable_position() != durable_before) durable_cv_.notify_all();
       }
     }
     if (ticked && !result.messages.empty()) {
@@ -567,6 +631,7 @@ class zmq_node {
   mutable std::mutex
       mutex_;  // guards the replicator, the peer table and the metrics (the node's thread owns the sockets)
   replicator<State> replicator_;
+  std::condition_variable durable_cv_;  // the journal synced (wait_durable)
   transport::detail::rate_limited_log log_;
   std::chrono::steady_clock::time_point epoch_;
 
