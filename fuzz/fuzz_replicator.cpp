@@ -9,7 +9,9 @@
 //
 // Input: byte 0 picks the state type (fuzz/common/catalogs.hpp `catalog`, byte % size)
 // and the mode (bit (byte / size) & 1): this step-by-step harness, or one run
-// of converge::testing::simulator configured from the next bytes.
+// of converge::testing::simulator configured from the next bytes (durable
+// replicas over journals in a third of them: see the simulator's "Durable
+// replicas").
 //
 // Injected messages model a faulty peer, not a forging one (authentication
 // is the transport's job): an injected message never carries the current
@@ -307,6 +309,8 @@ void simulate(std::span<const std::uint8_t> bytes) {
   if (e.chance(1, 4)) o.replication.max_message_bytes = 160 + e.below(256);
   if (e.chance(1, 4)) o.replication.max_buffer_bytes = 32 + e.below(512);
   o.seed = e.below(std::numeric_limits<std::uint64_t>::max());
+  // Drawn last, so the corpus's earlier choices keep their meaning.
+  o.durable = e.chance(1, 3);
   converge::testing::simulator<T, sim_op<T>> sim(o, sim_op<T>{});
   const converge::testing::sim_result r = sim.run();
   if (!r.converged && r.unsendable == 0) {

@@ -90,13 +90,25 @@ TEST_CASE("envelope: what is written reads back the same") {
   }
 }
 
+TEST_CASE("envelope: a resumed session is one bit of byte 0, on deltas and acks") {
+  const auto d = read_envelope(bytes({0x31, 1, 1, 0xaa}), max_parts);
+  REQUIRE(d);
+  CHECK(d->resumed);
+  CHECK(d->kind == message_kind::delta);
+  CHECK_FALSE(read_envelope(bytes({0x11, 1, 1, 0xaa}), max_parts)->resumed);
+  const auto a = write_envelope({.kind = message_kind::ack, .resumed = true, .session = 3, .to = 4});
+  CHECK(std::to_integer<int>(a[0]) == 0x32);
+  CHECK(read_envelope(a, max_parts)->resumed);
+}
+
 TEST_CASE("envelope: malformed headers are refused") {
   CHECK_FALSE(read_envelope({}, max_parts));
-  CHECK_FALSE(read_envelope(bytes({0x21, 1, 1, 0xaa}), max_parts));           // another version
-  CHECK_FALSE(read_envelope(bytes({0x10, 1, 1, 0xaa}), max_parts));           // kind 0
-  CHECK_FALSE(read_envelope(bytes({0x13, 1, 1, 0xaa}), max_parts));           // kind 3
-  CHECK_FALSE(read_envelope(bytes({0x11, 1, 1}), max_parts));                 // a delta without payload
-  CHECK_FALSE(read_envelope(bytes({0x11, 0x80}), max_parts));                 // truncated varint
+  CHECK_FALSE(read_envelope(bytes({0x21, 1, 1, 0xaa}), max_parts));  // no version, only the resumed bit
+  CHECK_FALSE(read_envelope(bytes({0x51, 1, 1, 0xaa}), max_parts));  // another version
+  CHECK_FALSE(read_envelope(bytes({0x10, 1, 1, 0xaa}), max_parts));  // kind 0
+  CHECK_FALSE(read_envelope(bytes({0x13, 1, 1, 0xaa}), max_parts));  // kind 3
+  CHECK_FALSE(read_envelope(bytes({0x11, 1, 1}), max_parts));        // a delta without payload
+  CHECK_FALSE(read_envelope(bytes({0x11, 0x80}), max_parts));        // truncated varint
   CHECK_FALSE(read_envelope(bytes({0x11, 0x81, 0x00, 1, 0xaa}), max_parts));  // overlong varint
   CHECK_FALSE(
       read_envelope(bytes({0x11, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 1, 0xaa}),
