@@ -243,7 +243,8 @@ class lmdb_journal final : public replication::journal {
                                           marker_file.string() +
                                           " says a journal was created here: its data is lost; refusing to "
                                           "start as a new journal");
-    if (!fresh && options_.verify) detail::verify_environment(dir_, data_file_, options_.verify_timeout);
+    if (!fresh && options_.verify)
+      detail::verify_environment(dir_, data_file_, options_.verify_timeout, lock_.fd());
 
     env_ = detail::env(data_file_);
     ::mdb_env_set_maxdbs(env_.get(), 4);

@@ -126,6 +126,8 @@ class directory_lock {
       [[maybe_unused]] const ssize_t n = ::pwrite(fd_.get(), pid.data(), pid.size(), 0);
     }
   }
+  /// The locked descriptor (a forked helper closes its copy).
+  [[nodiscard]] int fd() const noexcept { return fd_.get(); }
 
  private:
   unique_fd fd_;

@@ -37,6 +37,7 @@
 #include <lmdb.h>
 #include <poll.h>
 #include <string>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -92,7 +93,23 @@ inline bool walk_database(MDB_txn* t, MDB_dbi dbi, const char* name, bool freeli
       ok = false;
       break;
     }
-    if (!first && compare_keys(prev_key, k) >= 0) {
+    // The free list is keyed by transaction ids in native byte order
+    // (MDB_INTEGERKEY), the other databases by bytes.
+    bool in_order = true;
+    if (freelist) {
+      std::size_t a = 0, b = 0;
+      if (k.mv_size != sizeof b) {
+        set_message(r, "free list: a key of %zu bytes", k.mv_size);
+        ok = false;
+        break;
+      }
+      std::memcpy(&b, k.mv_data, sizeof b);
+      if (!first) std::memcpy(&a, prev, sizeof a);
+      in_order = first || a < b;
+    } else {
+      in_order = first || compare_keys(prev_key, k) < 0;
+    }
+    if (!in_order) {
       set_message(r, "database %s: keys out of order at entry %zu", name, entries);
       ok = false;
       break;
@@ -188,14 +205,21 @@ inline check_result check_environment(const char* dir, const char* data_file) no
 /// Runs `check_environment` in a child process and throws `storage_error`
 /// naming `data_file` when the file must not be trusted (see the file comment).
 inline void verify_environment(const std::filesystem::path& dir, const std::filesystem::path& data_file,
-                               std::chrono::milliseconds timeout) {
+                               std::chrono::milliseconds timeout, int lock_fd = -1) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) fail_errno(data_file, "cannot create a pipe to verify the file", errno);
   unique_fd rd(fds[0]), wr(fds[1]);
   const std::string d = dir.string(), f = data_file.string();
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) fail_errno(data_file, "cannot fork to verify the file", errno);
   if (pid == 0) {
+    // The child must not keep the directory locked (the flock is shared
+    // with it by fork) nor outlive a parent killed meanwhile: a restart
+    // right after would find the directory in use.
+    if (lock_fd >= 0) ::close(lock_fd);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(1);
     // Die by the signal itself: a test framework's or sanitizer's handler
     // inherited from the parent would report the parent's test as crashed.
     for (const int s : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) ::signal(s, SIG_DFL);
