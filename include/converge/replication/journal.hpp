@@ -46,6 +46,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace converge::replication {
@@ -312,8 +313,11 @@ inline std::optional<recovered_journal> read_journal(const std::vector<std::vect
         out.deltas.push_back(std::move(d));
         out.log_bytes += rec.size();
       } else if (kind == static_cast<std::uint8_t>(detail::record_kind::acks)) {
-        out.acks = in.acks();
+        // Parsed whole before it replaces anything: with torn_tail::truncate
+        // a bad acks record is dropped and must leave the ones before it.
+        durable_acks acks = in.acks();
         in.done();
+        out.acks = std::move(acks);
         out.log_bytes += rec.size();
       } else if (kind == static_cast<std::uint8_t>(detail::record_kind::snapshot)) {
         in.fail("a snapshot after the first record");
