@@ -3,7 +3,12 @@
 // For each type of each harness's catalog, a few inputs: random step bytes
 // (every byte string is a meaningful run for the structure-aware harnesses),
 // and for fuzz_decode the encodings of real states and deltas of that type,
-// alone and in pairs. Deterministic: the same files every time.
+// alone and in pairs; for fuzz_storage, the journals of real replicators
+// (snapshot, deltas, compactions, an acks record). Deterministic: the same
+// files every time.
+#include <converge/replication/journal.hpp>
+#include <converge/replication/memory_journal.hpp>
+#include <converge/replication/replicator.hpp>
 #include <converge/testing/entropy.hpp>
 #include <converge/testing/operations.hpp>
 
@@ -48,6 +53,42 @@ bytes_t encoded(std::uint8_t lead, const auto& x) {
   return b;
 }
 
+/// A fuzz_storage input: the records, each as varint(length) bytes.
+bytes_t journal_input(std::uint8_t lead, const std::vector<std::vector<std::byte>>& records) {
+  bytes_t b{lead};
+  std::vector<std::byte> tmp;
+  for (const auto& r : records) {
+    tmp.clear();
+    converge::wire::detail::put_varint(tmp, r.size());
+    tmp.insert(tmp.end(), r.begin(), r.end());
+    for (const std::byte c : tmp) b.push_back(std::to_integer<std::uint8_t>(c));
+  }
+  return b;
+}
+
+/// The journal of a replicator that made `writes` random local writes,
+/// ticking now and then (so some records are synced in groups, and the log
+/// is compacted when it outgrows `compact_at` bytes), with an acks record.
+template <class T>
+std::vector<std::vector<std::byte>> real_journal(std::uint64_t seed, int writes, std::size_t compact_at) {
+  converge::replication::memory_journal mem;
+  converge::replicator_options o;
+  o.journal = &mem;
+  o.min_compaction_bytes = compact_at;
+  converge::replicator<T> r(converge::replica_id{seed}, o);
+  converge::testing::seeded_entropy e(seed * 7919);
+  std::uint64_t now = 0;
+  for (int k = 0; k < writes; ++k) {
+    r.mutate([&](T& s) { return converge::testing::random_op<T>(s, converge::replica_id{seed}, e); });
+    if (k % 3 == 2) (void)r.tick(now += 100);
+  }
+  (void)r.tick(now += 100);
+  mem.sync();
+  auto records = mem.load();
+  records.push_back(converge::replication::acks_record({{seed + 1, {2, 5}}, {seed + 2, {1, 9}}}));
+  return records;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -85,6 +126,16 @@ int main(int argc, char** argv) {
           write("fuzz_decode", p);
         }
       }
+    });
+  }
+  for (std::size_t t = 0; t < storage_catalog::size; ++t) {
+    with_type(storage_catalog{}, t, [&]<class T>(std::type_identity<T>) {
+      const auto raw = static_cast<std::uint8_t>(t);
+      const auto fix = static_cast<std::uint8_t>(t + storage_catalog::size);
+      write("fuzz_storage", journal_input(fix, real_journal<T>(1, 0, 1 << 20)));
+      write("fuzz_storage", journal_input(raw, real_journal<T>(2, 6, 1 << 20)));
+      write("fuzz_storage", journal_input(fix, real_journal<T>(3, 12, 1 << 20)));
+      write("fuzz_storage", journal_input(fix, real_journal<T>(4, 30, 64)));  // compacted
     });
   }
   std::printf("wrote the seed corpora under %s\n", out_dir.string().c_str());

@@ -33,4 +33,8 @@ using decode_catalog = concat<
               converge::g_map<std::string, converge::gcounter>,
               converge::or_map<std::string, converge::mv_register<std::string>>, converge::gset<double>>>;
 
+/// fuzz_storage: the states a durable replica is restored into.
+using storage_catalog = type_list<converge::gcounter, converge::or_set<std::uint64_t>, shop,
+                                  converge::or_map<int, converge::or_set<int>>, converge::bounded_counter>;
+
 }  // namespace converge_fuzz
