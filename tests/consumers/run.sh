@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Proves the packaging the way {fmt}'s test/find-package-test does: stages an
 # install of this source tree, then builds and runs three consumer projects
-# against it, each with a core program and (when the transport is installed)
-# a transport program:
+# against it, each with a core program and (when the transport and the
+# storage layer are installed) a transport program and a storage program:
 #   pkgconfig/  a compiler and `pkg-config --cflags converge`
 #   meson/      dependency('converge'): first from the staged install (via
 #               pkg-config), then as a subproject of the source tree
@@ -36,6 +36,8 @@ stage_pc="$work/prefix/share/pkgconfig"
 test -f "$stage_pc/converge.pc"
 test -f "$work/prefix/share/cmake/converge/converge-config.cmake"
 test -f "$work/prefix/include/converge/converge.hpp"
+have_storage=0
+[ -f "$stage_pc/converge-storage.pc" ] && have_storage=1
 if [ -f "$stage_pc/converge-transport.pc" ]; then
   have_transport=1
 else
@@ -54,6 +56,7 @@ grep -q "Run-time dependency converge found: YES" "$work/meson-installed.log" ||
 ninja -C "$work/meson-installed" >/dev/null
 "$work/meson-installed/core"
 [ "$have_transport" = 0 ] || "$work/meson-installed/transport"
+[ "$have_storage" = 0 ] || "$work/meson-installed/storage"
 
 step "meson consumer: dependency('converge') as a subproject"
 # A copy of the consumer, so that the subprojects/converge link never lands
@@ -62,13 +65,14 @@ cp -r "$here/meson" "$work/meson-sub-src"
 cp -r "$here/src" "$work/src"
 rm -rf "$work/meson-sub-src/subprojects/converge"
 ln -s "$src" "$work/meson-sub-src/subprojects/converge"
-env -u PKG_CONFIG_PATH meson setup "$work/meson-sub" "$work/meson-sub-src" --force-fallback-for=converge,converge-transport \
+env -u PKG_CONFIG_PATH meson setup "$work/meson-sub" "$work/meson-sub-src" --force-fallback-for=converge,converge-transport,converge-storage \
   >"$work/meson-sub.log" || { cat "$work/meson-sub.log"; exit 1; }
 grep -q "Executing subproject converge" "$work/meson-sub.log" ||
   { echo "meson did not use converge as a subproject"; cat "$work/meson-sub.log"; exit 1; }
 ninja -C "$work/meson-sub" >/dev/null
 "$work/meson-sub/core"
 [ "$have_transport" = 0 ] || "$work/meson-sub/transport"
+[ "$have_storage" = 0 ] || "$work/meson-sub/storage"
 
 step "CMake consumer: find_package(converge CONFIG REQUIRED), installed tree moved"
 mv "$work/prefix" "$work/moved"
@@ -79,5 +83,6 @@ cmake -S "$here/cmake" -B "$work/cmake" -DCMAKE_PREFIX_PATH="$work/moved" $compo
 cmake --build "$work/cmake" >/dev/null
 "$work/cmake/core"
 [ "$have_transport" = 0 ] || "$work/cmake/transport"
+[ "$have_storage" = 0 ] || "$work/cmake/storage"
 
 step "all consumers built and ran"

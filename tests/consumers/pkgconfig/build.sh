@@ -19,3 +19,10 @@ if "$pc" --exists converge-transport; then
 else
   echo "converge-transport.pc not installed: transport consumer skipped"
 fi
+if "$pc" --exists converge-storage; then
+  "$cxx" $cxxflags $("$pc" --cflags converge-storage) "$here/../src/storage.cpp" -o "$out/storage" \
+    $("$pc" --libs converge-storage)
+  "$out/storage"
+else
+  echo "converge-storage.pc not installed: storage consumer skipped"
+fi
