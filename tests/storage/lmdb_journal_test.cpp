@@ -396,3 +396,29 @@ TEST_CASE("a directory without permissions gives an error naming the file") {
     CHECK(contains(e, "Permission denied"));
   }
 }
+
+TEST_CASE("set_aside moves a damaged directory out of the way, never an open one") {
+  temp_dir dir;
+  const std::filesystem::path d = dir / "node";
+  {
+    lmdb_journal j(d);
+    j.append(snapshot_at(0));
+    j.sync();
+  }
+  write_file(d / "data.mdb", bytes(9000, std::byte{0x42}));  // damaged
+  const std::string e = error_of([&] { lmdb_journal j(d); });
+  CHECK(contains(e, (d / "data.mdb").string() + ": corrupt"));
+  {
+    lmdb_journal open_elsewhere(dir / "other");
+    CHECK(contains(error_of([&] { (void)converge::storage::set_aside(dir / "other"); }), "already in use"));
+  }
+  const std::filesystem::path kept = converge::storage::set_aside(d);
+  CHECK(kept.string().rfind(d.string() + ".damaged-", 0) == 0);
+  CHECK(read_file(kept / "data.mdb") == bytes(9000, std::byte{0x42}));
+  CHECK_FALSE(std::filesystem::exists(d));
+  lmdb_journal fresh(d);  // a new journal in its place
+  CHECK(fresh.load().empty());
+  CHECK(converge::storage::set_aside(dir / "other") != kept);
+  CHECK(
+      contains(error_of([&] { (void)converge::storage::set_aside(dir / "missing"); }), "no such directory"));
+}

@@ -51,7 +51,17 @@
 /// verifying process (signal 11, ...)`. The records are then checked with
 /// their checksums by `recover` (`read_journal`, strict: LMDB commits
 /// atomically, so no record is ever torn by a crash, and a bad one is
-/// corruption): `DIR/data.mdb: record 12: checksum mismatch`.
+/// corruption): `DIR/data.mdb: record 12: checksum mismatch`. Such a
+/// directory is refused, never repaired: a replica told to start fresh
+/// moves it aside with `set_aside(dir)` and opens a new journal.
+///
+/// # Limits
+/// One sync is one LMDB transaction, and LMDB bounds the pages one
+/// transaction may dirty (MDB_TXN_FULL; it spills some to the file first):
+/// a sync past that bound fails and keeps its queue. Snapshots of tens of
+/// megabytes are measured by `converge-bench-storage`. The map grows up to `max_map_size`; the file never
+/// shrinks (LMDB reuses freed pages), so after a compaction it stays near its high-water mark: the old
+/// snapshot, the log and the new snapshot at the commit.
 
 #include "converge/replication/journal.hpp"
 #include "converge/storage/detail/files.hpp"
@@ -60,9 +70,12 @@
 #include "converge/storage/storage_error.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <lmdb.h>
 #include <optional>
@@ -393,5 +406,32 @@ class lmdb_journal final : public replication::journal {
   std::size_t pending_bytes_ = 0;
   std::uint64_t syncs_ = 0;
 };
+
+/// Sets a data directory aside so that a replica can start fresh (under a
+/// new identity) in its place, keeping the old files for an operator:
+/// renames `dir` to `dir.damaged-YYYYMMDDTHHMMSSZ` (with `-N` added if that
+/// exists) and syncs the parent directory. Takes the directory's lock
+/// first, so a directory another process has open is never moved. Returns
+/// the new path; throws `storage_error` (nothing moved) when it cannot.
+inline std::filesystem::path set_aside(const std::filesystem::path& dir) {
+  const detail::file_status st = detail::status_of(dir);
+  if (!st.exists) throw storage_error(dir, "no such directory to set aside");
+  const detail::directory_lock lock(dir / "converge.lock", dir);
+  char stamp[32];
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  ::gmtime_r(&now, &utc);
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &utc);
+  std::filesystem::path to = dir;
+  to += std::string(".damaged-") + stamp;
+  for (int n = 1; detail::status_of(to).exists; ++n) {
+    to = dir;
+    to += std::string(".damaged-") + stamp + "-" + std::to_string(n);
+  }
+  if (::rename(dir.c_str(), to.c_str()) != 0)
+    detail::fail_errno(dir, "cannot rename to " + to.string(), errno);
+  detail::fsync_directory(dir.has_parent_path() ? dir.parent_path() : std::filesystem::path("."));
+  return to;
+}
 
 }  // namespace converge::storage
