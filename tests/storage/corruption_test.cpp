@@ -5,7 +5,8 @@
 // also opened unguarded (verify off) in a child process, to measure what
 // LMDB alone does with it; the guarded loader must refuse every file that
 // crashed or hung LMDB. CONVERGE_SEED reproduces a run, CONVERGE_CASES
-// changes its length; a failure prints the seed and the case.
+// changes its length; a failure prints the seed and the case;
+// CONVERGE_STORAGE_VERBOSE=1 prints each damage with the error it gave.
 #include <converge/storage/lmdb_journal.hpp>
 
 #include <doctest/doctest.h>
@@ -239,4 +240,25 @@ TEST_CASE("stray files in the directory are harmless, a damaged lock file too") 
   write_file(tmp / "junk", bytes(10, std::byte{1}));
   lmdb_journal j(tmp.path());
   CHECK(j.load() == written);
+}
+
+TEST_CASE("a check that does not finish in time refuses the file") {
+  temp_dir tmp;
+  {
+    lmdb_journal j(tmp.path());
+    j.append(snapshot_at(0, 1 << 20));
+    j.sync();
+  }
+  lmdb_options o;
+  o.verify_timeout = std::chrono::milliseconds(0);
+  std::string message;
+  try {
+    lmdb_journal j(tmp.path(), o);
+  } catch (const storage_error& e) {
+    message = e.what();
+  }
+  CHECK(message == (tmp / "data.mdb").string() +
+                       ": corrupt: verifying it did not finish in 0 ms (a damaged B-tree can loop)");
+  lmdb_journal j(tmp.path());  // the killed check left nothing behind: the directory opens
+  CHECK(j.load().size() == 1);
 }
