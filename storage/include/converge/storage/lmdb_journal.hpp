@@ -90,7 +90,8 @@ namespace converge::storage {
 /// How an `lmdb_journal` opens its environment.
 struct lmdb_options {
   /// The map LMDB reserves (address space, not disk: the file grows only as
-  /// pages are written). An existing environment keeps its larger size.
+  /// pages are written). An existing journal is opened with at least twice
+  /// its file's size (within `max_map_size`), so its first syncs need no growth.
   std::size_t map_size = std::size_t{64} << 20;
   /// How far `sync` may grow the map when it is full (doubling each time).
   /// Set it to `map_size` to never grow: a full map then fails the `sync`.
