@@ -262,3 +262,28 @@ TEST_CASE("a check that does not finish in time refuses the file") {
   lmdb_journal j(tmp.path());  // the killed check left nothing behind: the directory opens
   CHECK(j.load().size() == 1);
 }
+
+TEST_CASE("the check works in a process that ignores SIGCHLD") {
+  // Its children are then reaped by the kernel and waitpid fails (ECHILD):
+  // the verdict comes from the pipe alone.
+  temp_dir tmp;
+  const std::vector<bytes> written = write_base(tmp / "good");
+  copy_dir(tmp / "good", tmp / "bad");
+  write_file(tmp / "bad/data.mdb", bytes(20000, std::byte{0x17}));
+  const auto old = ::signal(SIGCHLD, SIG_IGN);
+  std::string good_error, bad_error;
+  try {
+    lmdb_journal j(tmp / "good");
+    CHECK(j.load() == written);
+  } catch (const storage_error& e) {
+    good_error = e.what();
+  }
+  try {
+    lmdb_journal j(tmp / "bad");
+  } catch (const storage_error& e) {
+    bad_error = e.what();
+  }
+  ::signal(SIGCHLD, old);
+  CHECK(good_error.empty());
+  CHECK(bad_error.rfind((tmp / "bad/data.mdb").string() + ": corrupt", 0) == 0);
+}
