@@ -3,7 +3,8 @@
 // ZeroMQ context and one thread per node, one producer thread per node).
 //
 //   converge-bench-cluster [--updates N] [--batch B] [--gossip-ms MS]
-//                          [--rate R] [--seconds S] [--lag-gossip-ms MS] [--json]
+//                          [--rate R] [--seconds S] [--lag-gossip-ms MS]
+//                          [--data-dir DIR] [--json]
 //
 // Throughput: each node's producer inserts N/3 new elements, B per `mutate`
 // (the batch is one delta group); the clock runs until every node holds all
@@ -16,8 +17,14 @@
 // recorded, and each node's subscriber notes when a remote element arrives.
 // Lag = arrival - insert, over every (element, receiving node) pair;
 // reported as median, p99 and max.
+//
+// Durability (--data-dir DIR): the throughput run is repeated with each node
+// over an LMDB journal in DIR/nK (emptied first), syncing before every
+// tick's messages leave, and the two figures are reported side by side
+// ("durable_ratio" = durable / in-memory, in the same process and run).
 
 #include <converge/or_set.hpp>
+#include <converge/storage/lmdb_journal.hpp>
 #include <converge/transport/zmq_node.hpp>
 
 #include <algorithm>
@@ -25,6 +32,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <netinet/in.h>
@@ -55,7 +63,11 @@ int free_port() {
   return port;
 }
 
-std::vector<std::unique_ptr<node>> make_cluster(int gossip_ms) {
+using journals = std::vector<std::unique_ptr<converge::storage::lmdb_journal>>;
+
+/// Three nodes; over journals in `data_dir`/n1..n3 (emptied first) unless it is empty.
+std::vector<std::unique_ptr<node>> make_cluster(int gossip_ms, const std::string& data_dir = {},
+                                                journals* disks = nullptr) {
   std::vector<std::string> ep;
   for (int i = 0; i < 3; ++i) ep.push_back("tcp://127.0.0.1:" + std::to_string(free_port()));
   std::vector<std::unique_ptr<node>> nodes;
@@ -72,6 +84,12 @@ std::vector<std::unique_ptr<node>> make_cluster(int gossip_ms) {
     o.send_hwm = 10000;
     o.receive_hwm = 10000;
     o.log = {};
+    if (!data_dir.empty()) {
+      const std::filesystem::path dir = std::filesystem::path(data_dir) / ("n" + std::to_string(i + 1));
+      std::filesystem::remove_all(dir);
+      disks->push_back(std::make_unique<converge::storage::lmdb_journal>(dir));
+      o.replication.journal = disks->back().get();
+    }
     nodes.push_back(std::make_unique<node>(std::move(o)));
   }
   return nodes;
@@ -113,8 +131,10 @@ struct throughput_result {
   bool converged = false;
 };
 
-throughput_result throughput(std::uint64_t updates, std::uint64_t batch, int gossip_ms) {
-  auto nodes = make_cluster(gossip_ms);
+throughput_result throughput(std::uint64_t updates, std::uint64_t batch, int gossip_ms,
+                             const std::string& data_dir = {}) {
+  journals disks;  // outlive the nodes
+  auto nodes = make_cluster(gossip_ms, data_dir, &disks);
   for (auto& n : nodes) n->start();
   if (!wait_mesh(nodes)) std::fprintf(stderr, "cluster: mesh not up after 10 s\n");
   const std::uint64_t per = updates / 3;
@@ -253,6 +273,37 @@ lag_result lag(double rate, double seconds, int gossip_ms) {
   return r;
 }
 
+/// Prints one throughput figure, in memory or durable.
+void print_throughput(const throughput_result& t, std::uint64_t batch, int gossip_ms, bool durable,
+                      bool json) {
+  std::printf(
+      json ? "{\"measure\":\"throughput\",\"durable\":%s,\"nodes\":3,\"updates\":%llu,\"batch\":%llu,"
+             "\"gossip_ms\":%d,"
+             "\"converged\":%s,\"local_seconds\":%.3f,\"converged_seconds\":%.3f,\"applied_per_node_per_"
+             "second\":%.0f,"
+             "\"cpu_seconds\":%.3f,\"cpu_us_per_applied\":%.3f,\"messages\":%llu,\"bytes\":%llu,\"hardware_"
+             "threads\":%u,"
+             "\"retransmissions\":%llu,\"state_transfers\":%llu,\"redundant_dropped\":%llu,\"buffer_"
+             "evictions\":%llu,"
+             "\"max_buffer_bytes\":%llu}\n"
+           : "throughput%s: %llu updates, batch %llu, gossip %d ms, converged %s: local %.3f s, all nodes "
+             "%.3f "
+             "s, "
+             "%.0f applied updates/s per node; %.3f CPU s (%.3f CPU us per applied update), %llu messages, "
+             "%llu bytes, "
+             "%u hardware threads; %llu retransmissions, %llu state transfers, %llu redundant payloads "
+             "dropped, "
+             "%llu buffer evictions, largest buffer %llu bytes\n",
+      durable ? (json ? "true" : " (durable)") : (json ? "false" : ""),
+      static_cast<unsigned long long>(t.updates), static_cast<unsigned long long>(batch), gossip_ms,
+      t.converged ? "true" : "false", t.local_seconds, t.converged_seconds, t.per_node_per_second,
+      t.cpu_seconds, t.cpu_us_per_applied, static_cast<unsigned long long>(t.messages),
+      static_cast<unsigned long long>(t.bytes), std::thread::hardware_concurrency(),
+      static_cast<unsigned long long>(t.retransmissions), static_cast<unsigned long long>(t.state_transfers),
+      static_cast<unsigned long long>(t.redundant), static_cast<unsigned long long>(t.evictions),
+      static_cast<unsigned long long>(t.max_buffer_bytes));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -261,6 +312,7 @@ int main(int argc, char** argv) {
   std::vector<int> lag_gossip = {};
   double rate = 10'000, seconds = 5;
   bool json = false;
+  std::string data_dir;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -282,41 +334,29 @@ int main(int argc, char** argv) {
       rate = std::stod(next());
     else if (a == "--seconds")
       seconds = std::stod(next());
+    else if (a == "--data-dir")
+      data_dir = next();
     else if (a == "--json")
       json = true;
     else {
       std::fprintf(
           stderr,
           "usage: converge-bench-cluster [--updates N] [--batch B] [--gossip-ms MS] [--rate R] [--seconds S]"
-          " [--lag-gossip-ms MS]... [--json]\n");
+          " [--lag-gossip-ms MS]... [--data-dir DIR] [--json]\n");
       return 2;
     }
   }
   if (lag_gossip.empty()) lag_gossip = {gossip_ms};
   const throughput_result t = throughput(updates, batch, gossip_ms);
-  std::printf(
-      json ? "{\"measure\":\"throughput\",\"nodes\":3,\"updates\":%llu,\"batch\":%llu,\"gossip_ms\":%d,"
-             "\"converged\":%s,\"local_seconds\":%.3f,\"converged_seconds\":%.3f,\"applied_per_node_per_"
-             "second\":%.0f,"
-             "\"cpu_seconds\":%.3f,\"cpu_us_per_applied\":%.3f,\"messages\":%llu,\"bytes\":%llu,\"hardware_"
-             "threads\":%u,"
-             "\"retransmissions\":%llu,\"state_transfers\":%llu,\"redundant_dropped\":%llu,\"buffer_"
-             "evictions\":%llu,"
-             "\"max_buffer_bytes\":%llu}\n"
-           : "throughput: %llu updates, batch %llu, gossip %d ms, converged %s: local %.3f s, all nodes %.3f "
-             "s, "
-             "%.0f applied updates/s per node; %.3f CPU s (%.3f CPU us per applied update), %llu messages, "
-             "%llu bytes, "
-             "%u hardware threads; %llu retransmissions, %llu state transfers, %llu redundant payloads "
-             "dropped, "
-             "%llu buffer evictions, largest buffer %llu bytes\n",
-      static_cast<unsigned long long>(t.updates), static_cast<unsigned long long>(batch), gossip_ms,
-      t.converged ? "true" : "false", t.local_seconds, t.converged_seconds, t.per_node_per_second,
-      t.cpu_seconds, t.cpu_us_per_applied, static_cast<unsigned long long>(t.messages),
-      static_cast<unsigned long long>(t.bytes), std::thread::hardware_concurrency(),
-      static_cast<unsigned long long>(t.retransmissions), static_cast<unsigned long long>(t.state_transfers),
-      static_cast<unsigned long long>(t.redundant), static_cast<unsigned long long>(t.evictions),
-      static_cast<unsigned long long>(t.max_buffer_bytes));
+  print_throughput(t, batch, gossip_ms, false, json);
+  if (!data_dir.empty()) {
+    const throughput_result d = throughput(updates, batch, gossip_ms, data_dir);
+    print_throughput(d, batch, gossip_ms, true, json);
+    const double ratio = d.per_node_per_second / t.per_node_per_second;
+    std::printf(
+        json ? "{\"measure\":\"durable_ratio\",\"ratio\":%.3f}\n" : "durable / in-memory throughput: %.3f\n",
+        ratio);
+  }
   std::fflush(stdout);
   for (const int g : lag_gossip) {
     const lag_result l = lag(rate, seconds, g);

@@ -1,6 +1,7 @@
 // converge-node: a gossip node holding a demo state, driven by commands on
 // stdin (one per line, one answer line each). See `converge-node --help`.
 
+#include "converge/storage/lmdb_journal.hpp"
 #include "converge/transport/curve.hpp"
 #include "converge/transport/zmq_node.hpp"
 
@@ -12,7 +13,9 @@
 #include <cstdio>
 #include <exception>
 #include <fcntl.h>
+#include <filesystem>
 #include <iostream>
+#include <memory>
 #include <poll.h>
 #include <string>
 #include <string_view>
@@ -97,6 +100,47 @@ void drain(converge_node::node& node, const converge_node::options& o) {
   pump(node, std::chrono::steady_clock::now() + limit, settled);
 }
 
+// Opens --data-dir and the node over it: the journal, what it recovered, and
+// the node restored from that. Throws `journal_error` when the directory
+// cannot be read, and `std::invalid_argument` when it is another node's.
+std::unique_ptr<converge_node::node> open_durable(const converge_node::options& o, converge::node_options& no,
+                                                  std::unique_ptr<converge::storage::lmdb_journal>& journal) {
+  journal = std::make_unique<converge::storage::lmdb_journal>(o.data_dir);
+  no.recovered = journal->recover();
+  no.replication.journal = journal.get();
+  if (no.recovered && no.recovered->self.value() >> 24 != o.id) {
+    throw std::invalid_argument(o.data_dir + " holds the data of node " +
+                                std::to_string(no.recovered->self.value() >> 24) + ", not of --id " +
+                                std::to_string(o.id));
+  }
+  return std::make_unique<converge_node::node>(no);
+}
+
+// The node, in memory or over --data-dir. With --fresh, a directory that
+// cannot be read is set aside (DIR.damaged-TIME; never one another process
+// has open) and the node starts anew: a new replica, since its old identity
+// may have issued dots it can no longer recall.
+std::unique_ptr<converge_node::node> open_node(const converge_node::options& o, converge::node_options& no,
+                                               std::unique_ptr<converge::storage::lmdb_journal>& journal) {
+  if (o.data_dir.empty()) return std::make_unique<converge_node::node>(no);
+  try {
+    return open_durable(o, no, journal);
+  } catch (const converge::replication::journal_error& e) {
+    journal.reset();
+    no.recovered.reset();
+    no.replication.journal = nullptr;
+    if (!o.fresh) {
+      throw converge::replication::journal_error(
+          std::string(e.what()) +
+          "; refusing to start (--fresh sets the directory aside and starts a new replica)");
+    }
+    const std::filesystem::path aside = converge::storage::set_aside(o.data_dir);
+    std::cerr << "converge-node " << o.id << ": " << e.what() << "; set aside as " << aside.string()
+              << ", starting a new replica\n";
+    return open_durable(o, no, journal);
+  }
+}
+
 int run(const converge_node::options& o) {
   converge::node_options no;
   no.id = o.id;
@@ -116,10 +160,14 @@ int run(const converge_node::options& o) {
     c.allow = converge::load_curve_allow_list(o.curve_allow);
     no.curve = std::move(c);
   }
-  converge_node::node node(no);
+  std::unique_ptr<converge::storage::lmdb_journal> journal;
+  const std::unique_ptr<converge_node::node> holder = open_node(o, no, journal);
+  converge_node::node& node = *holder;
   install_signals();
   if (!o.quiet) {
-    std::cerr << "converge-node " << o.id << ": replica " << node.replica().value() << ", bound";
+    std::cerr << "converge-node " << o.id << ": replica " << node.replica().value();
+    if (journal) std::cerr << (no.recovered ? ", restarted from " : ", new in ") << o.data_dir;
+    std::cerr << ", bound";
     for (const auto& e : node.endpoints()) std::cerr << ' ' << e;
     std::cerr << ", " << o.peers.size() << " peer endpoint(s)" << (no.curve ? ", CURVE on" : "") << '\n';
   }
@@ -132,9 +180,24 @@ int run(const converge_node::options& o) {
       return answer("error: line longer than " + std::to_string(max_line) + " bytes");
     }
     bool quit = false;
-    const bool answered = answer(converge_node::execute(node, line, quit));
+    const std::uint64_t before = node.journal_position();
+    std::string reply = converge_node::execute(node, line, quit);
+    // --sync write: a write is answered once it is on disk.
+    if (journal && o.sync == converge_node::options::sync_mode::write && node.journal_position() != before &&
+        !node.wait_durable(node.journal_position(), std::chrono::seconds(10))) {
+      reply = "error: applied here but not yet on disk (" + node.sync_error() +
+              "); it is written, and sent, once the disk accepts it";
+    }
+    const bool answered = answer(reply);
     node.process();  // send the delta now rather than at the next wakeup
     return answered && !quit;
+  };
+
+  // Before exiting: every write on disk (with --sync periodic too).
+  auto flush_to_disk = [&] {
+    if (journal && !node.wait_durable(node.journal_position(), std::chrono::seconds(10)))
+      std::cerr << "converge-node " << o.id << ": exiting with writes not on disk: " << node.sync_error()
+                << '\n';
   };
 
   bool stdin_open = !o.daemon;
@@ -151,6 +214,7 @@ int run(const converge_node::options& o) {
     node.process();
     if (n > 0 && (fds[1].revents & POLLIN)) {
       if (!o.quiet) std::cerr << "converge-node " << o.id << ": signal, exiting\n";
+      flush_to_disk();
       return 0;
     }
     if (n > 0 && stdin_open && (fds[2].revents & (POLLIN | POLLHUP | POLLERR))) {
@@ -160,7 +224,10 @@ int run(const converge_node::options& o) {
         continue;
       }
       if (got <= 0) lines.finish(on_line);  // end of input: a last line without a newline still runs
-      drain(node, o);                       // quit, end of input, or nobody reads the answers
+      // Quit, end of input, or nobody reads the answers: every write on
+      // disk (--sync periodic too), then gossiped.
+      flush_to_disk();
+      drain(node, o);
       return 0;
     }
   }
@@ -194,6 +261,9 @@ int main(int argc, char** argv) {
   try {
     return run(o);
   } catch (const converge::curve_error& e) {
+    report(e.what());
+    return 2;
+  } catch (const converge::replication::journal_error& e) {
     report(e.what());
     return 2;
   } catch (const std::invalid_argument& e) {

@@ -22,6 +22,15 @@ constexpr const char* footer =
     "Endpoints: tcp://HOST:PORT with PORT from 1 to 65535 (on --bind, HOST may be *\n"
     "for every interface and PORT * or 0 for any free port; the port bound is logged),\n"
     "ipc://PATH (at most 107 bytes) or inproc://NAME.\n"
+    "Durability: with --data-dir DIR the node keeps its state, identity and what its\n"
+    "peers acknowledged in DIR (LMDB) and restarts from it. --sync write (the default)\n"
+    "answers a write 'ok' only once it is on disk: after a crash or power loss no\n"
+    "write answered 'ok' is lost. --sync periodic answers at once and writes to disk\n"
+    "within one gossip interval: a crash may lose the writes of that interval, but\n"
+    "never one a peer has seen (nothing leaves the node before it is on disk).\n"
+    "A directory that cannot be read (corrupt, another node's, in use) stops the\n"
+    "node with exit status 2; --fresh sets it aside (renamed DIR.damaged-TIME)\n"
+    "and starts a new replica, under a new identity.\n"
     "Exit status: 0 on quit, end of input or SIGTERM/SIGINT; 1 on a runtime failure;\n"
     "2 on bad arguments (one line on stderr).\n";
 
@@ -142,6 +151,26 @@ options parse_options(const std::vector<std::string_view>& args) {
       "largest message sent or accepted, 1024 to 2^30 (default 1048576)", "N", "1024 to 2^30");
   converge_cli::add_flag(*app, "--daemon,--no-stdin", o.daemon, "ignore stdin; run until SIGTERM or SIGINT");
   converge_cli::add_flag(*app, "--quiet", o.quiet, "no log lines on stderr");
+  CLI::Option* data_dir =
+      app->add_option_function<std::string>("--data-dir", file(o.data_dir, "--data-dir"),
+                                            "keep this node's state in DIR and restart from it (see below)")
+          ->type_name("DIR");
+  CLI::Option* sync =
+      app->add_option_function<std::string>(
+             "--sync",
+             [&](const std::string& v) {
+               if (v == "write") {
+                 o.sync = options::sync_mode::write;
+               } else if (v == "periodic") {
+                 o.sync = options::sync_mode::periodic;
+               } else {
+                 throw CLI::ValidationError("--sync must be write or periodic, not '" + v + "'");
+               }
+             },
+             "write (answer ok once on disk; default) or periodic (within a gossip interval)")
+          ->type_name("MODE");
+  CLI::Option* fresh = converge_cli::add_flag(
+      *app, "--fresh", o.fresh, "with --data-dir: set an unreadable directory aside and start a new replica");
   CLI::App* keygen =
       app->add_subcommand("keygen", "print a new CURVE key pair (public, then secret) and exit");
 
@@ -169,6 +198,10 @@ options parse_options(const std::vector<std::string_view>& args) {
   unique(o.peers, "--peer");
   if (o.curve_key.empty() != o.curve_allow.empty()) {
     throw usage_error("--curve-key and --curve-allow go together");
+  }
+  if (data_dir->count() == 0) {
+    if (sync->count() > 0) throw usage_error("--sync needs --data-dir");
+    if (fresh->count() > 0) throw usage_error("--fresh needs --data-dir");
   }
   return o;
 }

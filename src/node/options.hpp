@@ -28,6 +28,15 @@ struct options {
   std::size_t max_message_bytes = std::size_t{1} << 20;
   bool daemon = false;
   bool quiet = false;
+  /// Durability (--data-dir): empty for an in-memory node.
+  std::string data_dir;
+  /// --sync: `write` answers a write only once it is durable; `periodic`
+  /// answers at once and syncs within a gossip interval (always before the
+  /// write leaves the node).
+  enum class sync_mode { write, periodic } sync = sync_mode::write;
+  /// --fresh: an unreadable data directory is set aside and the node starts
+  /// as a new replica, instead of refusing to start.
+  bool fresh = false;
 };
 
 /// Where an endpoint is used: only a bind may ask for any free tcp port.
