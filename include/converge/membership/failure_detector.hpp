@@ -1,0 +1,743 @@
+#pragma once
+/// @file
+/// `converge::membership::failure_detector`: SWIM (Das, Gupta, Motivala,
+/// DSN 2002) with the Lifeguard refinements (Dadgar, Phillips, Currey,
+/// "Lifeguard: Local Health Awareness for More Accurate Failure Detection",
+/// 2018; HashiCorp memberlist), sans-IO: messages and `now` go in, messages
+/// to send, membership changes and the next deadline come out. No socket,
+/// thread or clock.
+///
+/// @code
+///   failure_detector fd(self_record, {}, seed);
+///   fd.set_neighbours(view.active());            // whom to probe (the HyParView active view)
+///   for (;;) {
+///     auto out = fd.tick(now);                   // after every receive, and at out.next_deadline
+///     for (auto& [to, m] : out.messages) send(to, m);
+///     ... fd.receive(from, message, now) for every message that arrives ...
+///   }
+/// @endcode
+///
+/// # Steps (each small and separately testable, as in memberlist's state.go)
+/// - **Probe**: every protocol period one neighbour, in a shuffled
+///   round-robin order, gets a `ping`; it answers `ack`.
+/// - **Indirect probe**: no ack within the probe timeout: `indirect_probes`
+///   other neighbours get a `ping_req` and ping the target themselves; each
+///   forwards the target's ack, or answers `nack` when its own ping timed out.
+/// - **Suspect**: no ack by the end of the period: the target is suspected
+///   at its current incarnation; the suspicion is gossiped.
+/// - **Confirm down**: a suspicion that is not refuted in time becomes
+///   `members::confirm_down`, a CRDT delta.
+/// - **Refute**: a node that hears it is suspected (or down) raises its
+///   incarnation and says `up` again: a higher incarnation always wins.
+/// - **Leave**: `leave()` gossips `leaving`; `depart()` gossips `removed`.
+/// - **Disseminate**: membership deltas and suspicions ride on every
+///   message (piggyback), and every `gossip_interval` go to `gossip_fanout`
+///   neighbours; each is sent `retransmit_mult × ⌈log10(N + 1)⌉` times, the
+///   fewest-sent first. New neighbours and, every `push_pull_interval`, one
+///   random neighbour exchange whole states (`sync`): anti-entropy under the
+///   best-effort gossip, and how a joining node learns everyone.
+///
+/// # Timeouts and how they scale (T = probe_interval, N = live members)
+/// All in the caller's time unit (milliseconds with the defaults, which are
+/// memberlist's LAN profile).
+/// - **Local health** (Lifeguard LHA): an awareness score `a` in
+///   `[0, max_awareness)`, +1 for a probe that failed, + the nacks that did
+///   not come back (so a node that hears nothing blames itself), +1 when
+///   this node is itself suspected, −1 for a probe acked. The probe period
+///   and the probe timeout are multiplied by `a + 1`: a node that loses acks
+///   (overloaded, its network degraded) probes more slowly and waits longer,
+///   instead of suspecting healthy peers.
+/// - **Suspicion timeout** (Lifeguard LHA-suspicion, memberlist suspicion.go):
+///   @code
+///     min = suspicion_mult × max(1, log10(N)) × T        // 4 × 1.2 × 1 s ≈ 4.8 s for N = 16; 12 s for N =
+///     1000 max = suspicion_max_mult × min                       // 6 × min: 28.9 s, 72 s K   =
+///     suspicion_mult − 2 (0 when N − 2 < K)          // confirmations expected timeout(c) = max(min, max −
+///     (max − min) × log(c + 1) / log(K + 1))
+///   @endcode
+///   A suspicion starts at `max` and shrinks towards `min` as `c`
+///   independent confirmations (suspicions by other nodes of the same
+///   incarnation) arrive: one node's bad link alone takes long to declare
+///   anyone down, a crash seen by many is declared down fast. Growing with
+///   log10(N) leaves time for a refutation to spread through a larger cluster.
+/// - **A paused or slow node**: a `tick` that comes more than
+///   `stall_threshold` after the previous one means this node itself did
+///   not run: its probe in flight is abandoned without suspecting anyone,
+///   every suspicion deadline moves by the length of the stall (time it was
+///   not running gave no evidence), and awareness rises. So a paused node
+///   never declares others down because of its own pause.
+/// - **Detection bound** for a crashed node with d neighbours: it is first
+///   probed within about `d × T` (each neighbour probes one neighbour a
+///   period), suspected one period later, and confirmed down at most `max`
+///   after that (typically `min`, with K confirmations), every period
+///   scaled by the prober's awareness. Then the `down` delta spreads in
+///   O(log N) gossip intervals.
+/// - **No false `down` for a pause shorter than `min − T`**: the paused node's
+///   suspicion spreads to it the moment it runs again (suspicions of a node
+///   ride first on every message to it), and it refutes within one message
+///   delay.
+///
+/// # Incarnations
+/// The detector's own record is what it asserts (`self`); whenever the
+/// replicated record of this node differs from it — `down`, a suspicion at
+/// the current incarnation, a stale record of an earlier life — it announces
+/// its own at an incarnation above the one seen. The exception is `removed`
+/// of its own replica id: that replica was retired, and the detector stops
+/// (`removed()` is true) so the process restarts with a new replica id.
+
+#include "converge/membership/detail/rng.hpp"
+#include "converge/membership/members.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <optional>
+#include <utility>
+#include <vector>
+
+namespace converge::membership {
+
+/// The detector's knobs, in the caller's time unit (ms with these defaults).
+struct detector_options {
+  std::uint64_t probe_interval = 1000;   ///< T: one probe per period (memberlist ProbeInterval)
+  std::uint64_t probe_timeout = 500;     ///< wait for a direct ack before probing indirectly
+  std::size_t indirect_probes = 3;       ///< k helpers of an indirect probe (memberlist IndirectChecks)
+  std::uint64_t suspicion_mult = 4;      ///< min suspicion = mult × log10(N) × T (memberlist SuspicionMult)
+  std::uint64_t suspicion_max_mult = 6;  ///< max suspicion = this × min (SuspicionMaxTimeoutMult)
+  unsigned max_awareness = 8;            ///< periods and timeouts scale up to this factor
+  std::uint64_t gossip_interval = 200;   ///< piggyback-only gossip round
+  std::size_t gossip_fanout = 3;         ///< neighbours per gossip round
+  std::uint64_t retransmit_mult = 4;     ///< each update sent mult × ⌈log10(N + 1)⌉ times
+  std::size_t max_piggyback = 16;        ///< updates and suspicions per message
+  std::uint64_t push_pull_interval =
+      10000;                             ///< whole-state exchange with one neighbour; 0: only with new ones
+  std::uint64_t stall_threshold = 1000;  ///< a tick later than this after the previous one is a stall
+  std::size_t max_indirect = 64;         ///< indirect probes run for others at once (more are refused)
+};
+
+/// `from` suspects `node` at `incarnation` (gossiped; Lifeguard counts
+/// distinct `from` as confirmations).
+struct suspicion {
+  node_id node = 0;
+  std::uint64_t incarnation = 0;
+  node_id from = 0;
+  bool operator==(const suspicion&) const = default;
+};
+
+/// What a detector message is.
+enum class probe_kind : std::uint8_t {
+  ping = 1,        ///< are you alive? (`seq`)
+  ack = 2,         ///< answers the ping `seq` (directly or forwarded by a helper)
+  ping_req = 3,    ///< please ping `target` for my probe `seq`
+  nack = 4,        ///< a helper's ping of the target for probe `seq` timed out
+  sync = 5,        ///< my whole membership state; answer with yours
+  sync_reply = 6,  ///< the answer to a sync
+  gossip = 7,      ///< piggyback only
+};
+/// The largest `probe_kind` value (for decoders).
+inline constexpr std::uint8_t max_probe_kind = 7;
+
+/// One detector message; `updates` and `suspicions` are the piggyback (for
+/// a sync, `updates` is the whole state).
+struct probe_message {
+  probe_kind kind = probe_kind::gossip;
+  std::uint64_t seq = 0;
+  node_id target = 0;
+  members updates;
+  std::vector<suspicion> suspicions;
+  bool operator==(const probe_message&) const = default;
+};
+
+/// A member's status changed in this detector's view.
+struct member_change {
+  node_id node = 0;
+  std::optional<member_status> before;  ///< nullopt: the member was unknown
+  member_status after = member_status::joining;
+  std::uint64_t incarnation = 0;
+};
+
+/// What `tick` returns.
+struct detector_output {
+  std::vector<std::pair<node_id, probe_message>> messages;  ///< send each to its node
+  std::vector<member_change> changes;                       ///< since the previous tick, in order
+  members deltas;  ///< the CRDT deltas this detector made (feed them to a replicator); bottom if none
+  std::uint64_t next_deadline = std::numeric_limits<std::uint64_t>::max();  ///< tick again by then
+};
+
+/// What a detector counted.
+struct detector_metrics {
+  std::uint64_t probes = 0;          ///< pings of own probes
+  std::uint64_t probes_failed = 0;   ///< periods that ended without an ack
+  std::uint64_t indirect_sent = 0;   ///< ping_req sent
+  std::uint64_t suspicions = 0;      ///< suspicions started (own or heard)
+  std::uint64_t confirmed_down = 0;  ///< suspicions that expired into `down`
+  std::uint64_t refutations = 0;     ///< times this node raised its incarnation
+  std::uint64_t stalls = 0;          ///< ticks that came after a stall
+  std::uint64_t messages_sent = 0;
+  std::uint64_t messages_received = 0;
+};
+
+/// The Lifeguard suspicion timeout (see the file comment) for `confirmations`
+/// independent confirmations, in a cluster of `n` live members.
+[[nodiscard]] inline std::uint64_t suspicion_timeout(const detector_options& o, std::size_t n,
+                                                     std::size_t confirmations) {
+  const double scale = std::max(1.0, std::log10(std::max(1.0, static_cast<double>(n))));
+  const double min = static_cast<double>(o.suspicion_mult) * scale * static_cast<double>(o.probe_interval);
+  const double max = static_cast<double>(o.suspicion_max_mult) * min;
+  std::uint64_t k = o.suspicion_mult >= 2 ? o.suspicion_mult - 2 : 0;
+  if (n < k + 2) k = 0;
+  if (k == 0) return static_cast<std::uint64_t>(min);
+  const double frac = std::log(static_cast<double>(std::min<std::size_t>(confirmations, k)) + 1.0) /
+                      std::log(static_cast<double>(k) + 1.0);
+  return static_cast<std::uint64_t>(std::max(min, std::floor(max - (max - min) * frac)));
+}
+
+/// A SWIM failure detector with Lifeguard; see the file comment.
+class failure_detector {
+ public:
+  /// A detector for the node `self` describes (its status is `joining`
+  /// until `bootstrap()` or the first sync answer, unless given as `up`),
+  /// drawing its random choices from `seed`. `known` seeds the membership
+  /// (a durable node's saved state; bottom for a fresh one).
+  failure_detector(member_record self, detector_options options, std::uint64_t seed, members known = {})
+      : self_(std::move(self)), opt_(options), rng_(seed), members_(std::move(known)) {
+    if (self_.status != member_status::up) self_.status = member_status::joining;
+    const member_record* cur = members_.find(self_.node);
+    if (cur != nullptr) self_.incarnation = std::max(self_.incarnation, cur->incarnation + 1);
+    apply_(members_.announce(self_), false);
+  }
+
+  // -------------------------------------------------------------- inputs
+
+  /// The first node of a cluster (no one to sync with): up at once.
+  void bootstrap() { set_intent_(member_status::up); }
+
+  /// Whom to probe and gossip to (the active view). New neighbours get a
+  /// whole-state sync; a probe in flight to a node that left the set is dropped.
+  void set_neighbours(const std::vector<node_id>& nodes) {
+    std::vector<node_id> next;
+    for (const node_id n : nodes) {
+      if (n != self_.node) next.push_back(n);
+    }
+    std::sort(next.begin(), next.end());
+    next.erase(std::unique(next.begin(), next.end()), next.end());
+    for (const node_id n : next) {
+      if (!std::binary_search(neighbours_.begin(), neighbours_.end(), n)) sync_to_.push_back(n);
+    }
+    neighbours_ = std::move(next);
+    std::erase_if(probe_order_, [&](node_id n) { return !is_neighbour(n); });
+    if (probe_ && !is_neighbour(probe_->target)) probe_.reset();
+  }
+
+  /// Handles one message from `from` at time `now`. Never throws on any
+  /// message content; call `tick` after.
+  void receive(node_id from, const probe_message& m, std::uint64_t now) {
+    ++metrics_.messages_received;
+    if (removed_) return;
+    const bool whole = m.kind == probe_kind::sync || m.kind == probe_kind::sync_reply;
+    absorb_(m.updates, !whole);
+    for (const suspicion& s : m.suspicions) heard_suspicion_(s, now);
+    switch (m.kind) {
+      case probe_kind::ping:
+        send_(from, probe_kind::ack, m.seq, 0);
+        break;
+      case probe_kind::ack:
+        if (probe_ && probe_->seq == m.seq) {
+          probe_->acked = true;
+        } else if (const auto it = indirect_.find(m.seq); it != indirect_.end()) {
+          send_(it->second.requester, probe_kind::ack, it->second.their_seq, 0);
+          indirect_.erase(it);
+        }
+        break;
+      case probe_kind::ping_req:
+        if (indirect_.size() < opt_.max_indirect && m.target != self_.node) {
+          const std::uint64_t s = ++seq_;
+          indirect_[s] = indirect_probe{from, m.seq, now + scaled_(opt_.probe_timeout)};
+          send_(m.target, probe_kind::ping, s, 0);
+        }
+        break;
+      case probe_kind::nack:
+        if (probe_ && probe_->seq == m.seq) ++probe_->nacks;
+        break;
+      case probe_kind::sync:
+        send_sync_(from, probe_kind::sync_reply);
+        break;
+      case probe_kind::sync_reply:
+        // A member answered with its state: this node has joined.
+        if (self_.status == member_status::joining && from != self_.node) set_intent_(member_status::up);
+        break;
+      case probe_kind::gossip:
+        break;
+    }
+  }
+
+  /// Joins membership learned elsewhere (a replicator's applied delta) and
+  /// reacts as to gossip, without re-gossiping it.
+  void merge(const members& delta) {
+    if (!removed_) absorb_(delta, false);
+  }
+
+  /// Starts a graceful leave: `leaving` is gossiped; keep ticking until it
+  /// has spread, then call `depart`.
+  void leave() { set_intent_(member_status::leaving); }
+
+  /// Ends a graceful leave: this node removes itself (its replica id is
+  /// retired) and stops probing. Keep ticking a few gossip intervals so the
+  /// removal spreads, then stop.
+  void depart() {
+    apply_(members_.remove(self_.node), true);
+    removed_ = true;
+    probe_.reset();
+  }
+
+  /// Advances to `now` (never decreasing): expires timers, runs the probe,
+  /// gossip and sync steps; returns what to send and what changed.
+  detector_output tick(std::uint64_t now) {
+    if (last_tick_ && now > *last_tick_ + opt_.stall_threshold) stalled_(now - *last_tick_);
+    last_tick_ = now;
+    expire_suspicions_(now);
+    if (!removed_) {
+      step_probe_(now);
+      expire_indirect_(now);
+      step_gossip_(now);
+      step_sync_(now);
+    } else if (now >= next_gossip_ && !queue_.empty()) {
+      step_gossip_(now);  // a departed node still spreads its removal
+    }
+    detector_output out;
+    out.messages = std::move(outbox_);
+    out.changes = std::move(changes_);
+    out.deltas = std::move(deltas_);
+    outbox_.clear();
+    changes_.clear();
+    deltas_ = members{};
+    out.next_deadline = next_deadline_();
+    return out;
+  }
+
+  // ------------------------------------------------------------- queries
+
+  /// This detector's view of the membership.
+  [[nodiscard]] const members& view() const noexcept { return members_; }
+  /// This node's id.
+  [[nodiscard]] node_id self() const noexcept { return self_.node; }
+  /// This node's current incarnation.
+  [[nodiscard]] std::uint64_t incarnation() const noexcept { return self_.incarnation; }
+  /// The Lifeguard awareness score (0 = healthy).
+  [[nodiscard]] unsigned awareness() const noexcept { return awareness_; }
+  /// True when `n` is currently suspected here.
+  [[nodiscard]] bool suspects(node_id n) const { return suspicions_.count(n) != 0; }
+  /// True once this node's replica was removed (it must restart with a new replica id).
+  [[nodiscard]] bool removed() const noexcept { return removed_; }
+  /// The neighbours probed.
+  [[nodiscard]] const std::vector<node_id>& neighbours() const noexcept { return neighbours_; }
+  [[nodiscard]] const detector_metrics& metrics() const noexcept { return metrics_; }
+  [[nodiscard]] const detector_options& options() const noexcept { return opt_; }
+
+ private:
+  struct probe_state {
+    node_id target = 0;
+    std::uint64_t seq = 0;
+    std::uint64_t ack_deadline = 0;
+    std::uint64_t period_end = 0;
+    bool acked = false;
+    bool indirect = false;
+    std::size_t nacks_expected = 0;
+    std::size_t nacks = 0;
+  };
+  struct indirect_probe {
+    node_id requester = 0;
+    std::uint64_t their_seq = 0;
+    std::uint64_t deadline = 0;
+  };
+  struct suspicion_state {
+    std::uint64_t incarnation = 0;
+    std::uint64_t start = 0;
+    std::uint64_t deadline = 0;
+    std::size_t cluster = 1;          // live members when it started
+    std::vector<node_id> confirmers;  // distinct suspecting nodes, the first one first
+  };
+  struct gossip_item {
+    std::optional<member_record> record;
+    suspicion note;
+    std::uint64_t sent = 0;
+    [[nodiscard]] node_id about() const { return record ? record->node : note.node; }
+  };
+
+  [[nodiscard]] bool is_neighbour(node_id n) const {
+    return std::binary_search(neighbours_.begin(), neighbours_.end(), n);
+  }
+  [[nodiscard]] std::uint64_t scaled_(std::uint64_t t) const { return t * (awareness_ + 1); }
+  void adjust_awareness_(int delta) {
+    const int next = std::clamp(static_cast<int>(awareness_) + delta, 0,
+                                static_cast<int>(std::max(opt_.max_awareness, 1U)) - 1);
+    awareness_ = static_cast<unsigned>(next);
+  }
+  [[nodiscard]] std::size_t cluster_size_() const { return std::max<std::size_t>(1, members_.live_count()); }
+  [[nodiscard]] std::uint64_t retransmit_limit_() const {
+    const double n = static_cast<double>(cluster_size_()) + 1.0;
+    return std::max<std::uint64_t>(
+        1, opt_.retransmit_mult * static_cast<std::uint64_t>(std::ceil(std::log10(n))));
+  }
+
+  // ---------------------------------------------------------- membership
+
+  /// Joins a delta; reports changes, reacts to records of this node, and
+  /// (when `spread`) queues the novel records for gossip.
+  void absorb_(const members& delta, bool spread) {
+    if (delta.empty()) return;
+    std::vector<std::pair<node_id, std::optional<member_status>>> before;
+    for (const member_record& r : delta.records()) before.emplace_back(r.node, members_.status(r.node));
+    const members fresh = converge::absorb(members_, delta);
+    for (const member_record& r : fresh.records()) {
+      const auto it =
+          std::find_if(before.begin(), before.end(), [&](const auto& b) { return b.first == r.node; });
+      const std::optional<member_status> old = it != before.end() ? it->second : std::nullopt;
+      noted_(r, old);
+      if (spread) enqueue_record_(r);
+    }
+    check_self_();
+  }
+
+  /// Applies a local mutation's delta: reported, gossiped, handed out.
+  void apply_(const members& delta, bool report) {
+    for (const member_record& r : delta.records()) {
+      if (report) changes_.push_back(member_change{r.node, std::nullopt, r.status, r.incarnation});
+      enqueue_record_(r);
+    }
+    deltas_.join(delta);
+  }
+
+  /// A record that changed this view: reported, and a suspicion it
+  /// overrides (a refutation, or `down` already decided) is dropped.
+  void noted_(const member_record& r, std::optional<member_status> old) {
+    if (!old || *old != r.status) changes_.push_back(member_change{r.node, old, r.status, r.incarnation});
+    const auto s = suspicions_.find(r.node);
+    if (s != suspicions_.end() && (r.incarnation > s->second.incarnation || !is_live(r.status)))
+      suspicions_.erase(s);
+  }
+
+  /// Asserts this node's own record again when the replicated one differs.
+  void check_self_() {
+    const member_record* cur = members_.find(self_.node);
+    if (cur == nullptr) {
+      apply_(members_.announce(self_), false);
+      return;
+    }
+    if (cur->status == member_status::removed && cur->replica == self_.replica) {
+      if (!removed_) {
+        removed_ = true;
+        probe_.reset();
+      }
+      return;
+    }
+    member_record mine = self_;
+    mine.incarnation = cur->incarnation;
+    if (*cur == mine) {
+      self_.incarnation = cur->incarnation;
+      return;
+    }
+    reassert_(cur->incarnation + 1);
+  }
+
+  void reassert_(std::uint64_t incarnation) {
+    self_.incarnation = std::max(self_.incarnation, incarnation);
+    ++metrics_.refutations;
+    const members d = members_.announce(self_);
+    for (const member_record& r : d.records()) noted_(r, std::nullopt);
+    apply_(d, false);
+  }
+
+  void set_intent_(member_status s) {
+    if (removed_ || self_.status >= s) return;
+    self_.status = s;
+    const member_record* cur = members_.find(self_.node);
+    const std::optional<member_status> old = cur ? std::optional{cur->status} : std::nullopt;
+    member_record r = self_;
+    r.incarnation = cur ? std::max(cur->incarnation, self_.incarnation) : self_.incarnation;
+    self_.incarnation = r.incarnation;
+    const members d = members_.announce(r);
+    for (const member_record& x : d.records()) noted_(x, old);
+    apply_(d, false);
+    check_self_();
+  }
+
+  // ----------------------------------------------------------- suspicion
+
+  void heard_suspicion_(const suspicion& s, std::uint64_t now) {
+    if (s.node == self_.node) {
+      if (s.incarnation >= self_.incarnation && !removed_) {
+        adjust_awareness_(1);  // Lifeguard: being suspected hints that this node is the slow one
+        reassert_(s.incarnation + 1);
+      }
+      return;
+    }
+    suspect_(s.node, s.incarnation, s.from, now);
+  }
+
+  /// Starts or confirms a suspicion of `n` at `incarnation` by `from`.
+  void suspect_(node_id n, std::uint64_t incarnation, node_id from, std::uint64_t now) {
+    const member_record* r = members_.find(n);
+    if (r == nullptr || !is_live(r->status) || r->incarnation != incarnation) return;
+    const auto it = suspicions_.find(n);
+    if (it == suspicions_.end()) {
+      suspicion_state st;
+      st.incarnation = incarnation;
+      st.start = now;
+      st.cluster = cluster_size_();
+      st.confirmers.push_back(from);
+      st.deadline = now + suspicion_timeout(opt_, st.cluster, 0);
+      suspicions_.emplace(n, std::move(st));
+      ++metrics_.suspicions;
+      enqueue_note_(suspicion{n, incarnation, from});
+      return;
+    }
+    suspicion_state& st = it->second;
+    if (st.incarnation != incarnation) return;
+    if (std::find(st.confirmers.begin(), st.confirmers.end(), from) != st.confirmers.end()) return;
+    st.confirmers.push_back(from);
+    st.deadline = st.start + suspicion_timeout(opt_, st.cluster, st.confirmers.size() - 1);
+    enqueue_note_(suspicion{n, incarnation, from});
+  }
+
+  void expire_suspicions_(std::uint64_t now) {
+    for (auto it = suspicions_.begin(); it != suspicions_.end();) {
+      if (it->second.deadline > now) {
+        ++it;
+        continue;
+      }
+      const node_id n = it->first;
+      const std::uint64_t inc = it->second.incarnation;
+      it = suspicions_.erase(it);
+      const std::optional<member_status> old = members_.status(n);
+      const members d = members_.confirm_down(n, inc);
+      if (!d.empty()) {
+        ++metrics_.confirmed_down;
+        changes_.push_back(member_change{n, old, member_status::down, inc});
+        apply_(d, false);
+      }
+    }
+  }
+
+  /// This node did not run for `gap`: nothing that timed out meanwhile is
+  /// evidence against anyone else.
+  void stalled_(std::uint64_t gap) {
+    ++metrics_.stalls;
+    adjust_awareness_(1);
+    probe_.reset();
+    indirect_.clear();
+    for (auto& [n, st] : suspicions_) {
+      st.start += gap;
+      st.deadline += gap;
+    }
+    next_probe_ = 0;
+  }
+
+  // --------------------------------------------------------------- probe
+
+  void step_probe_(std::uint64_t now) {
+    if (probe_) {
+      probe_state& p = *probe_;
+      if (!p.acked && !p.indirect && now >= p.ack_deadline) {
+        p.indirect = true;
+        std::vector<node_id> helpers;
+        for (const node_id n : neighbours_) {
+          if (n != p.target && live_or_unknown_(n)) helpers.push_back(n);
+        }
+        helpers = rng_.sample(std::move(helpers), opt_.indirect_probes);
+        p.nacks_expected = helpers.size();
+        for (const node_id h : helpers) {
+          ++metrics_.indirect_sent;
+          send_(h, probe_kind::ping_req, p.seq, p.target);
+        }
+      }
+      if (now < p.period_end) return;
+      if (p.acked) {
+        adjust_awareness_(-1);
+      } else {
+        ++metrics_.probes_failed;
+        int delta = 1;
+        if (p.nacks_expected > 0 && p.nacks < p.nacks_expected)
+          delta += static_cast<int>(p.nacks_expected - p.nacks);
+        adjust_awareness_(delta);
+        const member_record* r = members_.find(p.target);
+        if (r != nullptr) suspect_(p.target, r->incarnation, self_.node, now);
+      }
+      probe_.reset();
+    }
+    if (now < next_probe_) return;
+    const std::optional<node_id> target = next_target_();
+    if (!target) {
+      next_probe_ = now + scaled_(opt_.probe_interval);
+      return;
+    }
+    probe_state p;
+    p.target = *target;
+    p.seq = ++seq_;
+    p.ack_deadline = now + scaled_(opt_.probe_timeout);
+    p.period_end = now + scaled_(opt_.probe_interval);
+    next_probe_ = p.period_end;
+    probe_ = p;
+    ++metrics_.probes;
+    send_(p.target, probe_kind::ping, p.seq, 0);
+  }
+
+  [[nodiscard]] bool live_or_unknown_(node_id n) const {
+    const std::optional<member_status> s = members_.status(n);
+    return !s || is_live(*s);
+  }
+
+  /// The next neighbour in a shuffled round-robin (reshuffled every round).
+  std::optional<node_id> next_target_() {
+    for (int round = 0; round < 2; ++round) {
+      while (!probe_order_.empty()) {
+        const node_id n = probe_order_.back();
+        probe_order_.pop_back();
+        if (is_neighbour(n) && live_or_unknown_(n)) return n;
+      }
+      probe_order_ = neighbours_;
+      rng_.shuffle(probe_order_);
+    }
+    return std::nullopt;
+  }
+
+  void expire_indirect_(std::uint64_t now) {
+    for (auto it = indirect_.begin(); it != indirect_.end();) {
+      if (it->second.deadline <= now) {
+        send_(it->second.requester, probe_kind::nack, it->second.their_seq, 0);
+        it = indirect_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  // ------------------------------------------------------ dissemination
+
+  void enqueue_record_(const member_record& r) {
+    std::erase_if(queue_, [&](const gossip_item& g) {
+      return g.about() == r.node && (g.record || r.incarnation > g.note.incarnation || !is_live(r.status));
+    });
+    queue_.push_back(gossip_item{r, {}, 0});
+  }
+  void enqueue_note_(const suspicion& s) {
+    for (const gossip_item& g : queue_) {
+      if (!g.record && g.note == s) return;
+    }
+    queue_.push_back(gossip_item{std::nullopt, s, 0});
+  }
+
+  /// The piggyback for a message to `to`: news about `to` first (so a
+  /// suspected node hears it at once), then the fewest-sent items.
+  void piggyback_(node_id to, probe_message& m) {
+    // Lifeguard's buddy system: a suspected node hears of it in every
+    // message sent to it, even once the gossip of the suspicion is spent.
+    if (const auto s = suspicions_.find(to); s != suspicions_.end())
+      m.suspicions.push_back(suspicion{to, s->second.incarnation, s->second.confirmers.front()});
+    if (queue_.empty()) return;
+    std::vector<std::size_t> order(queue_.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      const bool ta = queue_[a].about() == to;
+      const bool tb = queue_[b].about() == to;
+      if (ta != tb) return ta;
+      return queue_[a].sent < queue_[b].sent;
+    });
+    const std::uint64_t limit = retransmit_limit_();
+    const std::size_t n = std::min(order.size(), opt_.max_piggyback);
+    for (std::size_t k = 0; k < n; ++k) {
+      gossip_item& g = queue_[order[k]];
+      if (g.record) {
+        members one = members::from_parts({*g.record}, {});
+        m.updates.join(one);
+      } else {
+        m.suspicions.push_back(g.note);
+      }
+      ++g.sent;
+    }
+    std::erase_if(queue_, [&](const gossip_item& g) { return g.sent >= limit; });
+  }
+
+  void send_(node_id to, probe_kind kind, std::uint64_t seq, node_id target) {
+    probe_message m;
+    m.kind = kind;
+    m.seq = seq;
+    m.target = target;
+    piggyback_(to, m);
+    outbox_.emplace_back(to, std::move(m));
+    ++metrics_.messages_sent;
+  }
+
+  void send_sync_(node_id to, probe_kind kind) {
+    probe_message m;
+    m.kind = kind;
+    m.updates = members_;
+    outbox_.emplace_back(to, std::move(m));
+    ++metrics_.messages_sent;
+  }
+
+  void step_gossip_(std::uint64_t now) {
+    if (now < next_gossip_) return;
+    next_gossip_ = now + opt_.gossip_interval;
+    if (queue_.empty()) return;
+    std::vector<node_id> targets = neighbours_;
+    if (removed_) {  // keep spreading the removal to whoever was known
+      targets = members_.live_nodes();
+      std::erase(targets, self_.node);
+    }
+    for (const node_id n : rng_.sample(std::move(targets), opt_.gossip_fanout))
+      send_(n, probe_kind::gossip, 0, 0);
+  }
+
+  void step_sync_(std::uint64_t now) {
+    for (const node_id n : sync_to_) {
+      if (is_neighbour(n)) send_sync_(n, probe_kind::sync);
+    }
+    sync_to_.clear();
+    if (opt_.push_pull_interval == 0 || now < next_sync_) return;
+    next_sync_ = now + opt_.push_pull_interval;
+    if (neighbours_.empty()) return;
+    send_sync_(neighbours_[rng_.below(neighbours_.size())], probe_kind::sync);
+  }
+
+  [[nodiscard]] std::uint64_t next_deadline_() const {
+    std::uint64_t d = std::numeric_limits<std::uint64_t>::max();
+    if (!removed_) {
+      d = std::min(d, next_probe_);
+      if (probe_)
+        d = std::min(d, probe_->acked || probe_->indirect ? probe_->period_end : probe_->ack_deadline);
+      if (opt_.push_pull_interval != 0) d = std::min(d, next_sync_);
+    }
+    if (!queue_.empty()) d = std::min(d, next_gossip_);
+    for (const auto& [n, st] : suspicions_) d = std::min(d, st.deadline);
+    for (const auto& [s, ip] : indirect_) d = std::min(d, ip.deadline);
+    return d;
+  }
+
+  member_record self_;
+  detector_options opt_;
+  detail::rng rng_;
+  members members_;
+  std::vector<node_id> neighbours_;  // sorted
+  std::vector<node_id> probe_order_;
+  std::vector<node_id> sync_to_;
+  std::optional<probe_state> probe_;
+  std::map<std::uint64_t, indirect_probe> indirect_;
+  std::map<node_id, suspicion_state> suspicions_;
+  std::vector<gossip_item> queue_;
+  std::vector<std::pair<node_id, probe_message>> outbox_;
+  std::vector<member_change> changes_;
+  members deltas_;
+  unsigned awareness_ = 0;
+  std::uint64_t seq_ = 0;
+  std::uint64_t next_probe_ = 0;
+  std::uint64_t next_gossip_ = 0;
+  std::uint64_t next_sync_ = 0;
+  std::optional<std::uint64_t> last_tick_;
+  bool removed_ = false;
+  detector_metrics metrics_{};
+};
+
+}  // namespace converge::membership
