@@ -91,9 +91,13 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <limits>
 #include <map>
 #include <optional>
+#include <set>
+#include <tuple>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -206,7 +210,8 @@ class failure_detector {
     if (self_.status != member_status::up) self_.status = member_status::joining;
     const member_record* cur = members_.find(self_.node);
     if (cur != nullptr) self_.incarnation = std::max(self_.incarnation, cur->incarnation + 1);
-    apply_(members_.announce(self_), false);
+    apply_(members_.announce(self_));
+    live_ = members_.live_count();
   }
 
   // -------------------------------------------------------------- inputs
@@ -236,8 +241,8 @@ class failure_detector {
   void receive(node_id from, const probe_message& m, std::uint64_t now) {
     ++metrics_.messages_received;
     if (removed_) return;
-    const bool whole = m.kind == probe_kind::sync || m.kind == probe_kind::sync_reply;
-    absorb_(m.updates, !whole);
+    absorb_(m.updates, m.kind == probe_kind::sync || m.kind == probe_kind::sync_reply ? opt_.max_piggyback
+                                                                                        : ~std::size_t{0});
     for (const suspicion& s : m.suspicions) heard_suspicion_(s, now);
     switch (m.kind) {
       case probe_kind::ping:
@@ -276,7 +281,7 @@ class failure_detector {
   /// Joins membership learned elsewhere (a replicator's applied delta) and
   /// reacts as to gossip, without re-gossiping it.
   void merge(const members& delta) {
-    if (!removed_) absorb_(delta, false);
+    if (!removed_) absorb_(delta, 0);
   }
 
   /// Starts a graceful leave: `leaving` is gossiped; keep ticking until it
@@ -287,7 +292,10 @@ class failure_detector {
   /// retired) and stops probing. Keep ticking a few gossip intervals so the
   /// removal spreads, then stop.
   void depart() {
-    apply_(members_.remove(self_.node), true);
+    const int old = status_code_(self_.node);
+    const members d = members_.remove(self_.node);
+    if (!d.empty()) report_(self_.node, old, member_status::removed, self_.incarnation);
+    apply_(d);
     removed_ = true;
     probe_.reset();
   }
@@ -303,7 +311,7 @@ class failure_detector {
       expire_indirect_(now);
       step_gossip_(now);
       step_sync_(now);
-    } else if (now >= next_gossip_ && !queue_.empty()) {
+    } else if (now >= next_gossip_ && queued_ != 0) {
       step_gossip_(now);  // a departed node still spreads its removal
     }
     detector_output out;
@@ -325,6 +333,8 @@ class failure_detector {
   [[nodiscard]] node_id self() const noexcept { return self_.node; }
   /// This node's current incarnation.
   [[nodiscard]] std::uint64_t incarnation() const noexcept { return self_.incarnation; }
+  /// The live members (joining, up, leaving) in this view, this node included.
+  [[nodiscard]] std::size_t live_members() const noexcept { return live_; }
   /// The Lifeguard awareness score (0 = healthy).
   [[nodiscard]] unsigned awareness() const noexcept { return awareness_; }
   /// True when `n` is currently suspected here.
@@ -359,11 +369,12 @@ class failure_detector {
     std::size_t cluster = 1;          // live members when it started
     std::vector<node_id> confirmers;  // distinct suspecting nodes, the first one first
   };
+  /// A queued update: a record (current while `version` is its node's
+  /// latest) or a suspicion note (current while the record it suspects is).
   struct gossip_item {
     std::optional<member_record> record;
     suspicion note;
-    std::uint64_t sent = 0;
-    [[nodiscard]] node_id about() const { return record ? record->node : note.node; }
+    std::uint64_t version = 0;
   };
 
   [[nodiscard]] bool is_neighbour(node_id n) const {
@@ -375,7 +386,7 @@ class failure_detector {
                                 static_cast<int>(std::max(opt_.max_awareness, 1U)) - 1);
     awareness_ = static_cast<unsigned>(next);
   }
-  [[nodiscard]] std::size_t cluster_size_() const { return std::max<std::size_t>(1, members_.live_count()); }
+  [[nodiscard]] std::size_t cluster_size_() const { return std::max<std::size_t>(1, live_); }
   [[nodiscard]] std::uint64_t retransmit_limit_() const {
     const double n = static_cast<double>(cluster_size_()) + 1.0;
     return std::max<std::uint64_t>(
@@ -384,36 +395,53 @@ class failure_detector {
 
   // ---------------------------------------------------------- membership
 
+  /// The status of `n` as a number, -1 when unknown (a plain int: GCC 12
+  /// misreads copies of an optional enum as uninitialised).
+  [[nodiscard]] int status_code_(node_id n) const noexcept {
+    const member_record* r = members_.find(n);
+    return r != nullptr ? static_cast<int>(r->status) : -1;
+  }
+  void report_(node_id n, int before, member_status after, std::uint64_t incarnation) {
+    if (before >= 0 && is_live(static_cast<member_status>(before))) --live_;
+    if (is_live(after)) ++live_;
+    member_change c;
+    c.node = n;
+    if (before >= 0) c.before = static_cast<member_status>(before);
+    c.after = after;
+    c.incarnation = incarnation;
+    changes_.push_back(c);
+  }
+
   /// Joins a delta; reports changes, reacts to records of this node, and
-  /// (when `spread`) queues the novel records for gossip.
-  void absorb_(const members& delta, bool spread) {
+  /// queues the novel records for gossip when there are at most `spread`:
+  /// news (a joiner's record in its sync) spreads, while many novel records
+  /// in a whole state mean this node was behind, not that others are.
+  void absorb_(const members& delta, std::size_t spread) {
     if (delta.empty()) return;
-    std::vector<std::pair<node_id, std::optional<member_status>>> before;
-    for (const member_record& r : delta.records()) before.emplace_back(r.node, members_.status(r.node));
+    std::vector<std::pair<node_id, int>> before;  // status, or -1 when unknown
+    for (const member_record& r : delta.records()) before.emplace_back(r.node, status_code_(r.node));
     const members fresh = converge::absorb(members_, delta);
+    const bool gossip = fresh.records().size() <= spread;
+    std::size_t at = 0;
     for (const member_record& r : fresh.records()) {
-      const auto it =
-          std::find_if(before.begin(), before.end(), [&](const auto& b) { return b.first == r.node; });
-      const std::optional<member_status> old = it != before.end() ? it->second : std::nullopt;
-      noted_(r, old);
-      if (spread) enqueue_record_(r);
+      // Both lists are sorted by node: one forward walk finds each old status.
+      while (at < before.size() && before[at].first < r.node) ++at;
+      noted_(r, at < before.size() && before[at].first == r.node ? before[at].second : -1);
+      if (gossip) enqueue_record_(r);
     }
     check_self_();
   }
 
   /// Applies a local mutation's delta: reported, gossiped, handed out.
-  void apply_(const members& delta, bool report) {
-    for (const member_record& r : delta.records()) {
-      if (report) changes_.push_back(member_change{r.node, std::nullopt, r.status, r.incarnation});
-      enqueue_record_(r);
-    }
+  void apply_(const members& delta) {
+    for (const member_record& r : delta.records()) enqueue_record_(r);
     deltas_.join(delta);
   }
 
   /// A record that changed this view: reported, and a suspicion it
   /// overrides (a refutation, or `down` already decided) is dropped.
-  void noted_(const member_record& r, std::optional<member_status> old) {
-    if (!old || *old != r.status) changes_.push_back(member_change{r.node, old, r.status, r.incarnation});
+  void noted_(const member_record& r, int old) {
+    if (old != static_cast<int>(r.status)) report_(r.node, old, r.status, r.incarnation);
     const auto s = suspicions_.find(r.node);
     if (s != suspicions_.end() && (r.incarnation > s->second.incarnation || !is_live(r.status)))
       suspicions_.erase(s);
@@ -422,8 +450,10 @@ class failure_detector {
   /// Asserts this node's own record again when the replicated one differs.
   void check_self_() {
     const member_record* cur = members_.find(self_.node);
-    if (cur == nullptr) {
-      apply_(members_.announce(self_), false);
+    if (cur == nullptr) {  // unreachable once announced (records never vanish), kept for safety
+      const members d = members_.announce(self_);
+      for (const member_record& r : d.records()) noted_(r, -1);
+      apply_(d);
       return;
     }
     if (cur->status == member_status::removed && cur->replica == self_.replica) {
@@ -445,22 +475,23 @@ class failure_detector {
   void reassert_(std::uint64_t incarnation) {
     self_.incarnation = std::max(self_.incarnation, incarnation);
     ++metrics_.refutations;
+    const int old = status_code_(self_.node);
     const members d = members_.announce(self_);
-    for (const member_record& r : d.records()) noted_(r, std::nullopt);
-    apply_(d, false);
+    for (const member_record& r : d.records()) noted_(r, old);
+    apply_(d);
   }
 
   void set_intent_(member_status s) {
     if (removed_ || self_.status >= s) return;
     self_.status = s;
     const member_record* cur = members_.find(self_.node);
-    const std::optional<member_status> old = cur ? std::optional{cur->status} : std::nullopt;
+    const int old = status_code_(self_.node);
     member_record r = self_;
     r.incarnation = cur ? std::max(cur->incarnation, self_.incarnation) : self_.incarnation;
     self_.incarnation = r.incarnation;
     const members d = members_.announce(r);
     for (const member_record& x : d.records()) noted_(x, old);
-    apply_(d, false);
+    apply_(d);
     check_self_();
   }
 
@@ -511,12 +542,12 @@ class failure_detector {
       const node_id n = it->first;
       const std::uint64_t inc = it->second.incarnation;
       it = suspicions_.erase(it);
-      const std::optional<member_status> old = members_.status(n);
+      const int old = status_code_(n);
       const members d = members_.confirm_down(n, inc);
       if (!d.empty()) {
         ++metrics_.confirmed_down;
-        changes_.push_back(member_change{n, old, member_status::down, inc});
-        apply_(d, false);
+        report_(n, old, member_status::down, inc);
+        apply_(d);
       }
     }
   }
@@ -616,48 +647,81 @@ class failure_detector {
 
   // ------------------------------------------------------ dissemination
 
+  // The queue is bucketed by how often an item was sent, so a message takes
+  // the fewest-sent items in O(items taken), not O(queue); superseded items
+  // are dropped lazily when reached.
   void enqueue_record_(const member_record& r) {
-    std::erase_if(queue_, [&](const gossip_item& g) {
-      return g.about() == r.node && (g.record || r.incarnation > g.note.incarnation || !is_live(r.status));
-    });
-    queue_.push_back(gossip_item{r, {}, 0});
+    const std::uint64_t v = ++versions_;
+    latest_[r.node] = v;
+    push_item_(0, gossip_item{r, {}, v});
   }
   void enqueue_note_(const suspicion& s) {
-    for (const gossip_item& g : queue_) {
-      if (!g.record && g.note == s) return;
+    if (!notes_.insert({s.node, s.incarnation, s.from}).second) return;
+    push_item_(0, gossip_item{std::nullopt, s, 0});
+  }
+  void push_item_(std::size_t sent, gossip_item g) {
+    if (buckets_.size() <= sent) buckets_.resize(sent + 1);
+    buckets_[sent].push_back(std::move(g));
+    ++queued_;
+  }
+  [[nodiscard]] bool current_(const gossip_item& g) const {
+    if (g.record) {
+      const auto it = latest_.find(g.record->node);
+      return it != latest_.end() && it->second == g.version;
     }
-    queue_.push_back(gossip_item{std::nullopt, s, 0});
+    const member_record* r = members_.find(g.note.node);
+    return r != nullptr && is_live(r->status) && r->incarnation == g.note.incarnation;
+  }
+  void drop_item_(const gossip_item& g) {
+    if (g.record) {
+      const auto it = latest_.find(g.record->node);
+      if (it != latest_.end() && it->second == g.version) latest_.erase(it);
+    } else {
+      notes_.erase({g.note.node, g.note.incarnation, g.note.from});
+    }
   }
 
-  /// The piggyback for a message to `to`: news about `to` first (so a
-  /// suspected node hears it at once), then the fewest-sent items.
+  /// The piggyback for a message to `to`: the fewest-sent current items, each
+  /// sent at most `retransmit_mult × ⌈log10(N + 1)⌉` times.
   void piggyback_(node_id to, probe_message& m) {
     // Lifeguard's buddy system: a suspected node hears of it in every
     // message sent to it, even once the gossip of the suspicion is spent.
     if (const auto s = suspicions_.find(to); s != suspicions_.end())
       m.suspicions.push_back(suspicion{to, s->second.incarnation, s->second.confirmers.front()});
-    if (queue_.empty()) return;
-    std::vector<std::size_t> order(queue_.size());
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-      const bool ta = queue_[a].about() == to;
-      const bool tb = queue_[b].about() == to;
-      if (ta != tb) return ta;
-      return queue_[a].sent < queue_[b].sent;
-    });
+    if (queued_ == 0) return;
     const std::uint64_t limit = retransmit_limit_();
-    const std::size_t n = std::min(order.size(), opt_.max_piggyback);
-    for (std::size_t k = 0; k < n; ++k) {
-      gossip_item& g = queue_[order[k]];
-      if (g.record) {
-        members one = members::from_parts({*g.record}, {});
-        m.updates.join(one);
-      } else {
-        m.suspicions.push_back(g.note);
+    std::vector<member_record> records;
+    std::vector<std::pair<std::size_t, gossip_item>> taken;
+    for (std::size_t b = 0; b < buckets_.size() && taken.size() < opt_.max_piggyback; ++b) {
+      auto& bucket = buckets_[b];
+      while (!bucket.empty() && taken.size() < opt_.max_piggyback) {
+        gossip_item g = std::move(bucket.front());
+        bucket.pop_front();
+        --queued_;
+        if (!current_(g) || b >= limit) {
+          drop_item_(g);
+          continue;
+        }
+        if (g.record) {
+          records.push_back(*g.record);
+        } else {
+          m.suspicions.push_back(g.note);
+        }
+        taken.emplace_back(b + 1, std::move(g));
       }
-      ++g.sent;
     }
-    std::erase_if(queue_, [&](const gossip_item& g) { return g.sent >= limit; });
+    for (auto& [sent, g] : taken) {
+      if (sent < limit) {
+        push_item_(sent, std::move(g));
+      } else {
+        drop_item_(g);
+      }
+    }
+    if (!records.empty()) {
+      std::sort(records.begin(), records.end(),
+                [](const member_record& x, const member_record& y) { return x.node < y.node; });
+      m.updates.join(members::from_parts(std::move(records), {}));
+    }
   }
 
   void send_(node_id to, probe_kind kind, std::uint64_t seq, node_id target) {
@@ -681,7 +745,7 @@ class failure_detector {
   void step_gossip_(std::uint64_t now) {
     if (now < next_gossip_) return;
     next_gossip_ = now + opt_.gossip_interval;
-    if (queue_.empty()) return;
+    if (queued_ == 0) return;
     std::vector<node_id> targets = neighbours_;
     if (removed_) {  // keep spreading the removal to whoever was known
       targets = members_.live_nodes();
@@ -710,7 +774,7 @@ class failure_detector {
         d = std::min(d, probe_->acked || probe_->indirect ? probe_->period_end : probe_->ack_deadline);
       if (opt_.push_pull_interval != 0) d = std::min(d, next_sync_);
     }
-    if (!queue_.empty()) d = std::min(d, next_gossip_);
+    if (queued_ != 0) d = std::min(d, next_gossip_);
     for (const auto& [n, st] : suspicions_) d = std::min(d, st.deadline);
     for (const auto& [s, ip] : indirect_) d = std::min(d, ip.deadline);
     return d;
@@ -726,7 +790,12 @@ class failure_detector {
   std::optional<probe_state> probe_;
   std::map<std::uint64_t, indirect_probe> indirect_;
   std::map<node_id, suspicion_state> suspicions_;
-  std::vector<gossip_item> queue_;
+  std::vector<std::deque<gossip_item>> buckets_;  // by times sent
+  std::size_t queued_ = 0;
+  std::uint64_t versions_ = 0;
+  std::unordered_map<node_id, std::uint64_t> latest_;  // node -> version of its current record item
+  std::set<std::tuple<node_id, std::uint64_t, node_id>> notes_;  // notes queued
+  std::size_t live_ = 0;  // live members in members_, kept with every reported change
   std::vector<std::pair<node_id, probe_message>> outbox_;
   std::vector<member_change> changes_;
   members deltas_;
