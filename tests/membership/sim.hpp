@@ -33,6 +33,7 @@ struct sim_options {
   std::uint64_t step = 10;  // ms of virtual time per step
   std::uint64_t min_delay = 1;
   std::uint64_t max_delay = 5;
+  bool endpoints = true;  // give each record an endpoint (off: cheaper records for large runs)
   detector_options detector{};
   view_options view{};
 };
@@ -57,7 +58,7 @@ class sim {
     member_record self;
     self.node = id(i);
     self.replica = converge::replica_id::with_incarnation(id(i), 0);
-    self.endpoints = {"n" + std::to_string(i)};
+    if (opt_.endpoints) self.endpoints = {"tcp://10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ":7000"};
     n.fd.emplace(self, opt_.detector, converge::replica_id::mix(opt_.seed ^ (2 * i + 1)));
     n.v.emplace(id(i), opt_.view, converge::replica_id::mix(opt_.seed ^ (2 * i + 2)));
     n.started = true;

@@ -64,7 +64,7 @@ TEST_CASE("simulation: 1,000 members join through one seed, survive 20 % crashes
   sim_options o;
   o.nodes = 1000;
   o.seed = seed;
-  o.detector.push_pull_interval = 30000;
+  o.endpoints = false;
   sim s(o);
   auto rng = test::rng_for("membership 1000");
 
@@ -93,7 +93,7 @@ TEST_CASE("simulation: 1,000 members join through one seed, survive 20 % crashes
   }
   const auto all_up = s.run_until(s.now() + 120000, [&] { return s.members_agree(); }, 500);
   REQUIRE(all_up);
-  s.run_until(s.now() + 20000);  // let shuffles and repairs settle the views
+  s.run_until(s.now() + 10000);  // let shuffles and repairs settle the views
   const link_stats joined = links(s);
   std::printf("1000 joined: every member list all up at %.1f s; links per node min %zu mean %.2f max %zu; connected %d\n",
               static_cast<double>(*all_up) / 1000, joined.min, joined.mean, joined.max, s.connected());
@@ -154,7 +154,7 @@ TEST_CASE("simulation: 1,000 members join through one seed, survive 20 % crashes
     s.pause(order[k], s.now() + pause_for);
     paused.insert(order[k]);
   }
-  s.run_until(s.now() + pause_for + 30000);
+  s.run_until(s.now() + pause_for + 15000);
   std::printf("5 nodes paused %.1f s: false downs %zu\n", static_cast<double>(pause_for) / 1000, false_downs);
   CHECK(false_downs == 0);
   CHECK(s.members_agree());

@@ -114,7 +114,7 @@ struct detector_options {
   std::uint64_t gossip_interval = 200;   ///< piggyback-only gossip round
   std::size_t gossip_fanout = 3;         ///< neighbours per gossip round
   std::uint64_t retransmit_mult = 4;     ///< each update sent mult × ⌈log10(N + 1)⌉ times
-  std::size_t max_piggyback = 16;        ///< updates and suspicions per message
+  std::size_t max_piggyback = 32;        ///< updates and suspicions per message (~1 KB)
   std::uint64_t push_pull_interval =
       10000;                             ///< whole-state exchange with one neighbour; 0: only with new ones
   std::uint64_t stall_threshold = 1000;  ///< a tick later than this after the previous one is a stall
@@ -420,7 +420,7 @@ class failure_detector {
     if (delta.empty()) return;
     std::vector<std::pair<node_id, int>> before;  // status, or -1 when unknown
     for (const member_record& r : delta.records()) before.emplace_back(r.node, status_code_(r.node));
-    const members fresh = converge::absorb(members_, delta);
+    const members fresh = members_.absorb(delta);
     const bool gossip = fresh.records().size() <= spread;
     std::size_t at = 0;
     for (const member_record& r : fresh.records()) {
@@ -520,6 +520,7 @@ class failure_detector {
       st.cluster = cluster_size_();
       st.confirmers.push_back(from);
       st.deadline = now + suspicion_timeout(opt_, st.cluster, 0);
+      next_suspicion_ = std::min(next_suspicion_, st.deadline);
       suspicions_.emplace(n, std::move(st));
       ++metrics_.suspicions;
       enqueue_note_(suspicion{n, incarnation, from});
@@ -530,12 +531,16 @@ class failure_detector {
     if (std::find(st.confirmers.begin(), st.confirmers.end(), from) != st.confirmers.end()) return;
     st.confirmers.push_back(from);
     st.deadline = st.start + suspicion_timeout(opt_, st.cluster, st.confirmers.size() - 1);
+    next_suspicion_ = std::min(next_suspicion_, st.deadline);
     enqueue_note_(suspicion{n, incarnation, from});
   }
 
   void expire_suspicions_(std::uint64_t now) {
+    if (now < next_suspicion_) return;  // the earliest deadline, kept so ticks need not scan
+    next_suspicion_ = std::numeric_limits<std::uint64_t>::max();
     for (auto it = suspicions_.begin(); it != suspicions_.end();) {
       if (it->second.deadline > now) {
+        next_suspicion_ = std::min(next_suspicion_, it->second.deadline);
         ++it;
         continue;
       }
@@ -563,6 +568,7 @@ class failure_detector {
       st.start += gap;
       st.deadline += gap;
     }
+    if (next_suspicion_ != std::numeric_limits<std::uint64_t>::max()) next_suspicion_ += gap;
     next_probe_ = 0;
   }
 
@@ -775,7 +781,7 @@ class failure_detector {
       if (opt_.push_pull_interval != 0) d = std::min(d, next_sync_);
     }
     if (queued_ != 0) d = std::min(d, next_gossip_);
-    for (const auto& [n, st] : suspicions_) d = std::min(d, st.deadline);
+    if (!suspicions_.empty()) d = std::min(d, next_suspicion_);  // may be early after an erase: harmless
     for (const auto& [s, ip] : indirect_) d = std::min(d, ip.deadline);
     return d;
   }
@@ -790,6 +796,7 @@ class failure_detector {
   std::optional<probe_state> probe_;
   std::map<std::uint64_t, indirect_probe> indirect_;
   std::map<node_id, suspicion_state> suspicions_;
+  std::uint64_t next_suspicion_ = std::numeric_limits<std::uint64_t>::max();  // ≤ every suspicion deadline
   std::vector<std::deque<gossip_item>> buckets_;  // by times sent
   std::size_t queued_ = 0;
   std::uint64_t versions_ = 0;

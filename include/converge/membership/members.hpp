@@ -250,6 +250,27 @@ class members {
     return out;
   }
 
+  /// Joins `delta` in place and returns its novel part (what `novel_to(*this)`
+  /// returned before), finding each record once.
+  members absorb(const members& delta) {
+    members fresh;
+    if (&delta == this) return fresh;
+    for (const member_record& r : delta.records_) {
+      if (merge_(r)) fresh.records_.push_back(r);
+    }
+    for (const replica_id id : delta.retired_) {
+      if (!is_retired(id)) fresh.retired_.push_back(id);
+    }
+    if (!fresh.retired_.empty()) {
+      std::vector<replica_id> out;
+      out.reserve(retired_.size() + fresh.retired_.size());
+      std::set_union(retired_.begin(), retired_.end(), fresh.retired_.begin(), fresh.retired_.end(),
+                     std::back_inserter(out));
+      retired_ = std::move(out);
+    }
+    return fresh;
+  }
+
   /// Splits into at most `parts` states whose join is this one (records in
   /// runs, the retired ids with the first part), for messages under a cap.
   [[nodiscard]] std::vector<members> split(std::size_t parts) const {
