@@ -58,7 +58,8 @@ class sim {
     member_record self;
     self.node = id(i);
     self.replica = converge::replica_id::with_incarnation(id(i), 0);
-    if (opt_.endpoints) self.endpoints = {"tcp://10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ":7000"};
+    if (opt_.endpoints)
+      self.endpoints = {"tcp://10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ":7000"};
     n.fd.emplace(self, opt_.detector, converge::replica_id::mix(opt_.seed ^ (2 * i + 1)));
     n.v.emplace(id(i), opt_.view, converge::replica_id::mix(opt_.seed ^ (2 * i + 2)));
     n.started = true;

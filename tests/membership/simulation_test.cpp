@@ -91,12 +91,15 @@ TEST_CASE("simulation: 1,000 members join through one seed, survive 20 % crashes
     s.run_until(s.now() + (i % 10 == 0 ? 100 : 0));
     s.start(i, 0);
   }
-  const auto all_up = s.run_until(s.now() + 120000, [&] { return s.members_agree(); }, 500);
+  const auto all_up = s.run_until(
+      s.now() + 120000, [&] { return s.members_agree(); }, 500);
   REQUIRE(all_up);
   s.run_until(s.now() + 10000);  // let shuffles and repairs settle the views
   const link_stats joined = links(s);
-  std::printf("1000 joined: every member list all up at %.1f s; links per node min %zu mean %.2f max %zu; connected %d\n",
-              static_cast<double>(*all_up) / 1000, joined.min, joined.mean, joined.max, s.connected());
+  std::printf(
+      "1000 joined: every member list all up at %.1f s; links per node min %zu mean %.2f max %zu; connected "
+      "%d\n",
+      static_cast<double>(*all_up) / 1000, joined.min, joined.mean, joined.max, s.connected());
   CHECK(joined.max <= 16);
   CHECK(joined.min >= 1);
   CHECK(s.connected());
@@ -121,8 +124,9 @@ TEST_CASE("simulation: 1,000 members join through one seed, survive 20 % crashes
   const auto all_down = s.run_until(
       crash_at + bound,
       [&] {
-        return std::all_of(crashed.begin(), crashed.end(),
-                           [&](std::size_t c) { return seen_down.count(c) != 0 && seen_down[c].size() == 800; });
+        return std::all_of(crashed.begin(), crashed.end(), [&](std::size_t c) {
+          return seen_down.count(c) != 0 && seen_down[c].size() == 800;
+        });
       },
       500);
   std::vector<std::uint64_t> detect;
@@ -138,11 +142,12 @@ TEST_CASE("simulation: 1,000 members join through one seed, survive 20 % crashes
       false_downs);
   CHECK(all_down);
   CHECK(false_downs == 0);
-  const auto repaired = s.run_until(s.now() + 30000, [&] { return no_crashed_links(s) && s.connected(); }, 500);
+  const auto repaired = s.run_until(
+      s.now() + 30000, [&] { return no_crashed_links(s) && s.connected(); }, 500);
   const link_stats after = links(s);
   std::printf("after repair (%.1f s): links per node min %zu mean %.2f max %zu; connected %d\n",
-              repaired ? static_cast<double>(*repaired - crash_at) / 1000 : -1.0, after.min, after.mean, after.max,
-              s.connected());
+              repaired ? static_cast<double>(*repaired - crash_at) / 1000 : -1.0, after.min, after.mean,
+              after.max, s.connected());
   CHECK(repaired);
   CHECK(after.max <= 16);
   CHECK(s.connected());
@@ -163,12 +168,14 @@ TEST_CASE("simulation: 1,000 members join through one seed, survive 20 % crashes
   const std::uint64_t blackout_end = s.now() + 20000;
   s.blackout(blackout_end);
   s.run_until(blackout_end);
-  const auto merged = s.run_until(blackout_end + 60000, [&] { return s.connected() && s.members_agree(); }, 100);
+  const auto merged = s.run_until(
+      blackout_end + 60000, [&] { return s.connected() && s.members_agree(); }, 100);
   const link_stats healed = links(s);
-  std::printf("blackout of every link for 20 s: one island again and every member list agrees %.1f s after; "
-              "links min %zu mean %.2f max %zu; false downs %zu; %llu messages in all\n",
-              merged ? static_cast<double>(*merged - blackout_end) / 1000 : -1.0, healed.min, healed.mean, healed.max,
-              false_downs, static_cast<unsigned long long>(s.messages()));
+  std::printf(
+      "blackout of every link for 20 s: one island again and every member list agrees %.1f s after; "
+      "links min %zu mean %.2f max %zu; false downs %zu; %llu messages in all\n",
+      merged ? static_cast<double>(*merged - blackout_end) / 1000 : -1.0, healed.min, healed.mean, healed.max,
+      false_downs, static_cast<unsigned long long>(s.messages()));
   REQUIRE(merged);
   CHECK(*merged - blackout_end <= 10000);
   CHECK(healed.max <= 16);
@@ -195,10 +202,11 @@ TEST_CASE("simulation: 16 members joining through one seed all see 16 up within 
   };
   s.start(0, std::nullopt);
   for (std::size_t i = 1; i < 16; ++i) s.start(i, 0);
-  const auto up = s.run_until(10000, [&] { return s.members_agree(); }, 10);
+  const auto up = s.run_until(
+      10000, [&] { return s.members_agree(); }, 10);
   REQUIRE(up);
-  std::printf("16 members (seed %llu): all 16 up in every list at %.2f s\n", static_cast<unsigned long long>(seed),
-              static_cast<double>(*up) / 1000);
+  std::printf("16 members (seed %llu): all 16 up in every list at %.2f s\n",
+              static_cast<unsigned long long>(seed), static_cast<double>(*up) / 1000);
   CHECK(*up <= 3000);
   s.run_until(20000);
   CHECK(s.connected());
@@ -208,12 +216,15 @@ TEST_CASE("simulation: 16 members joining through one seed all see 16 up within 
   const detector_options& d = o.detector;
   s.crash(5);
   const std::uint64_t crash_at = s.now();
-  const std::uint64_t bound = 16 * d.probe_interval + 2 * d.probe_interval + suspicion_timeout(d, 16, 0) + 2000;
-  const auto down = s.run_until(crash_at + bound, [&] { return s.members_agree(); }, 10);
-  std::printf("16 members: a crashed member down everywhere %.2f s after the crash (bound %.1f s, min suspicion "
-              "%.1f s)\n",
-              down ? static_cast<double>(*down - crash_at) / 1000 : -1.0, static_cast<double>(bound) / 1000,
-              static_cast<double>(suspicion_timeout(d, 16, 10)) / 1000);
+  const std::uint64_t bound =
+      16 * d.probe_interval + 2 * d.probe_interval + suspicion_timeout(d, 16, 0) + 2000;
+  const auto down = s.run_until(
+      crash_at + bound, [&] { return s.members_agree(); }, 10);
+  std::printf(
+      "16 members: a crashed member down everywhere %.2f s after the crash (bound %.1f s, min suspicion "
+      "%.1f s)\n",
+      down ? static_cast<double>(*down - crash_at) / 1000 : -1.0, static_cast<double>(bound) / 1000,
+      static_cast<double>(suspicion_timeout(d, 16, 10)) / 1000);
   CHECK(down);
 
   // SIGSTOP for less than the minimum suspicion timeout: never down.

@@ -242,7 +242,7 @@ class failure_detector {
     ++metrics_.messages_received;
     if (removed_) return;
     absorb_(m.updates, m.kind == probe_kind::sync || m.kind == probe_kind::sync_reply ? opt_.max_piggyback
-                                                                                        : ~std::size_t{0});
+                                                                                      : ~std::size_t{0});
     for (const suspicion& s : m.suspicions) heard_suspicion_(s, now);
     switch (m.kind) {
       case probe_kind::ping:
@@ -797,10 +797,10 @@ class failure_detector {
   std::map<std::uint64_t, indirect_probe> indirect_;
   std::map<node_id, suspicion_state> suspicions_;
   std::uint64_t next_suspicion_ = std::numeric_limits<std::uint64_t>::max();  // ≤ every suspicion deadline
-  std::vector<std::deque<gossip_item>> buckets_;  // by times sent
+  std::vector<std::deque<gossip_item>> buckets_;                              // by times sent
   std::size_t queued_ = 0;
   std::uint64_t versions_ = 0;
-  std::unordered_map<node_id, std::uint64_t> latest_;  // node -> version of its current record item
+  std::unordered_map<node_id, std::uint64_t> latest_;            // node -> version of its current record item
   std::set<std::tuple<node_id, std::uint64_t, node_id>> notes_;  // notes queued
   std::size_t live_ = 0;  // live members in members_, kept with every reported change
   std::vector<std::pair<node_id, probe_message>> outbox_;

@@ -161,14 +161,7 @@ class members {
     r.replica = cur->replica;
     r.status = member_status::removed;
     r.incarnation = cur->incarnation;
-    members delta = put_(std::move(r));
-    if (!is_retired(cur->replica)) {
-      members extra;
-      extra.retired_.push_back(cur->replica);
-      join(extra);
-      delta.join(extra);
-    }
-    return delta;
+    return put_(std::move(r));
   }
 
   // ------------------------------------------------------------- queries
@@ -289,8 +282,9 @@ class members {
   bool operator==(const members&) const = default;
 
   /// For serialization: builds a state from records strictly sorted by node
-  /// id and retired ids strictly sorted. Throws `std::invalid_argument`
-  /// otherwise, or on a status out of range.
+  /// id and retired ids strictly sorted (the replicas of removed records are
+  /// added to the retired ids). Throws `std::invalid_argument` otherwise, or
+  /// on a status out of range.
   [[nodiscard]] static members from_parts(std::vector<member_record> records,
                                           std::vector<replica_id> retired) {
     for (std::size_t i = 0; i < records.size(); ++i) {
@@ -303,6 +297,20 @@ class members {
       if (!(retired[i - 1] < retired[i]))
         converge::detail::throw_invalid_argument(
             "converge::membership::members: retired not strictly sorted");
+    }
+    // The replica of every removed record is retired (see `put_`).
+    std::vector<replica_id> implied;
+    for (const member_record& r : records) {
+      if (r.status == member_status::removed &&
+          !std::binary_search(retired.begin(), retired.end(), r.replica))
+        implied.push_back(r.replica);
+    }
+    if (!implied.empty()) {
+      std::sort(implied.begin(), implied.end());
+      implied.erase(std::unique(implied.begin(), implied.end()), implied.end());
+      std::vector<replica_id> all;
+      std::set_union(retired.begin(), retired.end(), implied.begin(), implied.end(), std::back_inserter(all));
+      retired = std::move(all);
     }
     members out;
     out.records_ = std::move(records);
@@ -328,9 +336,18 @@ class members {
     return true;
   }
 
+  /// Joins one record in and returns it as a delta; a `removed` record
+  /// carries its retired replica id (every state keeps the invariant that
+  /// the replica of each removed record is retired, so any delta, alone,
+  /// retires what it removes).
   members put_(member_record r) {
     if (!merge_(r)) return {};
     members delta;
+    if (r.status == member_status::removed) {
+      delta.retired_.push_back(r.replica);
+      if (!is_retired(r.replica))
+        retired_.insert(std::lower_bound(retired_.begin(), retired_.end(), r.replica), r.replica);
+    }
     delta.records_.push_back(std::move(r));
     return delta;
   }
