@@ -11,6 +11,7 @@
 #include <converge/testing/entropy.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -74,9 +75,11 @@ class sim {
 
   void crash(std::size_t i) { nodes_[i].crashed = true; }
   void pause(std::size_t i, std::uint64_t until) { nodes_[i].paused_until = until; }
-  /// Every message is lost until `until`; every link is reported lost now.
-  void blackout(std::uint64_t until) {
+  /// Every message is lost until `until`; with `report`, the transport
+  /// reports every link lost now (else only the failure detector finds out).
+  void blackout(std::uint64_t until, bool report = true) {
     blackout_until_ = until;
+    if (!report) return;
     for (node& n : nodes_) {
       if (!alive(n)) continue;
       const std::vector<node_id> links = n.v->active();
@@ -106,6 +109,8 @@ class sim {
   [[nodiscard]] const failure_detector& detector(std::size_t i) const { return *nodes_[i].fd; }
   [[nodiscard]] const views& view(std::size_t i) const { return *nodes_[i].v; }
   [[nodiscard]] std::uint64_t messages() const { return messages_; }
+  /// Messages sent by kind: probe kinds at their value, view kinds at 8 + value.
+  [[nodiscard]] const std::array<std::uint64_t, 17>& messages_by_kind() const { return by_kind_; }
 
   /// True when the active views of the live nodes, as an undirected graph,
   /// connect every live node.
@@ -184,6 +189,11 @@ class sim {
   void send_(std::size_t from, std::size_t to, body b) {
     if (to >= nodes_.size()) return;
     ++messages_;
+    if (const auto* p = std::get_if<probe_message>(&b)) {
+      ++by_kind_[static_cast<std::size_t>(p->kind)];
+    } else {
+      ++by_kind_[8 + static_cast<std::size_t>(std::get<view_message>(b).kind)];
+    }
     const std::uint64_t key = (static_cast<std::uint64_t>(from) << 32) | to;
     std::uint64_t due = now_ + opt_.min_delay + rng_.below(opt_.max_delay - opt_.min_delay + 1);
     auto& last = last_due_[key];
@@ -244,6 +254,8 @@ class sim {
       if (!is_live(c.after)) {
         n.v->neighbour_failed(c.node, now_);
         again = true;
+      } else if (c.before == member_status::down) {
+        n.v->revived(c.node);
       } else {
         n.v->offer(c.node);
       }
@@ -263,6 +275,7 @@ class sim {
   std::uint64_t now_ = 0;
   std::uint64_t blackout_until_ = 0;
   std::uint64_t messages_ = 0;
+  std::array<std::uint64_t, 17> by_kind_{};
 };
 
 }  // namespace test::membership

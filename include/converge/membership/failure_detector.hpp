@@ -36,6 +36,12 @@
 ///   fewest-sent first. New neighbours and, every `push_pull_interval`, one
 ///   random neighbour exchange whole states (`sync`): anti-entropy under the
 ///   best-effort gossip, and how a joining node learns everyone.
+/// - **Reconnect** (Serf's reconnect): every `reconnect_interval` a `sync`
+///   goes to one random member this node holds `down` (not `removed`). After
+///   a partition, each side holds the other down and neither probes or
+///   gossips to it; the first reconnect that gets through makes both sides
+///   refute, and the refutations spread through each side. A member stays a
+///   reconnect target until it is removed (the grace period).
 ///
 /// # Timeouts and how they scale (T = probe_interval, N = live members)
 /// All in the caller's time unit (milliseconds with the defaults, which are
@@ -60,8 +66,8 @@
 ///   anyone down, a crash seen by many is declared down fast. Growing with
 ///   log10(N) leaves time for a refutation to spread through a larger cluster.
 /// - **A paused or slow node**: a `tick` that comes more than
-///   `stall_threshold` after the previous one means this node itself did
-///   not run: its probe in flight is abandoned without suspecting anyone,
+///   `stall_threshold` after the deadline the previous one returned means
+///   this node itself did not run: its probe in flight is abandoned without suspecting anyone,
 ///   every suspicion deadline moves by the length of the stall (time it was
 ///   not running gave no evidence), and awareness rises. So a paused node
 ///   never declares others down because of its own pause.
@@ -116,9 +122,10 @@ struct detector_options {
   std::uint64_t retransmit_mult = 4;     ///< each update sent mult × ⌈log10(N + 1)⌉ times
   std::size_t max_piggyback = 32;        ///< updates and suspicions per message (~1 KB)
   std::uint64_t push_pull_interval =
-      10000;                             ///< whole-state exchange with one neighbour; 0: only with new ones
-  std::uint64_t stall_threshold = 1000;  ///< a tick later than this after the previous one is a stall
-  std::size_t max_indirect = 64;         ///< indirect probes run for others at once (more are refused)
+      10000;  ///< whole-state exchange with one neighbour; 0: only with new ones
+  std::uint64_t reconnect_interval = 10000;  ///< sync with one random `down` member; 0: never
+  std::uint64_t stall_threshold = 1000;      ///< a tick later than this past its deadline is a stall
+  std::size_t max_indirect = 64;             ///< indirect probes run for others at once (more are refused)
 };
 
 /// `from` suspects `node` at `incarnation` (gossiped; Lifeguard counts
@@ -183,6 +190,13 @@ struct detector_metrics {
   std::uint64_t messages_received = 0;
 };
 
+/// K, the independent confirmations that bring a suspicion to its minimum
+/// timeout in a cluster of `n`: `suspicion_mult − 2`, or 0 when `n − 2 < K`.
+[[nodiscard]] inline std::size_t suspicion_confirmations(const detector_options& o, std::size_t n) {
+  const std::size_t k = o.suspicion_mult >= 2 ? static_cast<std::size_t>(o.suspicion_mult - 2) : 0;
+  return n < k + 2 ? 0 : k;
+}
+
 /// The Lifeguard suspicion timeout (see the file comment) for `confirmations`
 /// independent confirmations, in a cluster of `n` live members.
 [[nodiscard]] inline std::uint64_t suspicion_timeout(const detector_options& o, std::size_t n,
@@ -190,8 +204,7 @@ struct detector_metrics {
   const double scale = std::max(1.0, std::log10(std::max(1.0, static_cast<double>(n))));
   const double min = static_cast<double>(o.suspicion_mult) * scale * static_cast<double>(o.probe_interval);
   const double max = static_cast<double>(o.suspicion_max_mult) * min;
-  std::uint64_t k = o.suspicion_mult >= 2 ? o.suspicion_mult - 2 : 0;
-  if (n < k + 2) k = 0;
+  const std::size_t k = suspicion_confirmations(o, n);
   if (k == 0) return static_cast<std::uint64_t>(min);
   const double frac = std::log(static_cast<double>(std::min<std::size_t>(confirmations, k)) + 1.0) /
                       std::log(static_cast<double>(k) + 1.0);
@@ -303,14 +316,17 @@ class failure_detector {
   /// Advances to `now` (never decreasing): expires timers, runs the probe,
   /// gossip and sync steps; returns what to send and what changed.
   detector_output tick(std::uint64_t now) {
-    if (last_tick_ && now > *last_tick_ + opt_.stall_threshold) stalled_(now - *last_tick_);
-    last_tick_ = now;
+    // Late past the deadline this detector asked for: it did not run (a pause,
+    // a blocked loop). A tick that merely comes when asked is never a stall,
+    // however long the deadline was.
+    if (due_ && now > *due_ + opt_.stall_threshold) stalled_(now - *due_);
     expire_suspicions_(now);
     if (!removed_) {
       step_probe_(now);
       expire_indirect_(now);
       step_gossip_(now);
       step_sync_(now);
+      step_reconnect_(now);
     } else if (now >= next_gossip_ && queued_ != 0) {
       step_gossip_(now);  // a departed node still spreads its removal
     }
@@ -322,6 +338,7 @@ class failure_detector {
     changes_.clear();
     deltas_ = members{};
     out.next_deadline = next_deadline_();
+    due_ = out.next_deadline;
     return out;
   }
 
@@ -528,6 +545,11 @@ class failure_detector {
     }
     suspicion_state& st = it->second;
     if (st.incarnation != incarnation) return;
+    // Past K confirmations the timeout is already `min`: more would change
+    // nothing, so they are neither counted nor gossiped (memberlist's
+    // suspicion.Confirm), which keeps the dogpile of a crash seen by many
+    // neighbours to K + 1 notes cluster-wide.
+    if (st.confirmers.size() > suspicion_confirmations(opt_, st.cluster)) return;
     if (std::find(st.confirmers.begin(), st.confirmers.end(), from) != st.confirmers.end()) return;
     st.confirmers.push_back(from);
     st.deadline = st.start + suspicion_timeout(opt_, st.cluster, st.confirmers.size() - 1);
@@ -772,6 +794,19 @@ class failure_detector {
     send_sync_(neighbours_[rng_.below(neighbours_.size())], probe_kind::sync);
   }
 
+  void step_reconnect_(std::uint64_t now) {
+    if (opt_.reconnect_interval == 0) return;
+    if (!next_reconnect_)
+      next_reconnect_ = now + rng_.below(opt_.reconnect_interval);  // spread the first ones
+    if (now < *next_reconnect_) return;
+    next_reconnect_ = now + opt_.reconnect_interval;
+    std::vector<node_id> down;
+    for (const member_record& r : members_.records()) {
+      if (r.status == member_status::down) down.push_back(r.node);
+    }
+    if (!down.empty()) send_sync_(down[rng_.below(down.size())], probe_kind::sync);
+  }
+
   [[nodiscard]] std::uint64_t next_deadline_() const {
     std::uint64_t d = std::numeric_limits<std::uint64_t>::max();
     if (!removed_) {
@@ -779,6 +814,7 @@ class failure_detector {
       if (probe_)
         d = std::min(d, probe_->acked || probe_->indirect ? probe_->period_end : probe_->ack_deadline);
       if (opt_.push_pull_interval != 0) d = std::min(d, next_sync_);
+      if (next_reconnect_) d = std::min(d, *next_reconnect_);
     }
     if (queued_ != 0) d = std::min(d, next_gossip_);
     if (!suspicions_.empty()) d = std::min(d, next_suspicion_);  // may be early after an erase: harmless
@@ -811,7 +847,8 @@ class failure_detector {
   std::uint64_t next_probe_ = 0;
   std::uint64_t next_gossip_ = 0;
   std::uint64_t next_sync_ = 0;
-  std::optional<std::uint64_t> last_tick_;
+  std::optional<std::uint64_t> next_reconnect_;
+  std::optional<std::uint64_t> due_;  // the deadline the last tick returned
   bool removed_ = false;
   detector_metrics metrics_{};
 };

@@ -49,6 +49,10 @@
 ///   last node answers with as many of its passive members (`shuffle_reply`).
 ///   Both merge what they got into their passive views, evicting first what
 ///   they sent.
+/// - **Merge**: a node that comes back from `down` (`revived`, from the
+///   membership) may sit on the other side of a healed partition; one such
+///   node per `merge_interval` gets a high-priority `neighbor` request, so
+///   the two sides of the overlay link up even when every view is full.
 
 #include "converge/membership/detail/rng.hpp"
 #include "converge/membership/members.hpp"
@@ -79,6 +83,7 @@ struct view_options {
   std::uint64_t repair_interval = 250;    ///< between repair attempts while below capacity
   std::uint64_t join_retry = 2000;        ///< between joins through a seed while alone
   unsigned max_backoff = 5;               ///< quarantine doubles up to 2^max_backoff × neighbor_timeout
+  std::uint64_t merge_interval = 2000;    ///< between bridge requests to revived nodes (see `revived`)
 };
 
 /// What a view message is.
@@ -150,6 +155,18 @@ class views {
   /// A smaller estimate drops no link (estimates swing while members are
   /// suspected); it only bounds what is added.
   void set_cluster_size(std::size_t n) { n_ = std::max<std::size_t>(1, n); }
+
+  /// A node that came back (the membership had it down, then saw it refute):
+  /// after a partition it may be on the other side, so once per
+  /// `merge_interval` one such node gets a high-priority `neighbor` request,
+  /// which links the two sides even when both views are full.
+  void revived(node_id n) {
+    if (n == self_ || in_active(n)) return;
+    offer(n);
+    for (candidate& c : passive_) {
+      if (c.node == n) c.revived = true;
+    }
+  }
 
   /// A node known to be live (from the membership): a passive candidate when
   /// there is room.
@@ -231,6 +248,7 @@ class views {
       pending_.reset();
     }
     if (!pending_ && now >= next_repair_ && active_.size() < active_capacity()) repair_(now);
+    if (!pending_ && now >= next_merge_) merge_(now);
     if (active_.empty() && !pending_ && now >= next_join_ && !seeds_.empty() && !any_candidate_(now)) {
       join(seeds_[rng_.below(seeds_.size())], now);
     }
@@ -250,6 +268,8 @@ class views {
       d = std::min(d, r);
     }
     if (active_.empty() && !seeds_.empty()) d = std::min(d, std::max(next_join_, now + 1));
+    if (std::any_of(passive_.begin(), passive_.end(), [](const candidate& c) { return c.revived; }))
+      d = std::min(d, std::max(next_merge_, now + 1));
     out.next_deadline = d;
     return out;
   }
@@ -289,6 +309,7 @@ class views {
     node_id node = 0;
     std::uint64_t retry_after = 0;  // quarantined until then
     unsigned failures = 0;
+    bool revived = false;  // came back from down: a bridge candidate after a partition
   };
   struct request {
     node_id node = 0;
@@ -392,6 +413,17 @@ class views {
     next_repair_ = now + opt_.repair_interval;
   }
 
+  void merge_(std::uint64_t now) {
+    const auto it =
+        std::find_if(passive_.begin(), passive_.end(), [](const candidate& c) { return c.revived; });
+    if (it == passive_.end()) return;
+    it->revived = false;
+    next_merge_ = now + opt_.merge_interval;
+    ++metrics_.neighbor_requests;
+    pending_ = request{it->node, now + opt_.neighbor_timeout};
+    send_(it->node, view_message{view_kind::neighbor, self_, 0, true, {}});
+  }
+
   void start_shuffle_() {
     std::vector<node_id> sample = rng_.sample(active_, opt_.shuffle_active);
     for (const node_id n : rng_.sample(passive(), opt_.shuffle_passive)) sample.push_back(n);
@@ -457,6 +489,7 @@ class views {
   std::uint64_t next_repair_ = 0;
   std::uint64_t next_join_ = 0;
   std::uint64_t next_shuffle_ = 0;
+  std::uint64_t next_merge_ = 0;
   bool changed_ = false;
   view_metrics metrics_{};
 };
