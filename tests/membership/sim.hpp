@@ -149,6 +149,19 @@ class sim {
     return reached == live_count;
   }
 
+  /// Links one live end holds and the other live end does not.
+  [[nodiscard]] std::size_t half_links() const {
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < nodes_.size(); ++i) {
+      if (!alive(nodes_[i])) continue;
+      for (const node_id l : nodes_[i].v->active()) {
+        const std::size_t j = index(l);
+        if (j < nodes_.size() && alive(nodes_[j]) && !nodes_[j].v->in_active(id(i))) ++n;
+      }
+    }
+    return n;
+  }
+
   /// True when every live node sees every live node up and every crashed one not live.
   [[nodiscard]] bool members_agree() const {
     for (std::size_t i = 0; i < nodes_.size(); ++i) {

@@ -180,6 +180,15 @@ TEST_CASE("simulation: 1,000 members join through one seed, survive 20 % crashes
   CHECK(*merged - blackout_end <= 10000);
   CHECK(healed.max <= 16);
   CHECK(false_downs == 0);
+  // The views refill towards their capacity, symmetric.
+  s.run_until(s.now() + 10000);
+  const link_stats refilled = links(s);
+  std::printf("10 s later: links min %zu mean %.2f max %zu; half links %zu\n", refilled.min, refilled.mean,
+              refilled.max, s.half_links());
+  CHECK(refilled.min >= 3);
+  CHECK(refilled.max <= 16);
+  CHECK(s.half_links() == 0);
+  CHECK(s.connected());
 }
 
 TEST_CASE("simulation: 16 members joining through one seed all see 16 up within 3 s") {

@@ -435,16 +435,14 @@ class failure_detector {
   /// in a whole state mean this node was behind, not that others are.
   void absorb_(const members& delta, std::size_t spread) {
     if (delta.empty()) return;
-    std::vector<std::pair<node_id, int>> before;  // status, or -1 when unknown
-    for (const member_record& r : delta.records()) before.emplace_back(r.node, status_code_(r.node));
-    const members fresh = members_.absorb(delta);
+    std::vector<std::pair<int, const member_record*>> seen;
+    const members fresh = members_.absorb(delta, [&](int before, const member_record& r) {
+      seen.emplace_back(before, &r);  // `r` lives in `delta`, which outlives this call
+    });
     const bool gossip = fresh.records().size() <= spread;
-    std::size_t at = 0;
-    for (const member_record& r : fresh.records()) {
-      // Both lists are sorted by node: one forward walk finds each old status.
-      while (at < before.size() && before[at].first < r.node) ++at;
-      noted_(r, at < before.size() && before[at].first == r.node ? before[at].second : -1);
-      if (gossip) enqueue_record_(r);
+    for (const auto& [before, r] : seen) {
+      noted_(*r, before);
+      if (gossip) enqueue_record_(*r);
     }
     check_self_();
   }

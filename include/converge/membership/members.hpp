@@ -235,7 +235,7 @@ class members {
     members out;
     for (const member_record& r : records_) {
       const member_record* o = state.find(r.node);
-      if (o == nullptr || precedes(*o, r)) out.records_.push_back(r);
+      if (o == nullptr || precedes(*o, r)) out.push_(r);
     }
     for (const replica_id id : retired_) {
       if (!state.is_retired(id)) out.retired_.push_back(id);
@@ -246,10 +246,27 @@ class members {
   /// Joins `delta` in place and returns its novel part (what `novel_to(*this)`
   /// returned before), finding each record once.
   members absorb(const members& delta) {
+    return absorb(delta, [](int, const member_record&) {});
+  }
+
+  /// `absorb`, calling `seen(before, record)` for every record that changed
+  /// this state, with the status it replaced (-1 when the node was unknown).
+  template <class F>
+  members absorb(const members& delta, F&& seen) {
     members fresh;
     if (&delta == this) return fresh;
     for (const member_record& r : delta.records_) {
-      if (merge_(r)) fresh.records_.push_back(r);
+      auto it = records_.begin() + (lower_(r.node) - records_.cbegin());
+      if (it != records_.end() && it->node == r.node) {
+        if (!precedes(*it, r)) continue;
+        seen(static_cast<int>(it->status), r);
+        *it = r;
+      } else {
+        seen(-1, r);
+        keys_.insert(keys_.begin() + (it - records_.begin()), r.node);
+        records_.insert(it, r);
+      }
+      fresh.push_(r);
     }
     for (const replica_id id : delta.retired_) {
       if (!is_retired(id)) fresh.retired_.push_back(id);
@@ -269,8 +286,7 @@ class members {
   [[nodiscard]] std::vector<members> split(std::size_t parts) const {
     const std::size_t n = std::max<std::size_t>(1, std::min(parts, records_.size()));
     std::vector<members> out(n);
-    for (std::size_t i = 0; i < records_.size(); ++i)
-      out[i * n / records_.size()].records_.push_back(records_[i]);
+    for (std::size_t i = 0; i < records_.size(); ++i) out[i * n / records_.size()].push_(records_[i]);
     out.front().retired_ = retired_;
     return out;
   }
@@ -313,15 +329,25 @@ class members {
       retired = std::move(all);
     }
     members out;
+    out.keys_.reserve(records.size());
+    for (const member_record& r : records) out.keys_.push_back(r.node);
     out.records_ = std::move(records);
     out.retired_ = std::move(retired);
     return out;
   }
 
  private:
+  /// The first record whose node is not below `n`. Searches the node ids
+  /// alone (8 bytes a record, not a whole record): most of the cost of a
+  /// lookup in a large membership is cache misses.
   [[nodiscard]] std::vector<member_record>::const_iterator lower_(node_id n) const noexcept {
-    return std::lower_bound(records_.begin(), records_.end(), n,
-                            [](const member_record& r, node_id key) { return r.node < key; });
+    const auto k = std::lower_bound(keys_.begin(), keys_.end(), n);
+    return records_.begin() + (k - keys_.begin());
+  }
+
+  void push_(member_record r) {
+    keys_.push_back(r.node);
+    records_.push_back(std::move(r));
   }
 
   /// Joins one record in; true when it changed the state.
@@ -332,6 +358,7 @@ class members {
       *it = r;
       return true;
     }
+    keys_.insert(keys_.begin() + (it - records_.begin()), r.node);
     records_.insert(it, r);
     return true;
   }
@@ -348,7 +375,7 @@ class members {
       if (!is_retired(r.replica))
         retired_.insert(std::lower_bound(retired_.begin(), retired_.end(), r.replica), r.replica);
     }
-    delta.records_.push_back(std::move(r));
+    delta.push_(std::move(r));
     return delta;
   }
 
@@ -363,6 +390,7 @@ class members {
   }
 
   std::vector<member_record> records_;  // sorted by node, one per node
+  std::vector<node_id> keys_;           // records_[i].node, for lookups
   std::vector<replica_id> retired_;     // sorted
 };
 
