@@ -103,7 +103,6 @@
 #include <optional>
 #include <set>
 #include <tuple>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -355,7 +354,7 @@ class failure_detector {
   /// The Lifeguard awareness score (0 = healthy).
   [[nodiscard]] unsigned awareness() const noexcept { return awareness_; }
   /// True when `n` is currently suspected here.
-  [[nodiscard]] bool suspects(node_id n) const { return suspicions_.count(n) != 0; }
+  [[nodiscard]] bool suspects(node_id n) const { return find_suspicion_(n) != suspicions_.end(); }
   /// True once this node's replica was removed (it must restart with a new replica id).
   [[nodiscard]] bool removed() const noexcept { return removed_; }
   /// The neighbours probed.
@@ -393,6 +392,19 @@ class failure_detector {
     suspicion note;
     std::uint64_t version = 0;
   };
+
+  static constexpr auto by_node_ = [](const std::pair<node_id, suspicion_state>& x, node_id n) {
+    return x.first < n;
+  };
+  using suspicion_map = std::vector<std::pair<node_id, suspicion_state>>;
+  [[nodiscard]] suspicion_map::iterator find_suspicion_(node_id n) {
+    const auto it = std::lower_bound(suspicions_.begin(), suspicions_.end(), n, by_node_);
+    return it != suspicions_.end() && it->first == n ? it : suspicions_.end();
+  }
+  [[nodiscard]] suspicion_map::const_iterator find_suspicion_(node_id n) const {
+    const auto it = std::lower_bound(suspicions_.begin(), suspicions_.end(), n, by_node_);
+    return it != suspicions_.end() && it->first == n ? it : suspicions_.end();
+  }
 
   [[nodiscard]] bool is_neighbour(node_id n) const {
     return std::binary_search(neighbours_.begin(), neighbours_.end(), n);
@@ -457,7 +469,8 @@ class failure_detector {
   /// overrides (a refutation, or `down` already decided) is dropped.
   void noted_(const member_record& r, int old) {
     if (old != static_cast<int>(r.status)) report_(r.node, old, r.status, r.incarnation);
-    const auto s = suspicions_.find(r.node);
+    if (suspicions_.empty()) return;
+    const auto s = find_suspicion_(r.node);
     if (s != suspicions_.end() && (r.incarnation > s->second.incarnation || !is_live(r.status)))
       suspicions_.erase(s);
   }
@@ -527,7 +540,7 @@ class failure_detector {
   void suspect_(node_id n, std::uint64_t incarnation, node_id from, std::uint64_t now) {
     const member_record* r = members_.find(n);
     if (r == nullptr || !is_live(r->status) || r->incarnation != incarnation) return;
-    const auto it = suspicions_.find(n);
+    const auto it = find_suspicion_(n);
     if (it == suspicions_.end()) {
       suspicion_state st;
       st.incarnation = incarnation;
@@ -536,7 +549,8 @@ class failure_detector {
       st.confirmers.push_back(from);
       st.deadline = now + suspicion_timeout(opt_, st.cluster, 0);
       next_suspicion_ = std::min(next_suspicion_, st.deadline);
-      suspicions_.emplace(n, std::move(st));
+      suspicions_.insert(std::lower_bound(suspicions_.begin(), suspicions_.end(), n, by_node_),
+                         {n, std::move(st)});
       ++metrics_.suspicions;
       enqueue_note_(suspicion{n, incarnation, from});
       return;
@@ -558,15 +572,16 @@ class failure_detector {
   void expire_suspicions_(std::uint64_t now) {
     if (now < next_suspicion_) return;  // the earliest deadline, kept so ticks need not scan
     next_suspicion_ = std::numeric_limits<std::uint64_t>::max();
-    for (auto it = suspicions_.begin(); it != suspicions_.end();) {
-      if (it->second.deadline > now) {
-        next_suspicion_ = std::min(next_suspicion_, it->second.deadline);
-        ++it;
-        continue;
+    std::vector<std::pair<node_id, std::uint64_t>> expired;  // (node, incarnation), by node
+    for (const auto& [n, st] : suspicions_) {
+      if (st.deadline > now) {
+        next_suspicion_ = std::min(next_suspicion_, st.deadline);
+      } else {
+        expired.emplace_back(n, st.incarnation);
       }
-      const node_id n = it->first;
-      const std::uint64_t inc = it->second.incarnation;
-      it = suspicions_.erase(it);
+    }
+    std::erase_if(suspicions_, [&](const auto& x) { return x.second.deadline <= now; });
+    for (const auto& [n, inc] : expired) {
       const int old = status_code_(n);
       const members d = members_.confirm_down(n, inc);
       if (!d.empty()) {
@@ -678,7 +693,13 @@ class failure_detector {
   // are dropped lazily when reached.
   void enqueue_record_(const member_record& r) {
     const std::uint64_t v = ++versions_;
-    latest_[r.node] = v;
+    const auto at = std::lower_bound(latest_.begin(), latest_.end(), r.node,
+                                     [](const auto& x, node_id n) { return x.first < n; });
+    if (at != latest_.end() && at->first == r.node) {
+      at->second = v;
+    } else {
+      latest_.insert(at, {r.node, v});
+    }
     push_item_(0, gossip_item{r, {}, v});
   }
   void enqueue_note_(const suspicion& s) {
@@ -690,21 +711,20 @@ class failure_detector {
     buckets_[sent].push_back(std::move(g));
     ++queued_;
   }
+  [[nodiscard]] std::uint64_t latest_version_(node_id n) const {
+    const auto at = std::lower_bound(latest_.begin(), latest_.end(), n,
+                                     [](const auto& x, node_id key) { return x.first < key; });
+    return at != latest_.end() && at->first == n ? at->second : 0;
+  }
   [[nodiscard]] bool current_(const gossip_item& g) const {
-    if (g.record) {
-      const auto it = latest_.find(g.record->node);
-      return it != latest_.end() && it->second == g.version;
-    }
+    if (g.record) return latest_version_(g.record->node) == g.version;
     const member_record* r = members_.find(g.note.node);
     return r != nullptr && is_live(r->status) && r->incarnation == g.note.incarnation;
   }
   void drop_item_(const gossip_item& g) {
-    if (g.record) {
-      const auto it = latest_.find(g.record->node);
-      if (it != latest_.end() && it->second == g.version) latest_.erase(it);
-    } else {
-      notes_.erase({g.note.node, g.note.incarnation, g.note.from});
-    }
+    // A record item's version entry stays (one per node ever gossiped): no
+    // shifting on every drop, and a later item simply takes a new version.
+    if (!g.record) notes_.erase({g.note.node, g.note.incarnation, g.note.from});
   }
 
   /// The piggyback for a message to `to`: the fewest-sent current items, each
@@ -712,7 +732,7 @@ class failure_detector {
   void piggyback_(node_id to, probe_message& m) {
     // Lifeguard's buddy system: a suspected node hears of it in every
     // message sent to it, even once the gossip of the suspicion is spent.
-    if (const auto s = suspicions_.find(to); s != suspicions_.end())
+    if (const auto s = find_suspicion_(to); s != suspicions_.end())
       m.suspicions.push_back(suspicion{to, s->second.incarnation, s->second.confirmers.front()});
     if (queued_ == 0) return;
     const std::uint64_t limit = retransmit_limit_();
@@ -829,12 +849,13 @@ class failure_detector {
   std::vector<node_id> sync_to_;
   std::optional<probe_state> probe_;
   std::map<std::uint64_t, indirect_probe> indirect_;
-  std::map<node_id, suspicion_state> suspicions_;
+  std::vector<std::pair<node_id, suspicion_state>> suspicions_;               // sorted by node (a flat map)
   std::uint64_t next_suspicion_ = std::numeric_limits<std::uint64_t>::max();  // ≤ every suspicion deadline
   std::vector<std::deque<gossip_item>> buckets_;                              // by times sent
   std::size_t queued_ = 0;
   std::uint64_t versions_ = 0;
-  std::unordered_map<node_id, std::uint64_t> latest_;            // node -> version of its current record item
+  std::vector<std::pair<node_id, std::uint64_t>>
+      latest_;  // node -> version of its latest record item, sorted
   std::set<std::tuple<node_id, std::uint64_t, node_id>> notes_;  // notes queued
   std::size_t live_ = 0;  // live members in members_, kept with every reported change
   std::vector<std::pair<node_id, probe_message>> outbox_;
