@@ -1,6 +1,7 @@
 // Retiring a departed replica: its counter contribution folded into a
 // survivor's, its entries stripped everywhere, every value unchanged at every
 // replica and every step, and its old state ignored when it comes back.
+#include <converge/bounded_counter.hpp>
 #include <converge/gcounter.hpp>
 #include <converge/lattice.hpp>
 #include <converge/membership/members.hpp>
@@ -146,4 +147,22 @@ TEST_CASE("retirement: a causal context drops a replica once no value carries it
   const converge::causal_context stripped = without_retired(s.context(), retired);
   CHECK(stripped.max_contiguous(gone) == 0);
   CHECK(stripped.max_contiguous(a) == 2);
+}
+
+TEST_CASE("retirement: a leaving replica hands its rights over; the value never changes") {
+  converge::bounded_counter c;
+  c.increment(gone, 10);
+  c.increment(a, 3);
+  (void)c.decrement(gone, 4);
+  const std::uint64_t value = c.value();
+  converge::bounded_counter at_a = c;  // the survivor's copy before the hand-over
+  const converge::bounded_counter d = hand_over_rights(c, gone, a);
+  CHECK(c.rights(gone) == 0);
+  CHECK(c.rights(a) == 9);
+  CHECK(c.value() == value);
+  at_a.join(d);
+  CHECK(at_a.rights(a) == 9);
+  CHECK(at_a.decrement(a, 9).has_value());      // the survivor may now sell all of it
+  CHECK(!at_a.decrement(a, 1).has_value());     // and not one more: no oversell
+  CHECK(hand_over_rights(c, gone, a).empty());  // nothing left to hand over
 }

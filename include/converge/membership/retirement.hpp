@@ -27,12 +27,26 @@
 ///    entries are stripped on arrival (its replica id is retired for good;
 ///    it must rejoin with a new one, see members.hpp).
 ///
+/// # Bounded counter rights
+/// A replica that leaves gracefully hands its rights over before it goes:
+/// `hand_over_rights(counter, gone, survivor)` runs on `gone` itself (only a
+/// replica spends its own rights) and is an ordinary `transfer` of all of
+/// them. A replica that crashed keeps its unspent rights forever: nobody
+/// else may spend them, because nobody can know which of them it spent in
+/// updates that have not arrived (or never will). Stranded rights can only
+/// make the counter refuse a decrement it could have allowed — the value is
+/// `increments − decrements` and every decrement is still covered by rights
+/// actually held by the replica that made it — so the counter can never
+/// oversell; it can only undersell by the crashed replica's rights (an
+/// operator can compensate with a fresh increment elsewhere).
+///
 /// Causal types (or_set, flags, registers, or_map) keep their values' dots:
 /// `prune_context` drops a retired replica from a causal context only when
 /// no value still carries one of its dots (re-tag them first, by the
 /// survivor re-adding those values), and `without_retired(causal_context)`
 /// strips retired replicas from a context that arrives.
 
+#include "converge/bounded_counter.hpp"
 #include "converge/causal_context.hpp"
 #include "converge/detail/throw.hpp"
 #include "converge/gcounter.hpp"
@@ -102,6 +116,16 @@ namespace detail {
 [[nodiscard]] inline pncounter fold_retired(const pncounter& p, replica_id gone, replica_id survivor) {
   return pncounter::from_parts(fold_retired(p.increments(), gone, survivor),
                                fold_retired(p.decrements(), gone, survivor));
+}
+
+/// Run on `gone` before it leaves: transfers all its rights to `survivor`
+/// and returns the delta (bottom when it holds none). Never fails: the
+/// amount is exactly the rights `gone` holds.
+[[nodiscard]] inline bounded_counter hand_over_rights(bounded_counter& b, replica_id gone,
+                                                      replica_id survivor) {
+  const std::uint64_t n = b.rights(gone);
+  if (n == 0 || gone == survivor) return {};
+  return b.transfer(gone, survivor, n).value_or(bounded_counter{});
 }
 
 /// `g` without the entries of `retired` replicas (for a state or delta that
