@@ -1,12 +1,14 @@
 // The membership CRDT: the lattice laws through the public law checker, the
 // order of records (tombstones, rejoins, tie-breaks), small deltas, and the
 // wire encoding (round trip, hostile input).
+#include <converge/gcounter.hpp>
 #include <converge/lattice.hpp>
 #include <converge/membership/members.hpp>
 #include <converge/membership/wire.hpp>
 #include <converge/testing/laws.hpp>
 #include <converge/wire/encode.hpp>
 
+#include <boost/hana/define_struct.hpp>
 #include <doctest/doctest.h>
 
 #include <cstddef>
@@ -63,7 +65,27 @@ const converge::testing::operation<members> members_op = [](members& s, replica_
   }
 };
 
+// The node's replicated state with membership in its own field: how the
+// replicator can carry the members CRDT next to the user's state.
+struct node_state {
+  BOOST_HANA_DEFINE_STRUCT(node_state, (members, membership), (converge::gcounter, hits));
+  bool operator==(const node_state&) const = default;
+};
+
 }  // namespace
+
+TEST_CASE("members: a field of a composed state joins and encodes like any type") {
+  node_state x, y;
+  const node_state dx = converge::update(
+      x, &node_state::membership, [](members& m) { return m.announce(record(1, 11, member_status::up, 0)); });
+  const node_state dy = converge::update(y, &node_state::hits,
+                                         [](converge::gcounter& g) { return g.increment(replica_id{2}, 5); });
+  const node_state both = converge::join(converge::join(x, dy), converge::join(y, dx));
+  CHECK(both.membership.status(1) == member_status::up);
+  CHECK(both.hits.value() == 5);
+  CHECK(converge::decode<node_state>(converge::encode(both)) == both);
+  CHECK(converge::encoded_size(dx) < 24);
+}
 
 TEST_CASE("members: lattice laws, delta law and convergence") { test::check_laws(members_op, "members"); }
 
