@@ -37,7 +37,9 @@ struct node_options {
   std::chrono::milliseconds heartbeat_interval{500};
   /// Replicator settings; `gossip_interval` is taken from above, a zero
   /// `session` is replaced by a random nonce, and `report_applied` is the
-  /// node's to set (on while someone subscribes).
+  /// node's to set (on while someone subscribes). A zero
+  /// `min_state_transfer_interval` becomes max(1 s, 4 gossip intervals): at
+  /// most one state transfer per peer per second, whatever the peer sends.
   replicator_options replication{};
   /// CURVE encryption, authentication and allow-list (off when empty).
   std::optional<curve_options> curve;

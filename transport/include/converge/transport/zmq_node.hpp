@@ -282,6 +282,11 @@ class zmq_node {
     replicator_options r = o.replication;
     r.gossip_interval = static_cast<std::uint64_t>(std::max<std::int64_t>(1, o.gossip_interval.count()));
     r.report_applied = false;  // on while someone subscribes
+    // A node faces peers it cannot trust to pace themselves: one state
+    // transfer per peer per second at most, whatever they send (see
+    // "Amplification" in replicator.hpp).
+    if (r.min_state_transfer_interval == 0)
+      r.min_state_transfer_interval = std::max<std::uint64_t>(1000, 4 * r.gossip_interval);
     if (r.session == 0) {
       std::random_device rd;
       r.session = (std::uint64_t{rd()} << 32) ^ rd();
