@@ -2,7 +2,7 @@
 """A hostile peer against a real converge-node, over a hand-made ZMTP 3.0
 NULL connection (no pyzmq needed).
 
-usage: hostile_test.py PATH/TO/converge-node amplification
+usage: hostile_test.py PATH/TO/converge-node amplification|memory
 
 amplification: acks carrying fresh sessions, deltas announcing fresh
 sessions, acks naming huge `to` or parts never sent, and garbage. Before
@@ -16,6 +16,7 @@ state transfer at all beyond the one the peer was owed on arrival.
 import os
 import random
 import select
+import subprocess
 import socket
 import struct
 import sys
@@ -245,7 +246,27 @@ def amplification():
     check(n.quit() == 0, "clean exit")
 
 
-SCENARIOS = {"amplification": amplification}
+def memory():
+    """Not a test: floods a node with what libzmq buffers before the node can
+    see it (see "Memory" in zmq_node.hpp) and prints the node's RSS."""
+    client = os.path.join(os.path.dirname(BIN), "..", "tests", "transport", "converge-hostile-client")
+    check(os.path.exists(client), f"no {client}: build the target converge-hostile-client")
+    for extra in (["frames", "--frames", "1000", "--frame-bytes", str(1 << 20), "--seconds", "5"],
+                  ["half", "--connections", "10000", "--frames", "1", "--frame-bytes", "4096"],
+                  ["half", "--connections", "100", "--frames", "2", "--frame-bytes", str(1 << 20)]):
+        (port,) = free_ports(1)  # a fresh node each time: freed memory stays in the allocator
+        n = Node(BIN, 1, f"tcp://127.0.0.1:{port}", workdir=WORK)
+        time.sleep(0.3)
+        args = [extra[0], f"tcp://127.0.0.1:{port}", "--pid", str(n.proc.pid)] + extra[1:]
+        r = subprocess.run([client] + args, capture_output=True, text=True, timeout=120)
+        peak = max((int(line.split('"node_rss_kib":')[1].split(",")[0]) for line in r.stdout.splitlines()
+                    if "node_rss_kib" in line), default=0)
+        log(f"{' '.join(extra)}: node peak RSS {peak} KiB; last report {r.stdout.strip().splitlines()[-1:]}")
+        check(n.cmd("help").startswith("commands:"), "the node still answers")
+        n.kill_hard()
+
+
+SCENARIOS = {"amplification": amplification, "memory": memory}
 
 if __name__ == "__main__":
     if len(sys.argv) != 3 or sys.argv[2] not in SCENARIOS:

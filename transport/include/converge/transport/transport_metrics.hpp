@@ -28,6 +28,7 @@ struct transport_metrics {
     (std::uint64_t, bytes_in),
     (std::uint64_t, bytes_out),
     (std::uint64_t, dropped_malformed),   ///< bad envelope or frame count
+    (std::uint64_t, dropped_too_many_frames),  ///< multipart messages of more frames than a node ever sends
     (std::uint64_t, dropped_oversized),   ///< payload over max_message_bytes
     (std::uint64_t, dropped_spoofed),     ///< sender id not the one bound to the CURVE key
     (std::uint64_t, dropped_peer_limit),  ///< from a new peer beyond max_peers

@@ -39,6 +39,37 @@
 /// a bounded queue of changes for subscribers. Malformed, oversized and
 /// spoofed messages are dropped, counted and logged (rate-limited).
 ///
+/// # Memory
+/// What this node holds for its peers is bounded by its options: at most
+/// `receive_budget` (4096) messages are taken per `process()`, each of at
+/// most 4 frames (more are dropped as they are read and counted in
+/// `dropped_too_many_frames`), a data frame of at most `max_message_bytes`;
+/// the replicator's own bounds are in replicator.hpp ("Limits").
+///
+/// What libzmq 4.3 holds before the node sees a message is NOT bounded by
+/// any option, and this is the limit of this transport today (measured with
+/// `converge-hostile-client`, tests/transport/hostile_client.cpp):
+/// ZMQ_MAXMSGSIZE bounds one frame, and ZMQ_RCVHWM counts whole messages
+/// (`pipe_t::write` counts a message only at its last frame), so a
+/// connection can queue `receive_hwm` complete messages of any number of
+/// frames, plus one unfinished message of any number of frames, each frame
+/// ≤ `max_message_bytes + 64`. libzmq reads the whole multipart message
+/// into the session's pipe before the ROUTER may deliver it, and frees an
+/// unfinished one only when the connection closes. So per connection:
+/// `(receive_hwm + 1) × F × (max_message_bytes + 64)` for a peer sending
+/// `F`-frame messages, with `F` chosen by the peer; per node, that times
+/// the connections, plus libzmq's buffers per connection (about 20 KB), for
+/// as many connections as the peer opens. Measured (`meson test
+/// --benchmark 'hostile memory'`, a fresh 6.7 MB node each time): 1000-frame
+/// messages of 1 MiB, 0.4 to 1 GB (sampled once a second); 10,000
+/// connections each holding a half-finished message of one 4 KiB frame,
+/// 200 MB; 100 connections each holding two 1 MiB frames, 215 MB. With
+/// CURVE, only allow-listed keys complete the
+/// handshake, so only an insider can do this; without CURVE, anyone who
+/// reaches the port. A bound needs the node to read the byte stream itself
+/// (a relay in front of the ROUTER that parses ZMTP framing and counts each
+/// connection's bytes not yet consumed): see issue 17.
+///
 /// # Parts
 /// `node_options.hpp`, `transport_metrics.hpp`, `peer_status.hpp`,
 /// `state_change.hpp` (the public types); in `detail/`: `listener.hpp` (the
@@ -348,7 +379,12 @@ class zmq_node {
   // Checks an envelope and its payload; the envelope when acceptable.
   std::optional<transport::detail::envelope> check_(const std::vector<zmq::message_t>& frames,
                                                     std::size_t first, bool overflow, std::string_view from) {
-    if (overflow || frames.size() <= first) {
+    if (overflow) {
+      drop_(&transport_metrics::dropped_too_many_frames,
+            "a message of more than " + std::to_string(frames.size()) + " frames from " + std::string(from));
+      return std::nullopt;
+    }
+    if (frames.size() <= first) {
       drop_(&transport_metrics::dropped_malformed,
             "a message with a bad frame count from " + std::string(from));
       return std::nullopt;
