@@ -207,14 +207,13 @@ TEST_CASE("amplification: 100 acks with fresh sessions earn nothing; 100 such de
   std::uint64_t wholes = 0;
   tick(r, 1, s, wholes);
   wholes = 0;
-  std::uint64_t in = 0, out = 0;
+  std::uint64_t out = 0;
   for (std::uint64_t i = 0; i < 100; ++i) {
     const auto m = write_envelope({.kind = message_kind::ack,
                                    .state_transfer = true,
                                    .session = 1000 + i,
                                    .acked_session = s.session,
                                    .to = s.last_to});
-    in += m.size();
     r.receive(hostile, m);
     out += tick(r, 2 + i, s, wholes);
   }
