@@ -95,9 +95,16 @@ class Peer:
         self.last_to = 0
         self.whole_frames = 0  # data frames carrying (part of) a state transfer
         self.small_payload = None
+        self.ready = False
         self._send(b"\xff" + b"\x00" * 8 + b"\x7f" + b"\x03\x00" + b"NULL" + b"\x00" * 16 + b"\x00" + b"\x00" * 31)
         ready = b"\x05READY" + b"\x0bSocket-Type" + struct.pack(">I", 6) + b"DEALER"
         self._send(frame(ready, command=True))
+        # libzmq fails the handshake of a peer that sends messages before the
+        # node's greeting and READY arrived.
+        deadline = time.monotonic() + 5
+        while not self.ready:
+            check(time.monotonic() < deadline, "no READY from the node")
+            self.pump(0.05)
 
     def _send(self, data):
         self.s.sendall(data)
@@ -144,6 +151,8 @@ class Peer:
                 return
             body, self.buf = self.buf[head:head + size], self.buf[head + size:]
             if flags & 4:
+                if body.startswith(b"\x05READY"):
+                    self.ready = True
                 if body.startswith(b"\x04PING"):  # ZMTP heartbeat: answer, or the node hangs up
                     self._send(frame(b"\x04PONG" + body[7:], command=True))
                 continue  # a command (READY, PING)
