@@ -2,7 +2,7 @@
 """A hostile peer against a real converge-node, over a hand-made ZMTP 3.0
 NULL connection (no pyzmq needed).
 
-usage: hostile_test.py PATH/TO/converge-node amplification|memory
+usage: hostile_test.py PATH/TO/converge-node amplification|guard|memory
 
 amplification: acks carrying fresh sessions, deltas announcing fresh
 sessions, acks naming huge `to` or parts never sent, and garbage. Before
@@ -262,7 +262,8 @@ def memory():
     check(os.path.exists(client), f"no {client}: build the target converge-hostile-client")
     for extra in (["frames", "--frames", "1000", "--frame-bytes", str(1 << 20), "--seconds", "5"],
                   ["half", "--connections", "10000", "--frames", "1", "--frame-bytes", "4096"],
-                  ["half", "--connections", "100", "--frames", "2", "--frame-bytes", str(1 << 20)]):
+                  ["half", "--connections", "100", "--frames", "2", "--frame-bytes", str(1 << 20)],
+                  ["half", "--connections", "1000", "--frames", "1", "--frame-bytes", str(1 << 20)]):
         (port,) = free_ports(1)  # a fresh node each time: freed memory stays in the allocator
         n = Node(BIN, 1, f"tcp://127.0.0.1:{port}", workdir=WORK)
         time.sleep(0.3)
@@ -275,7 +276,37 @@ def memory():
         n.kill_hard()
 
 
-SCENARIOS = {"amplification": amplification, "memory": memory}
+def guard():
+    """The inbound guard bounds what a connection can make the node hold:
+    a flood of 1000-frame messages of 1 MiB each gets its connection closed
+    at the third frame, and the node's RSS stays within one connection's
+    bound ((receive_hwm + 1) x message + buffers, about 18 MB; before the
+    guard, the same flood took the node to 1 GB); connections beyond 256
+    are refused."""
+    client = os.path.join(os.path.dirname(BIN), "..", "tests", "transport", "converge-hostile-client")
+    check(os.path.exists(client), f"no {client}: build the target converge-hostile-client")
+    (port,) = free_ports(1)
+    n = Node(BIN, 1, f"tcp://127.0.0.1:{port}", workdir=WORK)
+    time.sleep(0.3)
+    base = int(open(f"/proc/{n.proc.pid}/status").read().split("VmRSS:")[1].split()[0])
+    r = subprocess.run([client, "frames", f"tcp://127.0.0.1:{port}", "--pid", str(n.proc.pid), "--frames", "1000",
+                        "--frame-bytes", str(1 << 20), "--seconds", "4"], capture_output=True, text=True, timeout=60)
+    peak = max((int(line.split('"node_rss_kib":')[1].split(",")[0]) for line in r.stdout.splitlines()
+                if "node_rss_kib" in line), default=0)
+    t = n.stats()["transport"]
+    log(f"1000-frame messages of 1 MiB: node RSS {base} KiB before, peak {peak} KiB; guard closed {t['guard_closed']}")
+    check(t["guard_closed"] >= 1, f"the guard closed nothing: {t}")
+    check(peak - base < 40 * 1024, f"the node grew by {peak - base} KiB")
+    r = subprocess.run([client, "half", f"tcp://127.0.0.1:{port}", "--pid", str(n.proc.pid), "--connections", "300",
+                        "--frames", "1", "--frame-bytes", "4096"], capture_output=True, text=True, timeout=60)
+    t = n.stats()["transport"]
+    log(f"300 half-finished messages: {r.stdout.strip().splitlines()[-1:]}; refused {t['guard_connections_refused']}")
+    check(t["guard_connections_refused"] >= 40, f"connections beyond 256 were not refused: {t}")
+    check(n.cmd("help").startswith("commands:"), "the node still answers")
+    check(n.quit() == 0, "clean exit")
+
+
+SCENARIOS = {"amplification": amplification, "memory": memory, "guard": guard}
 
 if __name__ == "__main__":
     if len(sys.argv) != 3 or sys.argv[2] not in SCENARIOS:

@@ -37,7 +37,9 @@ struct transport_metrics {
     (std::uint64_t, send_no_route),       ///< not sent: no connection to the peer
     (std::uint64_t, auth_denied),         ///< ZAP refusals
     (std::uint64_t, handshake_failures),  ///< ZMTP handshake failures (garbage, bad keys)
-    (std::uint64_t, disconnects)          ///< inbound connections closed (incl. oversized messages)
+    (std::uint64_t, disconnects),         ///< inbound connections closed (incl. oversized messages)
+    (std::uint64_t, guard_connections_refused),  ///< inbound tcp connections beyond the guard's max_connections
+    (std::uint64_t, guard_closed)         ///< inbound tcp connections the guard closed (frames, sizes, protocol)
   );
   // clang-format on
   // clang-format on
