@@ -289,11 +289,19 @@ class inbound_guard {
         const std::uint64_t tag = evs[static_cast<std::size_t>(i)].data.u64;
         if (tag == tag_wake) continue;
         if (tag == tag_listen) {
-          for (const int l : listeners_) accept_(l);
+          try {
+            for (const int l : listeners_) accept_(l);
+          } catch (const std::exception&) {  // epoll_ctl refused: that connection is dropped
+          }
           continue;
         }
         const auto it = conns_.find(tag >> 2);
-        if (it != conns_.end()) service_(tag >> 2, *it->second, (tag & 3) == 3);
+        if (it == conns_.end()) continue;
+        try {
+          service_(tag >> 2, *it->second, (tag & 3) == 3);
+        } catch (const std::exception&) {  // epoll_ctl refused (out of memory): drop this connection
+          close_(tag >> 2);
+        }
       }
     }
   }
@@ -327,9 +335,15 @@ class inbound_guard {
       auto c = std::make_unique<conn>(lim_);
       c->outer = fd;
       c->inner = in;
-      watch_(fd, EPOLLIN, (id << 2) | 2);
-      watch_(in, EPOLLOUT, (id << 2) | 3);
       conns_.emplace(id, std::move(c));
+      try {
+        watch_(fd, EPOLLIN, (id << 2) | 2);
+        watch_(in, EPOLLOUT, (id << 2) | 3);
+      } catch (const std::system_error&) {  // out of epoll watches: refuse this one
+        close_(id);
+        ++counters_.refused_connections;
+        continue;
+      }
       ++counters_.accepted;
     }
   }
@@ -342,16 +356,23 @@ class inbound_guard {
     conns_.erase(it);
   }
 
-  // Reads from `from` into `b` while it has room; false on end of stream or error.
+  // Drops what was sent, so that the buffer never spans more than its cap.
+  static void compact_(pipe_buf& b) {
+    if (b.head == 0) return;
+    b.data.erase(b.data.begin(), b.data.begin() + static_cast<std::ptrdiff_t>(b.head));
+    b.head = 0;
+  }
+
+  // Reads from `from` into `b` (compacted first) while it has room; false on end of stream or error.
   static bool fill_(int from, pipe_buf& b, std::size_t cap, std::size_t& got) {
     got = 0;
-    if (b.head > 0 && b.head == b.data.size()) {
-      b.data.clear();
-      b.head = 0;
-    }
+    compact_(b);
     while (b.size() < cap) {
       const std::size_t old = b.data.size();
       const std::size_t want = std::min<std::size_t>(cap - b.size(), 64 * 1024);
+      // Grow by doubling, but never past `cap` (a plain resize could double past it).
+      if (b.data.capacity() < old + want)
+        b.data.reserve(std::min(cap, std::max(old + want, 2 * b.data.capacity())));
       b.data.resize(old + want);
       const ssize_t r = ::recv(from, b.data.data() + old, want, 0);
       if (r <= 0) {
@@ -387,7 +408,8 @@ class inbound_guard {
     }
     // outer -> inner, metered; inner -> outer, as is.
     std::size_t got = 0;
-    const std::size_t before = c.in.data.size();
+    compact_(c.in);
+    const std::size_t before = c.in.data.size();  // where the bytes read now start
     bool alive = fill_(c.outer, c.in, lim_.buffer_bytes, got);
     if (got > 0) {
       std::size_t accepted = 0;
