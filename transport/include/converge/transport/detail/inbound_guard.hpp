@@ -27,6 +27,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <ctime>
+#include <dirent.h>
 #include <fcntl.h>
 #include <functional>
 #include <map>
@@ -41,6 +43,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <system_error>
 #include <thread>
@@ -153,8 +156,12 @@ class inbound_guard {
   using log_fn = std::function<void(std::string_view)>;
 
   /// A fresh private directory for the ROUTER's ipc endpoint; returns the
-  /// socket path in it. Throws `std::system_error`.
+  /// socket path in it. First removes what nodes of this user killed before
+  /// they could clean up left behind (a directory older than a minute whose
+  /// socket nothing listens on). Throws
+  /// `std::system_error`.
   [[nodiscard]] static std::string private_socket_path() {
+    remove_stale_();
     std::string dir = "/tmp/converge-guard-XXXXXX";
     if (::mkdtemp(dir.data()) == nullptr) fail_("mkdtemp");
     return dir + "/router";
@@ -245,6 +252,35 @@ class inbound_guard {
     }
     if (v > 65535) return std::nullopt;
     return parsed{host, static_cast<std::uint16_t>(v)};
+  }
+
+  static void remove_stale_() {
+    DIR* d = ::opendir("/tmp");
+    if (d == nullptr) return;
+    while (const dirent* e = ::readdir(d)) {
+      const std::string name = e->d_name;
+      if (!name.starts_with("converge-guard-")) continue;
+      const std::string dir = "/tmp/" + name, path = dir + "/router";
+      struct stat st {};
+      if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::getuid()) continue;
+      // A node that just made its directory may not be listening yet: leave young ones.
+      if (st.st_mtime > ::time(nullptr) - 60) continue;
+      const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (fd < 0) break;
+      sockaddr_un a{};
+      a.sun_family = AF_UNIX;
+      if (path.size() < sizeof a.sun_path) {
+        std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
+        const bool live = ::connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0;
+        const int err = errno;
+        if (!live && (err == ECONNREFUSED || err == ENOENT)) {
+          ::unlink(path.c_str());
+          ::rmdir(dir.c_str());
+        }
+      }
+      ::close(fd);
+    }
+    ::closedir(d);
   }
 
   [[noreturn]] static void fail_(const char* what) {
