@@ -4,6 +4,7 @@
 
 #include <exception>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -94,13 +95,20 @@ std::string peers_json(const node& n) {
   return out;
 }
 
+/// The answer to a mutation that succeeded: `ok`, or `ok (no change)` when its
+/// delta is bottom (nothing new to record or gossip: `rm` of an element this
+/// node never saw, `inc 0`, ...), so a script can tell the two apart.
+std::string answer_for(const demo_state& delta) {
+  return converge::is_bottom(delta) ? "ok (no change)" : "ok";
+}
+
 /// Runs a stock mutation that only succeeds within this node's rights
 /// (`spend` returns nullopt otherwise) and answers `ok` or why not.
 template <class Spend>
 std::string spend_rights(node& n, std::uint64_t need, Spend&& spend) {
   std::uint64_t have = 0;
   bool done = false;
-  n.mutate([&](demo_state& s) {
+  const demo_state delta = n.mutate([&](demo_state& s) {
     return converge::update(s, &demo_state::stock, [&](converge::bounded_counter& b) {
       have = b.rights(n.replica());
       auto d = spend(b);
@@ -112,7 +120,7 @@ std::string spend_rights(node& n, std::uint64_t need, Spend&& spend) {
     return "error: not enough local stock rights (have " + std::to_string(have) + ", need " +
            std::to_string(need) + ")";
   }
-  return "ok";
+  return answer_for(delta);
 }
 
 std::string execute(node& n, std::string_view line, bool& quit) {
@@ -124,54 +132,48 @@ std::string execute(node& n, std::string_view line, bool& quit) {
     if (cmd == "inc" || cmd == "dec") {
       const std::uint64_t k = number_arg(rest, "N", 1);
       no_more(rest);
-      n.mutate([&](demo_state& s) {
+      return answer_for(n.mutate([&](demo_state& s) {
         return converge::update(s, &demo_state::counter, [&](auto& c) {
           return cmd == "inc" ? c.increment(me, k) : c.decrement(me, k);
         });
-      });
-      return "ok";
+      }));
     }
     if (cmd == "add") {
       const std::string elem = text_arg(rest, "ELEM");
-      n.mutate([&](demo_state& s) {
+      return answer_for(n.mutate([&](demo_state& s) {
         return converge::update(s, &demo_state::set, [&](auto& x) { return x.insert(me, elem); });
-      });
-      return "ok";
+      }));
     }
     if (cmd == "rm") {
       const std::string elem = text_arg(rest, "ELEM");
-      n.mutate([&](demo_state& s) {
+      return answer_for(n.mutate([&](demo_state& s) {
         return converge::update(s, &demo_state::set, [&](auto& x) { return x.erase(elem); });
-      });
-      return "ok";
+      }));
     }
     if (cmd == "put") {
       const std::string key(next_word(rest));
       if (key.empty()) throw command_error{"missing KEY"};
       const std::string value = text_arg(rest, "VALUE");
-      n.mutate([&](demo_state& s) {
+      return answer_for(n.mutate([&](demo_state& s) {
         return converge::update(s, &demo_state::map, [&](auto& m) {
           return m.update(key, [&](auto& reg) { return reg.assign(me, value); });
         });
-      });
-      return "ok";
+      }));
     }
     if (cmd == "del") {
       const std::string key(next_word(rest));
       if (key.empty()) throw command_error{"missing KEY"};
       no_more(rest);
-      n.mutate([&](demo_state& s) {
+      return answer_for(n.mutate([&](demo_state& s) {
         return converge::update(s, &demo_state::map, [&](auto& m) { return m.erase(key); });
-      });
-      return "ok";
+      }));
     }
     if (cmd == "stock-add") {
       const std::uint64_t k = number_arg(rest, "N");
       no_more(rest);
-      n.mutate([&](demo_state& s) {
+      return answer_for(n.mutate([&](demo_state& s) {
         return converge::update(s, &demo_state::stock, [&](auto& b) { return b.increment(me, k); });
-      });
-      return "ok";
+      }));
     }
     if (cmd == "sell") {
       const std::uint64_t k = number_arg(rest, "N");
@@ -205,8 +207,8 @@ std::string execute(node& n, std::string_view line, bool& quit) {
     }
     if (cmd == "help") {
       return "commands: inc [N] | dec [N] | add ELEM | rm ELEM | put KEY VALUE | del KEY | stock-add N | "
-             "sell N | "
-             "grant REPLICA N | rights | state | stats | peers | help | quit";
+             "sell N | grant REPLICA N | rights | state | stats | peers | help | quit; a mutation answers "
+             "'ok', 'ok (no change)' when it changed nothing, or 'error: ...' (and changes nothing)";
     }
     if (cmd == "quit") {
       no_more(rest);
@@ -217,6 +219,9 @@ std::string execute(node& n, std::string_view line, bool& quit) {
     return "error: unknown command '" + std::string(cmd) + "' (try 'help')";
   } catch (const command_error& e) {
     return "error: " + e.what;
+  } catch (const std::overflow_error& e) {
+    // The types refuse arithmetic that would wrap or saturate, before changing anything.
+    return std::string("error: would overflow, nothing changed (") + e.what() + ")";
   } catch (const std::exception& e) {
     return std::string("error: ") + e.what();
   }

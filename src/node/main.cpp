@@ -85,13 +85,22 @@ void pump(converge_node::node& node, std::chrono::steady_clock::time_point until
 // peers. A delta waits for its peer's gossip slot and then for the ack, so
 // this runs the event loop until every peer acknowledged everything, no
 // peer is reachable, or a few gossip intervals (1 to 10 s) have passed.
-void drain(converge_node::node& node, const converge_node::options& o) {
+// The replicator learns of a peer only once it hears from it, so until the
+// node has had time to hear its peers (three heartbeats since it started)
+// a peer not heard yet keeps it waiting: input that ends at once, as
+// `printf 'add z' | converge-node --peer ...` does, must still be gossiped.
+void drain(converge_node::node& node, const converge_node::options& o,
+           std::chrono::steady_clock::time_point started) {
   const auto limit =
       std::clamp<std::chrono::milliseconds>(5 * o.gossip, std::chrono::seconds(1), std::chrono::seconds(10));
+  const auto first_contact = started + std::min<std::chrono::milliseconds>(3 * o.heartbeat, limit);
   auto settled = [&] {
-    if (node.quiescent()) return true;
     const auto peers = node.peers();
-    return std::none_of(peers.begin(), peers.end(), [](const auto& p) { return p.reachable; });
+    const auto reachable = [](const auto& p) { return p.reachable; };
+    if (std::chrono::steady_clock::now() < first_contact &&
+        !std::all_of(peers.begin(), peers.end(), reachable))
+      return false;
+    return node.quiescent() || std::none_of(peers.begin(), peers.end(), reachable);
   };
   if (settled()) return;
   if (!o.quiet)
@@ -163,6 +172,7 @@ int run(const converge_node::options& o) {
   std::unique_ptr<converge::storage::lmdb_journal> journal;
   const std::unique_ptr<converge_node::node> holder = open_node(o, no, journal);
   converge_node::node& node = *holder;
+  const auto started = std::chrono::steady_clock::now();
   install_signals();
   if (!o.quiet) {
     std::cerr << "converge-node " << o.id << ": replica " << node.replica().value();
@@ -227,7 +237,7 @@ int run(const converge_node::options& o) {
       // Quit, end of input, or nobody reads the answers: every write on
       // disk (--sync periodic too), then gossiped.
       flush_to_disk();
-      drain(node, o);
+      drain(node, o, started);
       return 0;
     }
   }

@@ -20,7 +20,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster import free_ports, mesh  # noqa: E402
+from cluster import check, free_ports, mesh  # noqa: E402
 
 
 def main():
@@ -32,7 +32,7 @@ def main():
     a = ap.parse_args()
     nodes = mesh(os.path.abspath(a.binary), [1, 2, 3], free_ports(3), gossip_ms=a.gossip_ms, heartbeat_ms=200,
                  extra=["--quiet"])
-    nodes[0].ok("inc 0")
+    check(nodes[0].cmd("inc 0") == "ok (no change)", "the first command")
     for n in nodes:  # wait until the mesh is up
         deadline = time.monotonic() + 10
         while not all(p["reachable"] for p in n.peers()) and time.monotonic() < deadline:

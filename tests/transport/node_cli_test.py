@@ -6,7 +6,10 @@ usage: node_cli_test.py PATH/TO/converge-node
 Bad arguments: exactly one line on stderr, nothing on stdout, exit status 2.
 Good ones start a node. The stdin line limit is exact (65536 bytes, the
 newline not counted), and a last line without a newline still runs and its
-write still reaches a peer.
+write still reaches a peer, even when the input ends before the node has
+heard from that peer. Counter arithmetic that would overflow answers
+`error: ...` and changes nothing; a mutation that changes nothing answers
+`ok (no change)`.
 """
 
 import os
@@ -223,9 +226,69 @@ def last_line_without_newline():
     check(b.quit() == 0, "quit")
 
 
+def input_ending_before_peers_are_heard():
+    # The whole input is written and closed at once: the node reaches the end
+    # of its input before its first heartbeat to the peer was answered.
+    pa, pb = free_ports(2)
+    ea, eb = f"tcp://127.0.0.1:{pa}", f"tcp://127.0.0.1:{pb}"
+    b = Node(BIN, 2, eb, [ea], workdir=WORK)
+    a = Node(BIN, 1, ea, [eb], workdir=WORK)
+    a.proc.stdin.write(b"inc 3\nadd z")
+    a.proc.stdin.close()
+    check(a.read_line() == "ok", "inc 3")
+    check(a.read_line() == "ok", "'add z' without a newline")
+    check(a.proc.wait(15) == 0, "exit 0 at the end of input")
+    deadline = time.monotonic() + 5
+    while True:
+        st = b.state()
+        if "z" in st["set"] and st["counter"] == 3:
+            break
+        check(time.monotonic() < deadline, f"the peer never got the writes of input that ended at once: {st}")
+        time.sleep(0.05)
+    check(b.quit() == 0, "quit")
+
+
+def overflow_and_no_change():
+    (port,) = free_ports(1)
+    n = Node(BIN, 1, f"tcp://127.0.0.1:{port}", workdir=WORK)
+    imax, umax = (1 << 63) - 1, (1 << 64) - 1
+
+    def refused(line, what):
+        reply = n.cmd(line)
+        check(reply.startswith("error: ") and "overflow" in reply, f"{what}: '{line}' answered {reply!r}")
+
+    check(n.cmd(f"inc {imax}") == "ok", "inc INT64_MAX")
+    refused("inc 1", "the counter at INT64_MAX")
+    refused(f"inc {umax}", "the counter at INT64_MAX")
+    check(n.state()["counter"] == imax, "an overflowing inc changed nothing")
+    check(n.cmd(f"dec {imax}") == "ok", "dec back to 0")
+    check(n.cmd(f"dec {imax}") == "ok", "dec to -INT64_MAX")
+    check(n.cmd("dec 1") == "ok", "dec to INT64_MIN")
+    refused("dec 1", "the counter at INT64_MIN")
+    check(n.state()["counter"] == -imax - 1, f"an overflowing dec changed nothing: {n.state()['counter']}")
+    check(n.cmd(f"stock-add {umax}") == "ok", "stock-add UINT64_MAX")
+    refused("stock-add 1", "the stock at UINT64_MAX")
+    st = n.state()
+    check(st["stock"] == umax and n.cmd("rights") == str(umax), f"an overflowing stock-add changed nothing: {st}")
+    reply = n.cmd(f"sell {umax}")
+    check(reply == "ok", f"sell everything: {reply!r}")
+    reply = n.cmd("sell 1")
+    check(reply.startswith("error: not enough"), f"sell past the rights: {reply!r}")
+    check(n.state()["stock"] == 0, "a refused sell changed nothing")
+    # Mutations that change nothing say so.
+    for line in ["rm never-seen", "del no-such-key", "inc 0", "dec 0", "stock-add 0", "sell 0"]:
+        reply = n.cmd(line)
+        check(reply == "ok (no change)", f"'{line}' answered {reply!r}, expected 'ok (no change)'")
+    check(n.cmd("add x") == "ok" and n.cmd("rm x") == "ok", "add and rm of a present element: ok")
+    check(n.cmd("rm x") == "ok (no change)", "rm of an element already removed")
+    check("ok (no change)" in n.cmd("help"), "help documents 'ok (no change)'")
+    check(n.quit() == 0, "quit")
+
+
 def main():
     refused_arguments()
-    for section in (help_and_keygen, accepted_arguments, exact_line_limit, last_line_without_newline):
+    for section in (help_and_keygen, accepted_arguments, exact_line_limit, last_line_without_newline,
+                    input_ending_before_peers_are_heard, overflow_and_no_change):
         try:
             section()
         except Failure as e:

@@ -257,9 +257,10 @@ def args_test():
                  "sell", "grant 2", "grant 2 5", "frob", "", "stock-add 1.5", "sell 1"]:
         reply = n.cmd(line)
         check(reply.startswith("error: "), f"'{line}' answered '{reply}'")
-    n.ok("inc 18446744073709551615")
+    check(n.cmd("inc 18446744073709551615").startswith("error: "), "past the int64 counter: refused")
+    n.ok("inc 9223372036854775807")
     check(n.cmd("inc 1").startswith("error: "), "overflow refused")
-    check(n.state()["counter"] != 0, "node still works")
+    check(n.state()["counter"] == 9223372036854775807, "the refused inc changed nothing; the node still works")
     # EOF on stdin: a clean exit.
     n.proc.stdin.close()
     check(n.proc.wait(5) == 0, "exit 0 on EOF")

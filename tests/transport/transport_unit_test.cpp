@@ -9,6 +9,7 @@
 #include "converge/replication/memory_journal.hpp"
 #include "converge/transport/curve.hpp"
 #include "converge/transport/detail/envelope.hpp"
+#include "converge/transport/detail/inbound_guard.hpp"
 #include "converge/transport/detail/unique_fd.hpp"
 #include "converge/transport/zmq_node.hpp"
 
@@ -393,4 +394,85 @@ TEST_CASE("a durable node answers a write once it is synced, restarts with its i
   // b kept what it knew a holds: the new session resumed, no state transfer to a.
   CHECK(b.replication_stats().peers.at(1).session_resumes == 1);
   CHECK(a.replication_stats().total.state_transfers_received == 0);
+namespace {
+
+using meter = converge::transport::detail::zmtp_meter;
+
+std::vector<unsigned char> greeting(const char* mechanism = "NULL") {
+  std::vector<unsigned char> g(64, 0);
+  g[0] = 0xff;
+  g[9] = 0x7f;
+  g[10] = 3;
+  for (std::size_t i = 0; mechanism[i] != '\0'; ++i) g[12 + i] = static_cast<unsigned char>(mechanism[i]);
+  return g;
+}
+
+void put_frame(std::vector<unsigned char>& out, unsigned char flags, std::size_t size) {
+  if (size > 255) {
+    out.push_back(flags | 2);
+    for (int i = 7; i >= 0; --i) out.push_back(static_cast<unsigned char>((size >> (8 * i)) & 0xff));
+  } else {
+    out.push_back(flags);
+    out.push_back(static_cast<unsigned char>(size));
+  }
+  out.insert(out.end(), size, 'x');
+}
+
+/// Feeds `bytes` in pieces of `step` bytes; the first verdict that is not ok.
+meter::verdict feed_in_steps(meter& m, const std::vector<unsigned char>& bytes, std::size_t step) {
+  for (std::size_t i = 0; i < bytes.size(); i += step) {
+    std::size_t accepted = 0;
+    const auto v = m.feed(bytes.data() + i, std::min(step, bytes.size() - i), accepted);
+    if (v != meter::verdict::ok) return v;
+  }
+  return meter::verdict::ok;
+}
+
+}  // namespace
+
+TEST_CASE("inbound guard: the ZMTP meter passes the node's own traffic and stops what libzmq would hoard") {
+  converge::transport::detail::guard_limits lim;
+  lim.max_frames = 2;
+  lim.max_frame_bytes = 1000;
+  lim.max_message_bytes = 1020;
+  for (const std::size_t step : {std::size_t{1}, std::size_t{7}, std::size_t{100000}}) {
+    CAPTURE(step);
+    auto ok = greeting();
+    put_frame(ok, 0x04, 28);  // READY
+    for (int k = 0; k < 50; ++k) {
+      put_frame(ok, 0x01, 20);   // envelope, more
+      put_frame(ok, 0x00, 900);  // payload (long form never needed here)
+      put_frame(ok, 0x00, 20);   // a hello alone
+      put_frame(ok, 0x04, 7);    // PING
+    }
+    meter m1(lim);
+    CHECK(feed_in_steps(m1, ok, step) == meter::verdict::ok);
+
+    auto three = ok;
+    put_frame(three, 0x01, 20);
+    put_frame(three, 0x01, 10);
+    put_frame(three, 0x00, 10);  // a third frame: libzmq would buffer any number of them
+    meter m2(lim);
+    CHECK(feed_in_steps(m2, three, step) == meter::verdict::too_many_frames);
+
+    auto big = ok;
+    put_frame(big, 0x00, 1001);  // one frame over max_frame_bytes, in the 8-byte size form
+    meter m3(lim);
+    CHECK(feed_in_steps(m3, big, step) == meter::verdict::too_large);
+
+    auto total = ok;
+    put_frame(total, 0x01, 1000);
+    put_frame(total, 0x00, 21);  // together over max_message_bytes
+    meter m4(lim);
+    CHECK(feed_in_steps(m4, total, step) == meter::verdict::too_large);
+
+    auto curve = greeting("CURVE");
+    meter m5(lim);
+    CHECK(feed_in_steps(m5, curve, step) == meter::verdict::protocol);
+
+    auto bad_command = ok;
+    put_frame(bad_command, 0x05, 7);  // a command with MORE
+    meter m6(lim);
+    CHECK(feed_in_steps(m6, bad_command, step) == meter::verdict::protocol);
+  }
 }

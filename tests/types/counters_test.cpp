@@ -118,16 +118,39 @@ TEST_CASE("pncounter: increments and decrements from several replicas") {
   CHECK(x.value() == -3);
 }
 
-TEST_CASE("pncounter: value saturates to the int64 range; each side refuses to overflow") {
+TEST_CASE("pncounter: a local mutator that would leave the int64 range throws and changes nothing") {
+  constexpr std::uint64_t max = std::numeric_limits<std::int64_t>::max();
   converge::pncounter p;
-  p.increment(a, u64max);
+  p.increment(a, max);
   CHECK(p.value() == std::numeric_limits<std::int64_t>::max());
-  CHECK_THROWS_AS(p.increment(b), std::overflow_error);
-  p.decrement(a, u64max);
-  CHECK(p.value() == 0);
+  const converge::pncounter before = p;
+  CHECK_THROWS_AS(p.increment(a), std::overflow_error);  // the node's `inc 9223372036854775807`, `inc 1`
+  CHECK_THROWS_AS(p.increment(b, u64max), std::overflow_error);
+  CHECK(p == before);
+  CHECK(p.increment(a, 0).empty());  // nothing to add: allowed at the bound
+  p.decrement(b, 1);
+  p.increment(a, 1);  // back at the bound, exactly
+  CHECK(p.value() == std::numeric_limits<std::int64_t>::max());
   converge::pncounter n;
-  n.decrement(a, u64max);
+  n.decrement(a, max + 1);
   CHECK(n.value() == std::numeric_limits<std::int64_t>::min());
+  const converge::pncounter low = n;
+  CHECK_THROWS_AS(n.decrement(b), std::overflow_error);
+  CHECK(n == low);
+  n.increment(b, 5);
+  CHECK(n.value() == std::numeric_limits<std::int64_t>::min() + 5);
+}
+
+TEST_CASE("pncounter: concurrent mutators past the range saturate, and only a move back is allowed") {
+  constexpr std::uint64_t max = std::numeric_limits<std::int64_t>::max();
+  converge::pncounter x, y;
+  x.increment(a, max);
+  y.increment(b, max);
+  x.join(y);  // P = 2^64 - 2: each replica stayed in range, their sum did not
+  CHECK(x.value() == std::numeric_limits<std::int64_t>::max());
+  CHECK_THROWS_AS(x.increment(a), std::overflow_error);
+  x.decrement(a, 1);  // towards the range: allowed
+  CHECK(x.decrements().count(a) == 1);
   converge::pncounter edge;
   edge.decrement(a, std::uint64_t{1} << 63);
   CHECK(edge.value() == std::numeric_limits<std::int64_t>::min());

@@ -69,7 +69,8 @@ struct peer_metrics {
       (std::uint64_t, malformed_dropped),         ///< messages refused: bad envelope, bad payload, too large
       (std::uint64_t, stale_dropped),             ///< messages of a retired session, acks of another session
       (std::uint64_t, session_resets),            ///< times the peer was seen with a new session
-      (std::uint64_t, session_resumes)  ///< new sessions that resumed an old one (no state transfer needed)
+      (std::uint64_t, session_resumes),  ///< new sessions that resumed an old one (no state transfer needed)
+      (std::uint64_t, state_transfers_deferred)  ///< state transfers held back by min_state_transfer_interval
   );
   // clang-format on
   peer_metrics() noexcept { replication::detail::zero_counters(*this); }

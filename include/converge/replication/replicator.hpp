@@ -118,6 +118,30 @@
 /// content. A replica whose journal is lost starts fresh, under a new
 /// identity (see "Restarts and identity").
 ///
+/// # Amplification
+/// A hostile peer (an allow-listed insider, or anyone when CURVE is off) can
+/// send anything; what it makes this replicator send back stays small:
+/// - Malformed, stale, or unknown-session messages get no answer at all, and
+///   do not reset the retransmission back-off (only a delta that decodes or
+///   an accepted ack proves the link works).
+/// - Only a delta that decodes, or an ack echoing this replicator's own
+///   session (proof that the sender receives its messages), can announce a
+///   peer's new session; an ack of another session changes nothing.
+/// - A received delta earns at most one ack message, and an ack is at most
+///   4× the delta that called for it (a delta is ≥ 4 bytes; the ack repeats
+///   its session, `to` and `part`, and adds this replicator's session, ≤ 10
+///   bytes, and one byte).
+/// - State transfers to a peer — first sends and retransmissions, whole or
+///   in parts — are spaced by `min_state_transfer_interval` (`transfer_pacer.hpp`),
+///   whatever the peer sends; one held back is counted once in
+///   `state_transfers_deferred`.
+/// So over any time `T`, with no local writes, the bytes sent to one peer
+/// are at most `4 × bytes received from it + (1 + T / min_state_transfer_interval)
+/// × W`, where `W` is one state transfer (all its parts). A strict `4 ×` with
+/// no time term is impossible without refusing state to a replica that
+/// restarted without its data (it legitimately sends a few bytes and needs
+/// the whole state).
+///
 /// # Events
 /// With `report_applied` on, every delta that changed the state — a local
 /// `mutate`, or the novel part of a received payload — is queued as an
@@ -151,6 +175,7 @@
 #include "converge/replication/journal.hpp"
 #include "converge/replication/metrics.hpp"
 #include "converge/replication/peer_timing.hpp"
+#include "converge/replication/transfer_pacer.hpp"
 #include "converge/wire/encode.hpp"
 
 #include <algorithm>
@@ -193,6 +218,11 @@ struct replicator_options {
   /// (2 + 1/divisor while a compaction commits, with both snapshots on disk).
   std::size_t min_compaction_bytes = std::size_t{1} << 20;
   std::size_t compaction_divisor = 4;
+  /// State transfers to one peer (first sends and retransmissions) are at
+  /// least this far apart, whatever it sends (see "Amplification"); 0: the
+  /// base retransmission timeout, `min_timeout_intervals × gossip_interval`,
+  /// which never delays an honest retransmission.
+  std::uint64_t min_state_transfer_interval = 0;
 };
 
 /// One message to send.
@@ -291,7 +321,6 @@ class replicator {
       return;
     }
     peer_state& p = it->second;
-    p.timing.heard();  // the link carries messages again: retransmit at the base timeout
     add(p, &peer_metrics::messages_in);
     add(p, &peer_metrics::bytes_in, bytes.size());
     try {
@@ -307,10 +336,18 @@ class replicator {
       if (e->kind == replication::message_kind::delta) {
         // Decode before anything changes, so a bad payload leaves no trace.
         State d = converge::decode<State>(e->payload, opt_.limits);
+        p.timing.heard();  // the link carries messages again: retransmit at the base timeout
         observe_session(from, p, e->session, e->resumed);
         apply_received(from, p, std::move(d), e->state_transfer, e->payload);
         queue_ack(from, *e);
+      } else if (e->acked_session != opt_.session) {
+        // Not an ack of this life: it proves nothing, so it changes nothing,
+        // not even the peer's session (which would cost a state transfer).
+        add(p, &peer_metrics::stale_dropped);
       } else {
+        // An ack echoing this life's session comes from whoever received its
+        // messages: it may announce the peer's new life (a restarted peer
+        // whose own announcement was overtaken by an old life's message).
         observe_session(from, p, e->session, e->resumed);
         handle_ack(p, *e);
       }
@@ -346,13 +383,14 @@ class replicator {
       if (idle > p.timing.timeout(t)) p.timing.stalled();
       p.timing.sample(now_);
       if (!needs_send(p)) continue;
-      const std::uint64_t due = send_due(p);
+      const std::uint64_t due = paced_due(p);
       if (due > now_) {
+        if (send_due(p) <= now_ && p.pacer.hold()) add(p, &peer_metrics::state_transfers_deferred);
         next = std::min(next, due);
         continue;
       }
       send_to(out, id, p);
-      if (needs_send(p)) next = std::min(next, std::max(send_due(p), now_ + 1));
+      if (needs_send(p)) next = std::min(next, std::max(paced_due(p), now_ + 1));
     }
     if (opt_.journal != nullptr) {
       // Acknowledgements are journaled as they change (synced with the next
@@ -495,6 +533,7 @@ class replicator {
     std::optional<flight> multi;  // a multi-part interval in flight
     replication::peer_timing timing;
     replication::heard_filter<State> heard;  // BP
+    replication::transfer_pacer pacer;       // spaces state transfers (kept across sessions)
     peer_metrics m;
   };
 
@@ -555,6 +594,22 @@ class replicator {
   [[nodiscard]] std::uint64_t send_due(const peer_state& p) const noexcept {
     if (!p.ever_sent) return 0;
     return p.last_send + (awaiting_ack(p) ? p.timing.timeout(timing()) : opt_.gossip_interval);
+  }
+
+  /// True when the next send to `p` is (part of) a state transfer.
+  [[nodiscard]] bool next_is_whole(const peer_state& p) const noexcept {
+    return p.multi ? p.multi->whole : !p.acked || *p.acked < buffer_.begin();
+  }
+
+  [[nodiscard]] std::uint64_t state_transfer_interval() const noexcept {
+    if (opt_.min_state_transfer_interval != 0) return opt_.min_state_transfer_interval;
+    return std::max<std::uint64_t>(opt_.min_timeout_intervals, 1) * opt_.gossip_interval;
+  }
+
+  /// `send_due`, held back by the pacer when the send is a state transfer.
+  [[nodiscard]] std::uint64_t paced_due(const peer_state& p) const noexcept {
+    const std::uint64_t due = send_due(p);
+    return next_is_whole(p) ? std::max(due, p.pacer.earliest(state_transfer_interval())) : due;
   }
 
   void emit(tick_result& out, peer_id to, std::vector<std::byte> bytes, bool delta) {
@@ -702,6 +757,7 @@ class replicator {
       add(p, &peer_metrics::stale_dropped);
       return;
     }
+    p.timing.heard();  // an ack of this session: the link carries messages again
     if (e.multipart) {
       if (!p.multi || p.multi->to != e.to || p.multi->whole != e.state_transfer ||
           e.part >= p.multi->parts.size()) {
@@ -841,6 +897,7 @@ class replicator {
     }
     p.ever_sent = true;
     p.last_send = now_;
+    if (p.multi->whole) p.pacer.sent(now_);
     p.timing.sent(p.multi->to, now_);  // the same parts again: their acks are ambiguous now
     p.timing.expired();
   }
@@ -891,6 +948,7 @@ class replicator {
     p.ever_sent = true;
     p.last_send = now_;
     p.last_to = c;
+    if (whole) p.pacer.sent(now_);
     replication::envelope e{.kind = replication::message_kind::delta,
                             .state_transfer = whole,
                             .resumed = resumed_,

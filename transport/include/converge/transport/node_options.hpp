@@ -9,6 +9,7 @@
 #include <zmq.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <iostream>
@@ -18,6 +19,16 @@
 #include <vector>
 
 namespace converge {
+
+/// The relay that bounds what an inbound tcp connection can make the node
+/// hold (detail/inbound_guard.hpp; "Memory" in zmq_node.hpp). It runs only
+/// without CURVE, on tcp binds with a numeric IPv4 host, `*` or `localhost`.
+struct inbound_guard_options {
+  bool enabled = true;
+  std::size_t max_connections = 256;      ///< inbound tcp connections open at once; more are closed
+  int receive_hwm = 16;                   ///< the ROUTER's receive high-water mark (whole messages)
+  std::size_t buffer_bytes = 256 * 1024;  ///< the relay's buffer, per direction per connection
+};
 
 /// How a `zmq_node` runs. Only `id` and `bind` are required.
 struct node_options {
@@ -37,10 +48,12 @@ struct node_options {
   std::chrono::milliseconds heartbeat_interval{500};
   /// Replicator settings; `gossip_interval` is taken from above, a zero
   /// `session` is replaced by a random nonce, and `report_applied` is the
-  /// node's to set (on while someone subscribes). Durability: set
-  /// `replication.journal` (for example a `storage::lmdb_journal`, or all of
-  /// it at once with `storage::open_data_dir`), and `recovered` to what it
-  /// held when the node restarts.
+  /// node's to set (on while someone subscribes). A zero
+  /// `min_state_transfer_interval` becomes max(1 s, 4 gossip intervals): at
+  /// most one state transfer per peer per second, whatever the peer sends.
+  /// Durability: set `replication.journal` (for example a
+  /// `storage::lmdb_journal`) and `recovered` to what it held when the node
+  /// restarts.
   replicator_options replication{};
   /// What the journal held at start (`replication::read_journal`): the node
   /// restarts from it, with its identity (`replica` is then ignored);
@@ -48,6 +61,8 @@ struct node_options {
   std::optional<replication::recovered_journal> recovered;
   /// CURVE encryption, authentication and allow-list (off when empty).
   std::optional<curve_options> curve;
+  /// Bounds on inbound tcp connections without CURVE (see the struct).
+  inbound_guard_options inbound_guard{};
   int send_hwm = 1000;                    ///< messages queued per connection before sends are dropped
   int receive_hwm = 1000;                 ///< messages queued per connection before the peer is throttled
   std::chrono::milliseconds linger{200};  ///< how long close waits for unsent messages

@@ -28,6 +28,7 @@ struct transport_metrics {
     (std::uint64_t, bytes_in),
     (std::uint64_t, bytes_out),
     (std::uint64_t, dropped_malformed),   ///< bad envelope or frame count
+    (std::uint64_t, dropped_too_many_frames),  ///< multipart messages of more frames than a node ever sends
     (std::uint64_t, dropped_oversized),   ///< payload over max_message_bytes
     (std::uint64_t, dropped_spoofed),     ///< sender id not the one bound to the CURVE key
     (std::uint64_t, dropped_peer_limit),  ///< from a new peer beyond max_peers
@@ -36,7 +37,9 @@ struct transport_metrics {
     (std::uint64_t, send_no_route),       ///< not sent: no connection to the peer
     (std::uint64_t, auth_denied),         ///< ZAP refusals
     (std::uint64_t, handshake_failures),  ///< ZMTP handshake failures (garbage, bad keys)
-    (std::uint64_t, disconnects)          ///< inbound connections closed (incl. oversized messages)
+    (std::uint64_t, disconnects),         ///< inbound connections closed (incl. oversized messages)
+    (std::uint64_t, guard_connections_refused),  ///< inbound tcp connections beyond the guard's max_connections
+    (std::uint64_t, guard_closed)         ///< inbound tcp connections the guard closed (frames, sizes, protocol)
   );
   // clang-format on
   // clang-format on
