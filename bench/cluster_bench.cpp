@@ -4,7 +4,7 @@
 //
 //   converge-bench-cluster [--updates N] [--batch B] [--gossip-ms MS]
 //                          [--rate R] [--seconds S] [--lag-gossip-ms MS]
-//                          [--data-dir DIR] [--json]
+//                          [--data-dir DIR] [--no-inbound-guard] [--json]
 //
 // Throughput: each node's producer inserts N/3 new elements, B per `mutate`
 // (the batch is one delta group); the clock runs until every node holds all
@@ -22,6 +22,9 @@
 // over an LMDB journal in DIR/nK (emptied first), syncing before every
 // tick's messages leave, and the two figures are reported side by side
 // ("durable_ratio" = durable / in-memory, in the same process and run).
+// --no-inbound-guard turns off the relay that bounds what a hostile tcp
+// peer can make a node hold (node_options::inbound_guard, on by default
+// without CURVE), to measure what it costs.
 
 #include <converge/or_set.hpp>
 #include <converge/storage/lmdb_journal.hpp>
@@ -66,6 +69,8 @@ int free_port() {
 using journals = std::vector<std::unique_ptr<converge::storage::lmdb_journal>>;
 
 /// Three nodes; over journals in `data_dir`/n1..n3 (emptied first) unless it is empty.
+bool inbound_guard = true;  // --no-inbound-guard
+
 std::vector<std::unique_ptr<node>> make_cluster(int gossip_ms, const std::string& data_dir = {},
                                                 journals* disks = nullptr) {
   std::vector<std::string> ep;
@@ -84,6 +89,7 @@ std::vector<std::unique_ptr<node>> make_cluster(int gossip_ms, const std::string
     o.send_hwm = 10000;
     o.receive_hwm = 10000;
     o.log = {};
+    o.inbound_guard.enabled = inbound_guard;
     if (!data_dir.empty()) {
       const std::filesystem::path dir = std::filesystem::path(data_dir) / ("n" + std::to_string(i + 1));
       std::filesystem::remove_all(dir);
@@ -334,6 +340,8 @@ int main(int argc, char** argv) {
       rate = std::stod(next());
     else if (a == "--seconds")
       seconds = std::stod(next());
+    else if (a == "--no-inbound-guard")
+      inbound_guard = false;
     else if (a == "--data-dir")
       data_dir = next();
     else if (a == "--json")
@@ -342,7 +350,7 @@ int main(int argc, char** argv) {
       std::fprintf(
           stderr,
           "usage: converge-bench-cluster [--updates N] [--batch B] [--gossip-ms MS] [--rate R] [--seconds S]"
-          " [--lag-gossip-ms MS]... [--data-dir DIR] [--json]\n");
+          " [--lag-gossip-ms MS]... [--data-dir DIR] [--no-inbound-guard] [--json]\n");
       return 2;
     }
   }

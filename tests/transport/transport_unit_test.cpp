@@ -364,8 +364,10 @@ TEST_CASE("a durable node answers a write once it is synced, restarts with its i
   using set = converge::or_set<int>;
   zmq::context_t ctx;
   converge::replication::memory_journal journal;
-  auto durable_options = [&] {
-    auto o = unit_options(ctx, 1, {"inproc://dur-a"}, {"inproc://dur-b"});
+  // The restarted node binds a new name: closing a socket frees its inproc
+  // name asynchronously. It reaches b over its own link.
+  auto durable_options = [&](const char* bind) {
+    auto o = unit_options(ctx, 1, {bind}, {"inproc://dur-b"});
     o.replication.journal = &journal;
     o.recovered = converge::replication::read_journal(journal.load());
     return o;
@@ -373,7 +375,7 @@ TEST_CASE("a durable node answers a write once it is synced, restarts with its i
   converge::zmq_node<set> b(unit_options(ctx, 2, {"inproc://dur-b"}, {"inproc://dur-a"}));
   converge::replica_id first_identity;
   {
-    converge::zmq_node<set> a(durable_options());
+    converge::zmq_node<set> a(durable_options("inproc://dur-a"));
     first_identity = a.replica();
     a.mutate([&](set& s) { return s.insert(a.replica(), 7); });
     const std::uint64_t position = a.journal_position();
@@ -386,7 +388,7 @@ TEST_CASE("a durable node answers a write once it is synced, restarts with its i
     a.mutate([&](set& s) { return s.insert(a.replica(), 8); });  // never synced: lost with the process
     journal.crash({});
   }
-  converge::zmq_node<set> a(durable_options());
+  converge::zmq_node<set> a(durable_options("inproc://dur-a2"));
   CHECK(a.replica() == first_identity);
   CHECK(a.read([](const set& s) { return s.contains(7) && !s.contains(8); }));
   b.mutate([&](set& s) { return s.insert(b.replica(), 9); });
@@ -394,6 +396,8 @@ TEST_CASE("a durable node answers a write once it is synced, restarts with its i
   // b kept what it knew a holds: the new session resumed, no state transfer to a.
   CHECK(b.replication_stats().peers.at(1).session_resumes == 1);
   CHECK(a.replication_stats().total.state_transfers_received == 0);
+}
+
 namespace {
 
 using meter = converge::transport::detail::zmtp_meter;
