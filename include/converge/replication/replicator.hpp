@@ -786,11 +786,8 @@ class replicator {
   /// `encoded` is its encoding when known, for the journal.
   void push_entry(State delta, std::optional<peer_id> origin, std::size_t bytes = 0,
                   std::span<const std::byte> encoded = {}) {
-    if (opt_.journal != nullptr) {
-      const std::size_t n = journal_delta(true, origin, delta, encoded);
-      if (bytes == 0) bytes = n;
-    }
-    if (bytes == 0) bytes = converge::encoded_size(delta);
+    const std::size_t journaled = journal_delta(true, origin, delta, encoded);  // 0 without a journal
+    if (bytes == 0) bytes = journaled != 0 ? journaled : converge::encoded_size(delta);
     metrics_.buffer_evictions += buffer_.push(std::move(delta), bytes, origin);
     collect();
     metrics_.max_buffer_bytes = std::max(metrics_.max_buffer_bytes, buffer_.bytes());
