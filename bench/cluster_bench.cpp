@@ -4,7 +4,7 @@
 //
 //   converge-bench-cluster [--updates N] [--batch B] [--gossip-ms MS]
 //                          [--rate R] [--seconds S] [--lag-gossip-ms MS]
-//                          [--data-dir DIR] [--no-inbound-guard] [--json]
+//                          [--data-dir DIR] [--signing] [--no-inbound-guard] [--json]
 //
 // Throughput: each node's producer inserts N/3 new elements, B per `mutate`
 // (the batch is one delta group); the clock runs until every node holds all
@@ -22,11 +22,20 @@
 // over an LMDB journal in DIR/nK (emptied first), syncing before every
 // tick's messages leave, and the two figures are reported side by side
 // ("durable_ratio" = durable / in-memory, in the same process and run).
+// Signing (--signing): the throughput run is repeated with every node
+// signing its counter entries with Ed25519 and verifying its peers'
+// (replicator_options::signer), reported side by side ("signing_ratio").
+// Each batch also counts its items in the node's own gcounter entry, so
+// every delta carries an owned entry that must be signed and verified.
+//
 // --no-inbound-guard turns off the relay that bounds what a hostile tcp
 // peer can make a node hold (node_options::inbound_guard, on by default
 // without CURVE), to measure what it costs.
 
+#include <boost/hana/define_struct.hpp>
+#include <converge/gcounter.hpp>
 #include <converge/or_set.hpp>
+#include <converge/signing/ed25519.hpp>
 #include <converge/storage/lmdb_journal.hpp>
 #include <converge/transport/zmq_node.hpp>
 
@@ -37,6 +46,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <map>
 #include <mutex>
 #include <netinet/in.h>
 #include <string>
@@ -48,7 +58,12 @@
 
 namespace {
 
-using state = converge::or_set<std::uint64_t>;
+// What a shop replicates: the items, and how many it sold (each node counts
+// its own in a gcounter: the entries that origin signing covers).
+struct state {
+  BOOST_HANA_DEFINE_STRUCT(state, (converge::or_set<std::uint64_t>, items), (converge::gcounter, sold));
+  bool operator==(const state&) const = default;
+};
 using node = converge::zmq_node<state>;
 using steady = std::chrono::steady_clock;
 
@@ -68,18 +83,34 @@ int free_port() {
 
 using journals = std::vector<std::unique_ptr<converge::storage::lmdb_journal>>;
 
-/// Three nodes; over journals in `data_dir`/n1..n3 (emptied first) unless it is empty.
 bool inbound_guard = true;  // --no-inbound-guard
 
+/// Ed25519 signers for nodes 1..3, each knowing every public key.
+struct keyring {
+  std::vector<converge::signing::ed25519_signer> signers;
+  keyring() {
+    std::vector<converge::signing::signing_key_pair> pairs;
+    std::map<std::uint64_t, converge::signing::public_key> publics;
+    for (std::uint64_t i = 1; i <= 3; ++i) {
+      pairs.push_back(converge::signing::generate_signing_key_pair());
+      publics[i] = pairs.back().public_part;
+    }
+    for (const auto& p : pairs) signers.emplace_back(p, publics);
+  }
+};
+
+/// Three nodes; over journals in `data_dir`/n1..n3 (emptied first) unless it
+/// is empty; signing their counter entries with `keys` unless it is null.
 std::vector<std::unique_ptr<node>> make_cluster(int gossip_ms, const std::string& data_dir = {},
-                                                journals* disks = nullptr) {
+                                                journals* disks = nullptr, const keyring* keys = nullptr) {
   std::vector<std::string> ep;
   for (int i = 0; i < 3; ++i) ep.push_back("tcp://127.0.0.1:" + std::to_string(free_port()));
   std::vector<std::unique_ptr<node>> nodes;
   for (int i = 0; i < 3; ++i) {
     converge::node_options o;
     o.id = static_cast<std::uint64_t>(i + 1);
-    o.replica = converge::replica_id{static_cast<std::uint64_t>(i + 1)};
+    o.replica = converge::replica_id::with_incarnation(static_cast<std::uint64_t>(i + 1), 1);
+    if (keys != nullptr) o.replication.signer = &keys->signers[static_cast<std::size_t>(i)];
     o.bind = {ep[i]};
     for (int j = 0; j < 3; ++j) {
       if (j != i) o.peers.push_back(ep[j]);
@@ -138,9 +169,9 @@ struct throughput_result {
 };
 
 throughput_result throughput(std::uint64_t updates, std::uint64_t batch, int gossip_ms,
-                             const std::string& data_dir = {}) {
+                             const std::string& data_dir = {}, const keyring* keys = nullptr) {
   journals disks;  // outlive the nodes
-  auto nodes = make_cluster(gossip_ms, data_dir, &disks);
+  auto nodes = make_cluster(gossip_ms, data_dir, &disks, keys);
   for (auto& n : nodes) n->start();
   if (!wait_mesh(nodes)) std::fprintf(stderr, "cluster: mesh not up after 10 s\n");
   const std::uint64_t per = updates / 3;
@@ -157,7 +188,8 @@ throughput_result throughput(std::uint64_t updates, std::uint64_t batch, int gos
         const std::uint64_t k = std::min(batch, per - done);
         n.mutate([&](state& s) {
           state group;
-          for (std::uint64_t j = 0; j < k; ++j) group.join(s.insert(me, i + 3 * (done + j)));
+          for (std::uint64_t j = 0; j < k; ++j) group.items.join(s.items.insert(me, i + 3 * (done + j)));
+          group.sold = s.sold.increment(me, k);
           return group;
         });
         done += k;
@@ -171,7 +203,9 @@ throughput_result throughput(std::uint64_t updates, std::uint64_t batch, int gos
   while (steady::now() < deadline) {
     bool all = true;
     for (int i = 0; i < 3; ++i) {
-      if (!done[i]) done[i] = nodes[i]->read([](const state& s) { return s.size(); }) == r.updates;
+      if (!done[i])
+        done[i] = nodes[i]->read([](const state& s) { return s.items.size() == s.sold.value(); }) &&
+                  nodes[i]->read([](const state& s) { return s.items.size(); }) == r.updates;
       all = all && done[i];
     }
     if (all) {
@@ -225,7 +259,7 @@ lag_result lag(double rate, double seconds, int gossip_ms) {
       if (c.local) return;
       const std::int64_t t = now_ns();
       const std::lock_guard lock(m);
-      c.delta.for_each([&](std::uint64_t e) {
+      c.delta.items.for_each([&](std::uint64_t e) {
         if (e < issued.size() && !seen[idx][e]) {
           seen[idx][e] = 1;
           lags.push_back(static_cast<double>(t - issued[e].load()) / 1e6);
@@ -249,7 +283,7 @@ lag_result lag(double rate, double seconds, int gossip_ms) {
         std::this_thread::sleep_until(due);
         const std::uint64_t e = i + 3 * k;
         issued[e].store(now_ns());
-        n.mutate([&](state& s) { return s.insert(me, e); });
+        n.mutate([&](state& s) { return state{s.items.insert(me, e), {}}; });
       }
     });
   }
@@ -279,11 +313,11 @@ lag_result lag(double rate, double seconds, int gossip_ms) {
   return r;
 }
 
-/// Prints one throughput figure, in memory or durable.
+/// Prints one throughput figure, in memory or durable, signed or not.
 void print_throughput(const throughput_result& t, std::uint64_t batch, int gossip_ms, bool durable,
-                      bool json) {
+                      bool json, bool signing = false) {
   std::printf(
-      json ? "{\"measure\":\"throughput\",\"durable\":%s,\"nodes\":3,\"updates\":%llu,\"batch\":%llu,"
+      json ? "{\"measure\":\"throughput\",\"signing\":%s,\"durable\":%s,\"nodes\":3,\"updates\":%llu,\"batch\":%llu,"
              "\"gossip_ms\":%d,"
              "\"converged\":%s,\"local_seconds\":%.3f,\"converged_seconds\":%.3f,\"applied_per_node_per_"
              "second\":%.0f,"
@@ -292,7 +326,7 @@ void print_throughput(const throughput_result& t, std::uint64_t batch, int gossi
              "\"retransmissions\":%llu,\"state_transfers\":%llu,\"redundant_dropped\":%llu,\"buffer_"
              "evictions\":%llu,"
              "\"max_buffer_bytes\":%llu}\n"
-           : "throughput%s: %llu updates, batch %llu, gossip %d ms, converged %s: local %.3f s, all nodes "
+           : "throughput%s%s: %llu updates, batch %llu, gossip %d ms, converged %s: local %.3f s, all nodes "
              "%.3f "
              "s, "
              "%.0f applied updates/s per node; %.3f CPU s (%.3f CPU us per applied update), %llu messages, "
@@ -300,6 +334,7 @@ void print_throughput(const throughput_result& t, std::uint64_t batch, int gossi
              "%u hardware threads; %llu retransmissions, %llu state transfers, %llu redundant payloads "
              "dropped, "
              "%llu buffer evictions, largest buffer %llu bytes\n",
+      signing ? (json ? "true" : " (signed)") : (json ? "false" : ""),
       durable ? (json ? "true" : " (durable)") : (json ? "false" : ""),
       static_cast<unsigned long long>(t.updates), static_cast<unsigned long long>(batch), gossip_ms,
       t.converged ? "true" : "false", t.local_seconds, t.converged_seconds, t.per_node_per_second,
@@ -319,6 +354,7 @@ int main(int argc, char** argv) {
   double rate = 10'000, seconds = 5;
   bool json = false;
   std::string data_dir;
+  bool signing = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -344,13 +380,15 @@ int main(int argc, char** argv) {
       inbound_guard = false;
     else if (a == "--data-dir")
       data_dir = next();
+    else if (a == "--signing")
+      signing = true;
     else if (a == "--json")
       json = true;
     else {
       std::fprintf(
           stderr,
           "usage: converge-bench-cluster [--updates N] [--batch B] [--gossip-ms MS] [--rate R] [--seconds S]"
-          " [--lag-gossip-ms MS]... [--data-dir DIR] [--no-inbound-guard] [--json]\n");
+          " [--lag-gossip-ms MS]... [--data-dir DIR] [--signing] [--no-inbound-guard] [--json]\n");
       return 2;
     }
   }
@@ -363,6 +401,15 @@ int main(int argc, char** argv) {
     const double ratio = d.per_node_per_second / t.per_node_per_second;
     std::printf(
         json ? "{\"measure\":\"durable_ratio\",\"ratio\":%.3f}\n" : "durable / in-memory throughput: %.3f\n",
+        ratio);
+  }
+  if (signing) {
+    const keyring keys;
+    const throughput_result g = throughput(updates, batch, gossip_ms, {}, &keys);
+    print_throughput(g, batch, gossip_ms, false, json, true);
+    const double ratio = g.per_node_per_second / t.per_node_per_second;
+    std::printf(
+        json ? "{\"measure\":\"signing_ratio\",\"ratio\":%.3f}\n" : "signed / unsigned throughput: %.3f\n",
         ratio);
   }
   std::fflush(stdout);

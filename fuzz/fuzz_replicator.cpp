@@ -211,8 +211,14 @@ class cluster_run {
         if (env->acked_session == receiver.session()) forgery.acked_session = forged + 1;
         bytes = converge::replication::write_envelope(forgery);
       } else {
+        // The payload as the receiver reads it: after the signature block, if flagged.
+        std::optional<std::span<const std::byte>> body = env->payload;
+        if (env->signed_entries) {
+          const auto block = converge::replication::signature_block::read(env->payload);
+          body = block ? std::optional(block->rest) : std::nullopt;
+        }
         try {
-          payload = converge::decode<T>(env->payload, opt_.limits);
+          if (body) payload = converge::decode<T>(*body, opt_.limits);
         } catch (const converge::decode_error&) {
         }
         if (payload && spec<T>::causal && !converge::is_bottom(*payload)) return;  // a forged dot

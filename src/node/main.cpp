@@ -1,6 +1,7 @@
 // converge-node: a gossip node holding a demo state, driven by commands on
 // stdin (one per line, one answer line each). See `converge-node --help`.
 
+#include "converge/signing/ed25519.hpp"
 #include "converge/storage/lmdb_journal.hpp"
 #include "converge/transport/curve.hpp"
 #include "converge/transport/zmq_node.hpp"
@@ -15,7 +16,9 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <memory>
+#include <optional>
 #include <poll.h>
 #include <string>
 #include <string_view>
@@ -169,6 +172,24 @@ int run(const converge_node::options& o) {
     c.allow = converge::load_curve_allow_list(o.curve_allow);
     no.curve = std::move(c);
   }
+  // Origin signing: this node's key signs its entries; the allow-list's
+  // sign= keys verify its peers' (and its own key, its own relayed back).
+  std::optional<converge::signing::ed25519_signer> signer;
+  if (!o.signing_key.empty()) {
+    const auto own = converge::signing::load_signing_key_pair(o.signing_key);
+    std::map<std::uint64_t, converge::signing::public_key> keys;
+    for (const auto& p : no.curve->allow) {
+      if (p.signing_key.empty()) continue;
+      if (!keys.emplace(p.id, *converge::signing::parse_public_key(p.signing_key)).second)
+        throw converge::curve_error(o.curve_allow + ": two sign= keys for node " + std::to_string(p.id));
+    }
+    if (const auto it = keys.find(o.id); it != keys.end() && it->second != own.public_part)
+      throw converge::curve_error(o.curve_allow + ": the sign= key of node " + std::to_string(o.id) +
+                                  " is not the public key in " + o.signing_key);
+    keys[o.id] = own.public_part;
+    signer.emplace(own, std::move(keys));
+    no.replication.signer = &*signer;
+  }
   std::unique_ptr<converge::storage::lmdb_journal> journal;
   const std::unique_ptr<converge_node::node> holder = open_node(o, no, journal);
   converge_node::node& node = *holder;
@@ -179,7 +200,8 @@ int run(const converge_node::options& o) {
     if (journal) std::cerr << (no.recovered ? ", restarted from " : ", new in ") << o.data_dir;
     std::cerr << ", bound";
     for (const auto& e : node.endpoints()) std::cerr << ' ' << e;
-    std::cerr << ", " << o.peers.size() << " peer endpoint(s)" << (no.curve ? ", CURVE on" : "") << '\n';
+    std::cerr << ", " << o.peers.size() << " peer endpoint(s)" << (no.curve ? ", CURVE on" : "")
+              << (signer ? ", signing on" : "") << '\n';
   }
 
   converge_node::line_reader lines(max_line);
@@ -258,6 +280,15 @@ int main(int argc, char** argv) {
     std::cout << o.help_text;
     return 0;
   }
+  if (o.signing_keygen) {
+    try {
+      std::cout << converge::signing::key_pair_text(converge::signing::generate_signing_key_pair());
+      return 0;
+    } catch (const std::exception& e) {
+      report(e.what());
+      return 1;
+    }
+  }
   if (o.keygen) {
     try {
       const auto kp = converge::generate_curve_key_pair();
@@ -271,6 +302,9 @@ int main(int argc, char** argv) {
   try {
     return run(o);
   } catch (const converge::curve_error& e) {
+    report(e.what());
+    return 2;
+  } catch (const converge::signing::signing_error& e) {
     report(e.what());
     return 2;
   } catch (const converge::replication::journal_error& e) {

@@ -143,7 +143,13 @@ options parse_options(const std::vector<std::string_view>& args) {
       ->type_name("FILE");
   app->add_option_function<std::string>(
          "--curve-allow", file(o.curve_allow, "--curve-allow"),
-         "allowed peers, one per line: PUBLIC-KEY ID [ENDPOINT] (the key of that --peer)")
+         "allowed peers, one per line: PUBLIC-KEY ID [ENDPOINT] [sign=KEY] (ENDPOINT: the --peer with that key;"
+         " KEY: its Ed25519 signing key)")
+      ->type_name("FILE");
+  app->add_option_function<std::string>(
+         "--signing-key", file(o.signing_key, "--signing-key"),
+         "own Ed25519 key pair (from 'signing-keygen'): sign this node's counter entries and believe a peer's"
+         " only under its sign= key (needs CURVE)")
       ->type_name("FILE");
   converge_cli::add_number(
       *app, "--max-message-bytes", 1024, std::uint64_t{1} << 30,
@@ -173,17 +179,21 @@ options parse_options(const std::vector<std::string_view>& args) {
       *app, "--fresh", o.fresh, "with --data-dir: set an unreadable directory aside and start a new replica");
   CLI::App* keygen =
       app->add_subcommand("keygen", "print a new CURVE key pair (public, then secret) and exit");
+  CLI::App* signing_keygen = app->add_subcommand(
+      "signing-keygen", "print a new Ed25519 signing key pair (public, then secret; hex) and exit");
 
   if (converge_cli::parse(*app, args)) {
     o.help = true;
     o.help_text = app->help();
     return o;
   }
-  if (keygen->parsed()) {
+  for (CLI::App* sub : {keygen, signing_keygen}) {
+    if (!sub->parsed()) continue;
     for (const CLI::Option* opt : app->get_options()) {
-      if (opt->count() > 0) throw usage_error("keygen takes no options (" + opt->get_name() + " given)");
+      if (opt->count() > 0)
+        throw usage_error(sub->get_name() + " takes no options (" + opt->get_name() + " given)");
     }
-    o.keygen = true;
+    (sub == keygen ? o.keygen : o.signing_keygen) = true;
     return o;
   }
   if (!have_id) throw usage_error("--id is required");
@@ -198,6 +208,9 @@ options parse_options(const std::vector<std::string_view>& args) {
   unique(o.peers, "--peer");
   if (o.curve_key.empty() != o.curve_allow.empty()) {
     throw usage_error("--curve-key and --curve-allow go together");
+  }
+  if (!o.signing_key.empty() && o.curve_key.empty()) {
+    throw usage_error("--signing-key needs --curve-key and --curve-allow (the allow-list holds the peers' sign= keys)");
   }
   if (data_dir->count() == 0) {
     if (sync->count() > 0) throw usage_error("--sync needs --data-dir");

@@ -18,6 +18,7 @@ struct options {
   bool help = false;
   std::string help_text;  ///< what `--help` prints (set with `help`)
   bool keygen = false;
+  bool signing_keygen = false;  ///< `signing-keygen`: print an Ed25519 key pair and exit
   std::uint64_t id = 0;
   std::vector<std::string> bind;
   std::vector<std::string> peers;
@@ -25,6 +26,9 @@ struct options {
   std::chrono::milliseconds heartbeat{500};
   std::string curve_key;
   std::string curve_allow;
+  /// --signing-key: own Ed25519 key pair file; origin signing on (needs CURVE,
+  /// whose allow-list gives the peers' signing keys).
+  std::string signing_key;
   std::size_t max_message_bytes = std::size_t{1} << 20;
   bool daemon = false;
   bool quiet = false;

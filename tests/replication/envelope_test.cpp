@@ -104,7 +104,10 @@ TEST_CASE("envelope: a resumed session is one bit of byte 0, on deltas and acks"
 TEST_CASE("envelope: malformed headers are refused") {
   CHECK_FALSE(read_envelope({}, max_parts));
   CHECK_FALSE(read_envelope(bytes({0x21, 1, 1, 0xaa}), max_parts));  // no version, only the resumed bit
-  CHECK_FALSE(read_envelope(bytes({0x51, 1, 1, 0xaa}), max_parts));  // another version
+  CHECK_FALSE(read_envelope(bytes({0x91, 1, 1, 0xaa}), max_parts));  // another version
+  CHECK_FALSE(read_envelope(bytes({0x41, 1, 1, 0xaa}), max_parts));  // no version, only the signed bit
+  CHECK_FALSE(read_envelope(bytes({0x52, 1, 1, 1}), max_parts));     // an ack cannot carry signatures
+  CHECK(read_envelope(bytes({0x51, 1, 1, 0xaa}), max_parts)->signed_entries);
   CHECK_FALSE(read_envelope(bytes({0x10, 1, 1, 0xaa}), max_parts));  // kind 0
   CHECK_FALSE(read_envelope(bytes({0x13, 1, 1, 0xaa}), max_parts));  // kind 3
   CHECK_FALSE(read_envelope(bytes({0x11, 1, 1}), max_parts));        // a delta without payload

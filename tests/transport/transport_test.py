@@ -242,6 +242,8 @@ def args_test():
         ["--id", "1", "--bind", "tcp://127.0.0.1:1", "--curve-key", "/nonexistent"],
         ["--id", "1", "--bind", "tcp://127.0.0.1:1", "--curve-key", "/nonexistent", "--curve-allow", "/nonexistent"],
         ["keygen", "extra"],
+        ["signing-keygen", "--id", "1"],
+        ["--id", "1", "--bind", "tcp://127.0.0.1:1", "--signing-key", "/nonexistent"],  # needs CURVE
     ]
     for args in bad:
         out = subprocess.run([BIN] + args, capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL)

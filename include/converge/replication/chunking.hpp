@@ -37,12 +37,22 @@ std::vector<State> split_payload(const State& x, std::size_t n) {
   return parts;
 }
 
+/// `converge::encode` as a function object.
+struct encode_state {
+  template <class State>
+  std::vector<std::byte> operator()(const State& x) const {
+    return converge::encode(x);
+  }
+};
+
 /// The encoded parts of `x` (whose encoding is `encoded_size` bytes), each at
 /// most `budget` bytes, at most `max_parts` of them; nullopt when `x` cannot
-/// be cut that fine (an indivisible value larger than the budget).
-template <class State>
+/// be cut that fine (an indivisible value larger than the budget). `encode`
+/// makes a part's bytes (the replicator's adds the part's signatures).
+template <class State, class Encode = encode_state>
 std::optional<std::vector<std::vector<std::byte>>> cut_payload(const State& x, std::size_t encoded_size,
-                                                               std::size_t budget, std::size_t max_parts) {
+                                                               std::size_t budget, std::size_t max_parts,
+                                                               Encode encode = {}) {
   const auto pieces_for = [&](std::size_t bytes) { return bytes / std::max<std::size_t>(budget, 1) + 2; };
   std::vector<std::vector<std::byte>> pieces;
   std::vector<State> work = split_payload(x, pieces_for(encoded_size));
@@ -50,7 +60,7 @@ std::optional<std::vector<std::vector<std::byte>>> cut_payload(const State& x, s
   while (!work.empty()) {
     State part = std::move(work.back());
     work.pop_back();
-    std::vector<std::byte> bytes = converge::encode(part);
+    std::vector<std::byte> bytes = encode(part);
     if (bytes.size() <= budget) {
       pieces.push_back(std::move(bytes));
     } else {

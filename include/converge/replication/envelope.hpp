@@ -10,10 +10,13 @@
 ///                    | 0x04 if the payload is a state transfer
 ///                    | 0x08 if the interval travels in several parts
 ///                    | 0x20 if the sender's session resumes an earlier one
+///                    | 0x40 if the payload starts with a signature block
 ///   delta         := byte0 varint(session) varint(to) [varint(part) varint(parts)] payload
 ///   ack           := byte0 varint(session) varint(acked_session) varint(to) [varint(part)]
 ///                    (0x04 set when it acknowledges a state transfer)
-///   payload       := converge::encode(State) — the rest of the message
+///   payload       := [signatures] converge::encode(State) — the rest of the message
+///   signatures    := the owners' signatures of the payload's owned entries
+///                    (origin_signing.hpp), when 0x40 is set
 /// @endcode
 ///
 /// `session` is the sender's session nonce; an ack echoes the session of the
@@ -46,6 +49,7 @@ struct envelope {
   bool state_transfer = false;      ///< delta: the payload is the sender's whole state; ack: acknowledges one
   bool multipart = false;           ///< the interval travels in `parts` messages (an ack names its `part`)
   bool resumed = false;             ///< the sender holds all it acknowledged in earlier sessions
+  bool signed_entries = false;      ///< delta: the payload starts with a signature block
   std::uint64_t session = 0;        ///< the sender's session
   std::uint64_t acked_session = 0;  ///< ack: the session of the replicator acknowledged
   std::uint64_t to = 0;             ///< the interval's end (the delta sender's sequence number)
@@ -62,6 +66,7 @@ inline constexpr std::uint8_t envelope_version = 0x10;
 inline constexpr std::uint8_t flag_state_transfer = 0x04;
 inline constexpr std::uint8_t flag_multipart = 0x08;
 inline constexpr std::uint8_t flag_resumed = 0x20;
+inline constexpr std::uint8_t flag_signed = 0x40;
 }  // namespace detail
 
 /// The bytes of `e`: its header, then (for a delta) its payload.
@@ -71,7 +76,8 @@ inline std::vector<std::byte> write_envelope(const envelope& e) {
   out.push_back(static_cast<std::byte>(detail::envelope_version | static_cast<std::uint8_t>(e.kind) |
                                        (e.state_transfer ? detail::flag_state_transfer : 0) |
                                        (e.multipart ? detail::flag_multipart : 0) |
-                                       (e.resumed ? detail::flag_resumed : 0)));
+                                       (e.resumed ? detail::flag_resumed : 0) |
+                                       (e.signed_entries ? detail::flag_signed : 0)));
   using wire::detail::put_varint;
   put_varint(out, e.session);
   if (e.kind == message_kind::ack) put_varint(out, e.acked_session);
@@ -90,13 +96,15 @@ inline std::vector<std::byte> write_envelope(const envelope& e) {
 inline std::optional<envelope> read_envelope(std::span<const std::byte> bytes, std::uint64_t max_parts) {
   if (bytes.empty()) return std::nullopt;
   const auto b0 = std::to_integer<std::uint8_t>(bytes[0]);
-  if ((b0 & 0xf0 & ~detail::flag_resumed) != detail::envelope_version) return std::nullopt;
+  if ((b0 & 0xf0 & ~(detail::flag_resumed | detail::flag_signed)) != detail::envelope_version)
+    return std::nullopt;
   if ((b0 & 0x03) != 1 && (b0 & 0x03) != 2) return std::nullopt;
   envelope e;
   e.kind = static_cast<message_kind>(b0 & 0x03);
   e.state_transfer = (b0 & detail::flag_state_transfer) != 0;
   e.multipart = (b0 & detail::flag_multipart) != 0;
   e.resumed = (b0 & detail::flag_resumed) != 0;
+  e.signed_entries = (b0 & detail::flag_signed) != 0;
   std::size_t pos = 1;
   wire::detail::varint_error error = wire::detail::varint_error::none;
   const auto next = [&] { return wire::detail::read_varint(bytes, pos, error); };
@@ -114,6 +122,7 @@ inline std::optional<envelope> read_envelope(std::span<const std::byte> bytes, s
     if (pos >= bytes.size()) return std::nullopt;
     e.payload = bytes.subspan(pos);
   } else {
+    if (e.signed_entries) return std::nullopt;  // only a delta carries signatures
     if (e.multipart && e.part >= max_parts) return std::nullopt;
     if (pos != bytes.size()) return std::nullopt;
   }

@@ -70,7 +70,9 @@ struct peer_metrics {
       (std::uint64_t, stale_dropped),             ///< messages of a retired session, acks of another session
       (std::uint64_t, session_resets),            ///< times the peer was seen with a new session
       (std::uint64_t, session_resumes),  ///< new sessions that resumed an old one (no state transfer needed)
-      (std::uint64_t, state_transfers_deferred)  ///< state transfers held back by min_state_transfer_interval
+      (std::uint64_t, state_transfers_deferred),  ///< state transfers held back by min_state_transfer_interval
+      (std::uint64_t, signatures_verified),  ///< entry signatures checked (signing on; each at most once)
+      (std::uint64_t, entries_rejected)      ///< owned entries dropped: no valid signature covered them
   );
   // clang-format on
   peer_metrics() noexcept { replication::detail::zero_counters(*this); }
@@ -98,7 +100,8 @@ struct replicator_metrics {
       (std::uint64_t, journal_bytes),  ///< bytes of records handed to the journal
       (std::uint64_t, syncs),          ///< journal syncs that succeeded
       (std::uint64_t, sync_failures),  ///< journal syncs that failed (the tick's messages were withheld)
-      (std::uint64_t, compactions)     ///< snapshots written to the journal (the first one included)
+      (std::uint64_t, compactions),    ///< snapshots written to the journal (the first one included)
+      (std::uint64_t, entries_signed)  ///< own entries signed (signing on; at most once each per tick)
   );
   // clang-format on
   replicator_metrics() { replication::detail::zero_counters(*this); }

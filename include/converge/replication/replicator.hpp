@@ -174,6 +174,7 @@
 #include "converge/replication/events.hpp"
 #include "converge/replication/journal.hpp"
 #include "converge/replication/metrics.hpp"
+#include "converge/replication/origin_signing.hpp"
 #include "converge/replication/peer_timing.hpp"
 #include "converge/replication/transfer_pacer.hpp"
 #include "converge/wire/encode.hpp"
@@ -223,6 +224,11 @@ struct replicator_options {
   /// base retransmission timeout, `min_timeout_intervals × gossip_interval`,
   /// which never delays an honest retransmission.
   std::uint64_t min_state_transfer_interval = 0;
+  /// Origin signing (origin_signing.hpp; not owned: it must outlive the
+  /// replicator): this replica signs its own counter entries and rights
+  /// transfers, and keeps a received one only when its owner's signature
+  /// covers it. nullptr: off, every entry is taken as it comes.
+  const entry_signer* signer = nullptr;
 };
 
 /// One message to send.
@@ -269,6 +275,7 @@ class replicator {
         r.buffer_.restart(d.seq + 1);  // numbered, not kept: no one needed it
       }
     }
+    r.note_own_entries(r.state_);
     r.restored_acks_ = journal.acks;
     r.resumed_ = true;
     r.log_bytes_ = journal.log_bytes;
@@ -285,6 +292,7 @@ class replicator {
     State delta = fn(state_);
     if (!converge::is_bottom(delta)) {
       converge::join_into(state_, delta);
+      note_own_entries(delta);
       ++metrics_.local_deltas;
       report(delta, std::nullopt);
       push_entry(delta, std::nullopt);
@@ -335,10 +343,22 @@ class replicator {
       }
       if (e->kind == replication::message_kind::delta) {
         // Decode before anything changes, so a bad payload leaves no trace.
-        State d = converge::decode<State>(e->payload, opt_.limits);
+        std::span<const std::byte> payload = e->payload;
+        std::optional<replication::signature_block::parsed> signatures;
+        if (e->signed_entries) {
+          signatures = replication::signature_block::read(payload);
+          if (!signatures) {
+            add(p, &peer_metrics::malformed_dropped);
+            return;
+          }
+          payload = signatures->rest;
+        }
+        State d = converge::decode<State>(payload, opt_.limits);
+        // Unsigned or forged entries go; the rest of the message is applied.
+        if (check_signatures(p, d, signatures ? &*signatures : nullptr) != 0) payload = {};
         p.timing.heard();  // the link carries messages again: retransmit at the base timeout
         observe_session(from, p, e->session, e->resumed);
-        apply_received(from, p, std::move(d), e->state_transfer, e->payload);
+        apply_received(from, p, std::move(d), e->state_transfer, payload);
         queue_ack(from, *e);
       } else if (e->acked_session != opt_.session) {
         // Not an ack of this life: it proves nothing, so it changes nothing,
@@ -364,6 +384,9 @@ class replicator {
     const std::uint64_t idle = std::max(now_, now) - now_;
     now_ = std::max(now_, now);
     tick_result out;
+    // Own entries are signed once per tick, at their latest value, before
+    // any message that carries them is built.
+    if (opt_.signer != nullptr) metrics_.entries_signed += signatures_.sign_pending(*opt_.signer);
     for (const auto& [to, a] : acks_) {
       if (a.whole_to != 0) emit(out, to, ack(a.session, a.whole_to - 1, true), false);
       if (a.delta_to != 0) emit(out, to, ack(a.session, a.delta_to - 1, false), false);
@@ -499,7 +522,9 @@ class replicator {
         opt_(normalized(options)),
         state_(std::move(initial)),
         buffer_(opt_.max_buffer_bytes),
-        events_(opt_.max_events) {}
+        events_(opt_.max_events) {
+    note_own_entries(state_);
+  }
 
   /// Decodes a state or delta read from a journal. The journal is this
   /// replica's own, so the element bounds scale with the record (a snapshot
@@ -560,6 +585,67 @@ class replicator {
   [[nodiscard]] replication::timing_options timing() const noexcept {
     return {opt_.gossip_interval, opt_.min_timeout_intervals};
   }
+
+  // --- origin signing (origin_signing.hpp) ----------------------------------
+
+  static constexpr bool signs_entries = replication::has_owned_entries<State>();
+
+  /// Queues this replica's entries in `x` for signing at the next tick.
+  void note_own_entries(const State& x) {
+    if constexpr (signs_entries) {
+      if (opt_.signer == nullptr) return;
+      replication::for_each_owned_entry(x, [&](const replication::owned_entry& e) {
+        if (e.owner == self_) signatures_.changed(e.key, e.value);
+      });
+    }
+  }
+
+  /// Drops from `d` every owned entry that neither a signature this
+  /// replicator holds nor a valid one in `block` covers; keeps the valid new
+  /// signatures. Returns how many entries were dropped.
+  std::size_t check_signatures(peer_state& p, State& d, const replication::signature_block::parsed* block) {
+    if constexpr (signs_entries) {
+      if (opt_.signer == nullptr) return 0;
+      const std::size_t dropped = replication::retain_owned_entries(d, [&](const replication::owned_entry& e) {
+        const replication::signed_value* held = signatures_.find(e.key);
+        if (held != nullptr && held->value >= e.value) return true;
+        if (block == nullptr) return false;
+        const auto it = block->by_key.find(e.key);
+        if (it == block->by_key.end() || it->second.value < e.value) return false;
+        add(p, &peer_metrics::signatures_verified);
+        if (!opt_.signer->verify(e.owner, replication::signed_bytes(e.key, it->second.value), it->second.signature))
+          return false;
+        signatures_.offer(e.key, it->second);
+        return true;
+      });
+      add(p, &peer_metrics::entries_rejected, dropped);
+      return dropped;
+    } else {
+      (void)p;
+      (void)d;
+      (void)block;
+      return 0;
+    }
+  }
+
+  /// A message's payload: the signatures of its owned entries (signing on),
+  /// then the encoded state.
+  [[nodiscard]] std::vector<std::byte> encode_payload(const State& x) const {
+    if constexpr (signs_entries) {
+      if (opt_.signer != nullptr) {
+        replication::signature_block block;
+        replication::for_each_owned_entry(x, [&](const replication::owned_entry& e) {
+          if (const replication::signed_value* s = signatures_.find(e.key)) block.add(e.key, *s);
+        });
+        std::vector<std::byte> out = block.finish();
+        const std::vector<std::byte> state = converge::encode(x);
+        out.insert(out.end(), state.begin(), state.end());
+        return out;
+      }
+    }
+    return converge::encode(x);
+  }
+  [[nodiscard]] bool signs_payloads() const noexcept { return signs_entries && opt_.signer != nullptr; }
 
   void add(peer_state& p, std::uint64_t peer_metrics::*field, std::uint64_t n = 1) noexcept {
     p.m.*field += n;
@@ -932,7 +1018,7 @@ class replicator {
       }
     }
     const State& payload_state = whole ? state_ : joined;
-    const std::vector<std::byte> payload = converge::encode(payload_state);
+    const std::vector<std::byte> payload = encode_payload(payload_state);
     // A resent delta interval that became a state transfer (the peer fell
     // behind the buffer meanwhile) counts as a state transfer started.
     if (whole && !(expired && p.sent_whole)) add(p, &peer_metrics::state_transfers_sent);
@@ -949,6 +1035,7 @@ class replicator {
     replication::envelope e{.kind = replication::message_kind::delta,
                             .state_transfer = whole,
                             .resumed = resumed_,
+                            .signed_entries = signs_payloads(),
                             .session = opt_.session,
                             .to = c};
     const std::size_t budget = opt_.max_message_bytes > replication::max_envelope_header
@@ -960,7 +1047,8 @@ class replicator {
       return;
     }
     // Too large: cut into parts, each under the cap.
-    auto pieces = replication::cut_payload(payload_state, payload.size(), budget, opt_.max_parts);
+    auto pieces = replication::cut_payload(payload_state, payload.size(), budget, opt_.max_parts,
+                                           [this](const State& x) { return encode_payload(x); });
     if (!pieces) {
       ++metrics_.unsendable;
       return;
@@ -991,6 +1079,7 @@ class replicator {
   State state_;
   replication::delta_buffer<State> buffer_;
   replication::event_queue<State> events_;
+  replication::signature_table signatures_;  // signing on: one per owned entry held
   std::map<peer_id, peer_state> peers_;
   std::map<peer_id, pending_ack> acks_;
   std::vector<part_ack> part_acks_;

@@ -7,12 +7,15 @@
 /// first line, the secret key on the second (40 Z85 characters each). Blank
 /// lines and lines starting with `#` are ignored.
 ///
-/// Allow-list file: one peer per line, `PUBLIC-KEY ID [ENDPOINT]`. A peer that
+/// Allow-list file: one peer per line, `PUBLIC-KEY ID [ENDPOINT] [sign=KEY]`. A peer that
 /// connects with a key not listed is refused by the node's ZAP handler; a peer
 /// whose key is listed may only speak as that `ID` (its messages claiming any
 /// other id are dropped). `ENDPOINT` tells this node which server key to expect
 /// when it connects to that endpoint (a `--peer`); without it the node cannot
-/// connect to the peer, only accept it.
+/// connect to the peer, only accept it. `sign=KEY` is the peer's Ed25519
+/// public key (64 hex characters) for origin signing: with signing on, this
+/// node believes that peer's counter entries and rights only when KEY's
+/// signature covers them (replication/origin_signing.hpp).
 
 #include <zmq.h>
 
@@ -41,6 +44,7 @@ struct curve_peer {
   std::string public_key;
   std::uint64_t id = 0;
   std::string endpoint;
+  std::string signing_key;  ///< hex Ed25519 public key (`sign=`), empty when not given
 };
 
 /// CURVE settings of a node: its own key pair and the peers it accepts.
@@ -139,7 +143,12 @@ inline std::ifstream open_or_throw(const std::string& path) {
   return parse_curve_key_pair(in, path);
 }
 
-/// Reads an allow-list: `PUBLIC-KEY ID [ENDPOINT]` per line.
+/// True when `key` is 64 hex characters (an Ed25519 public key).
+[[nodiscard]] inline bool is_hex_signing_key(std::string_view key) {
+  return key.size() == 64 && key.find_first_not_of("0123456789abcdefABCDEF") == std::string_view::npos;
+}
+
+/// Reads an allow-list: `PUBLIC-KEY ID [ENDPOINT] [sign=KEY]` per line.
 [[nodiscard]] inline std::vector<curve_peer> parse_curve_allow_list(std::istream& in,
                                                                     const std::string& name = "allow-list") {
   std::vector<curve_peer> out;
@@ -149,9 +158,7 @@ inline std::ifstream open_or_throw(const std::string& path) {
     std::istringstream fields(line);
     std::string key;
     std::string id_text;
-    std::string endpoint;
-    std::string extra;
-    fields >> key >> id_text >> endpoint >> extra;
+    fields >> key >> id_text;
     const std::string where = name + ": entry " + std::to_string(n);
     if (!is_z85_key(key)) throw curve_error(where + ": not a 40-character Z85 public key");
     curve_peer p;
@@ -159,10 +166,20 @@ inline std::ifstream open_or_throw(const std::string& path) {
     const auto* end = id_text.data() + id_text.size();
     const auto [ptr, ec] = std::from_chars(id_text.data(), end, p.id);
     if (id_text.empty() || ec != std::errc{} || ptr != end) {
-      throw curve_error(where + ": expected 'PUBLIC-KEY ID [ENDPOINT]' with a numeric ID");
+      throw curve_error(where + ": expected 'PUBLIC-KEY ID [ENDPOINT] [sign=KEY]' with a numeric ID");
     }
-    if (!extra.empty()) throw curve_error(where + ": trailing text after the endpoint");
-    p.endpoint = endpoint;
+    for (std::string word; fields >> word;) {
+      if (word.starts_with("sign=")) {
+        if (!p.signing_key.empty()) throw curve_error(where + ": sign= given twice");
+        p.signing_key = word.substr(5);
+        if (!is_hex_signing_key(p.signing_key))
+          throw curve_error(where + ": sign= needs a 64-character hex Ed25519 public key");
+      } else if (p.endpoint.empty() && p.signing_key.empty()) {
+        p.endpoint = word;
+      } else {
+        throw curve_error(where + ": unexpected '" + word + "' (expected 'PUBLIC-KEY ID [ENDPOINT] [sign=KEY]')");
+      }
+    }
     out.push_back(std::move(p));
   }
   return out;
