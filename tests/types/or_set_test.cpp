@@ -168,3 +168,20 @@ TEST_CASE("split parts never lose or resurrect an element, whichever arrive") {
     CHECK(all == join(observer, s));
   }
 }
+
+TEST_CASE("joining a copy of a large set allocates nothing; joining new elements grows by them only") {
+  converge::or_set<std::uint64_t> a;
+  const converge::replica_id r1{1}, r2{2};
+  for (std::uint64_t i = 0; i < 50000; ++i) (void)a.insert(i % 2 == 0 ? r1 : r2, i);
+  const auto copy = a;
+  const std::size_t before = a.heap_bytes();
+  a.join(copy);
+  CHECK(a.heap_bytes() == before);
+  CHECK(a.size() == 50000);
+  // Half of `b` is new here: the indexes reserve for those, not for all of `b`.
+  converge::or_set<std::uint64_t> b = copy;
+  for (std::uint64_t i = 50000; i < 50100; ++i) (void)b.insert(r2, i);
+  a.join(b);
+  CHECK(a.size() == 50100);
+  CHECK(a.heap_bytes() <= 2 * before);
+}

@@ -181,16 +181,25 @@ class element_store {
       }
       return;
     }
+    // The indexes grow by what is unseen here, not by all of `other`: a
+    // join with a copy of this store (everything seen) allocates nothing.
+    const std::size_t n = other.records_.size();
+    std::vector<bool> unseen(n);
+    std::size_t fresh = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      unseen[i] = !ctx.contains(other.records_[i].tag);
+      fresh += unseen[i] ? 1 : 0;
+    }
+    if (fresh == 0) return;
     // A batch into a large store: its index slots and records are mostly
     // not in cache, so fetch them a few records ahead and let the misses
     // overlap instead of paying them one after another.
-    by_element_.reserve(records_.size() + other.records_.size(), element_hash_at());
-    if (!dot_sorted_) by_dot_.reserve(records_.size() + other.records_.size(), dot_hash_at());
+    by_element_.reserve(records_.size() + fresh, element_hash_at());
+    if (!dot_sorted_) by_dot_.reserve(records_.size() + fresh, dot_hash_at());
     constexpr std::size_t mid = 4;           // the record in the element's home slot this many
     constexpr std::size_t ring = 2 * ahead;  // holds hashes from fetch to insert
     std::size_t element_hashes[ring];
     std::size_t dot_hashes[ring];
-    const std::size_t n = other.records_.size();
     for (std::size_t i = 0; i < n + ahead; ++i) {
       if (i < n) {
         element_hashes[i % ring] = element_hash(other.records_[i].element);
@@ -204,7 +213,7 @@ class element_store {
       }
       if (i >= ahead) {
         const record& r = other.records_[i - ahead];
-        if (!ctx.contains(r.tag))
+        if (unseen[i - ahead])
           add_indexed(r.element, r.tag, element_hashes[(i - ahead) % ring], dot_hashes[(i - ahead) % ring]);
       }
     }
