@@ -42,9 +42,18 @@ class gcounter {
     if (n > std::numeric_limits<std::uint64_t>::max() - value()) {
       detail::throw_overflow_error("converge::gcounter::increment: value would exceed UINT64_MAX");
     }
+    // In place: the state allocates only when `r` is new here (and its
+    // vector is full), never a merged copy; the delta is the one allocation.
+    const auto it = find_(r);
+    const bool present = it != entries_.end() && it->first == r;
+    const std::uint64_t next = (present ? it->second : 0) + n;
     gcounter delta;
-    delta.entries_.emplace_back(r, count(r) + n);
-    join(delta);
+    delta.entries_.emplace_back(r, next);
+    if (present) {
+      it->second = next;
+    } else {
+      entries_.emplace(it, r, next);
+    }
     return delta;
   }
 
