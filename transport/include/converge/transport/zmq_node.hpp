@@ -976,6 +976,7 @@ class zmq_node {
         bool again = false;
         for (const membership::member_change& c : fo.changes) {
           if (c.node == opts_.id) continue;
+          if (c.after == membership::member_status::down) ++metrics_.members_down;
           if (!membership::is_live(c.after)) {
             m.v.neighbour_failed(c.node, now);
             again = true;
