@@ -642,10 +642,13 @@ class zmq_node {
   // Without membership every sender is a replicator peer. With it, a sender
   // becomes one when it sends data (it replicates with this node: a static
   // peering from its side), when a configured link reaches it (`configured`),
-  // or when it enters the active view; membership messages and hellos alone
-  // only make it routable. Under the lock.
+  // when it enters the active view, or, as without membership, when it says
+  // hello and is no member (a peer that runs no membership); from a member,
+  // hellos and membership messages only make it routable (its dynamic links
+  // say hello). Under the lock.
   bool admit_locked_(const transport::detail::envelope& env, bool configured, std::uint64_t now) {
-    const bool replicate = !ms_ || configured || env.what == kind::data;
+    const bool replicate = !ms_ || configured || env.what == kind::data ||
+                           (env.what == kind::hello && ms_->fd.view().find(env.sender) == nullptr);
     if (auto* p = peers_.find(env.sender)) {
       p->replica = replica_id{env.replica};
       if (!replicate || p->replicating) return true;
@@ -706,6 +709,10 @@ class zmq_node {
       if (peers_.find(env->sender) != nullptr) peers_.heard_inbound(env->sender, frames[0].to_string_view(), now);
       if (!admitted) return;
     }
+    if (env->what == kind::data) {
+      std::lock_guard lock(mutex_);
+      if (auto* p = peers_.find(env->sender)) p->data_heard = now;
+    }
     if (transport::detail::carries_payload(env->what))
       data.push_back({env->sender, std::move(frames[2]), env->what});
   }
@@ -732,6 +739,9 @@ class zmq_node {
         admit_locked_(*env, l.role() == transport::detail::link_role::configured || peers_.configured(env->sender), now);
     if (peers_.find(env->sender) != nullptr) peers_.heard_on_link(index, env->sender, now);
     if (!admitted) return;
+    if (env->what == kind::data) {
+      if (auto* p = peers_.find(env->sender)) p->data_heard = now;
+    }
     if (transport::detail::carries_payload(env->what))
       data.push_back({env->sender, std::move(frames[1]), env->what});
   }
@@ -992,6 +1002,7 @@ class zmq_node {
         if (!again) break;
       }
       m.next = std::max(next, now + 1);
+      reconcile_peers_(now);
       for (const auto& [to, msg] : view_out) send_member_(to, kind::view, converge::encode(msg), now);
       for (const auto& [to, msg] : probe_out) send_member_(to, kind::probe, converge::encode(msg), now);
     }
@@ -1028,6 +1039,25 @@ class zmq_node {
     }
     m.active = next;
     m.fd.set_neighbours(next);
+  }
+
+  // A member that became a replicator peer before it was known as one (its
+  // hello came first), is not in the active view, no configured link reaches
+  // it, and has sent no data for a while, is no replicator peer any more.
+  void reconcile_peers_(std::uint64_t now) {
+    membership_state& m = *ms_;
+    const std::uint64_t quiet = 4 * std::max<std::uint64_t>(1, m.fd.options().probe_interval);
+    std::vector<std::uint64_t> drop;
+    peers_.for_each([&](std::uint64_t id, transport::detail::peer_table::peer& p) {
+      if (!p.replicating || m.v.in_active(id) || m.fd.view().find(id) == nullptr) return;
+      if (p.data_heard && now - std::min(now, *p.data_heard) < quiet) return;
+      drop.push_back(id);
+    });
+    for (const std::uint64_t id : drop) {
+      if (peers_.configured(id)) continue;
+      replicator_.remove_peer(id);
+      peers_.find(id)->replicating = false;
+    }
   }
 
   // While this node has no link: every `join_retry`, (re)connects to every

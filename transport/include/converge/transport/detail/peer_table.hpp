@@ -38,6 +38,7 @@ class peer_table {
     std::optional<std::uint64_t> route_heard;  ///< when it last spoke on that connection
     std::vector<std::size_t> links;            ///< the links that reach it
     bool replicating = true;                   ///< a peer of the replicator
+    std::optional<std::uint64_t> data_heard;   ///< when it last sent replicator data
   };
 
   /// Where a send to a peer goes: over a link, or back on its inbound connection.
@@ -100,6 +101,12 @@ class peer_table {
   [[nodiscard]] const peer* find(std::uint64_t id) const {
     const auto it = peers_.find(id);
     return it == peers_.end() ? nullptr : &it->second;
+  }
+
+  /// Calls `fn(id, peer&)` for every peer, by id.
+  template <class F>
+  void for_each(F&& fn) {
+    for (auto& [id, p] : peers_) fn(id, p);
   }
 
   /// Adds peer `id` (not yet in the table), with the links that reach it.
