@@ -288,15 +288,20 @@ std::string execute(node& n, std::string_view line, bool& quit, bool& leave) {
       return "ok";
     }
     if (cmd == "isolate") {
+      // Fault injection for tests: every link lost for MS milliseconds;
+      // `silent`: not reported to the views (only the detector finds out).
       const std::uint64_t ms = number_arg(rest, "MS");
+      const std::string_view how = next_word(rest);
       no_more(rest);
+      if (!how.empty() && how != "silent") throw command_error{"expected 'silent' or nothing, not '" + std::string(how) + "'"};
       if (ms > 3600000) return "error: MS must be at most 3600000 (one hour)";
-      n.isolate(std::chrono::milliseconds(static_cast<std::int64_t>(ms)));
+      n.isolate(std::chrono::milliseconds(static_cast<std::int64_t>(ms)), how.empty());
       return "ok";
     }
     if (cmd == "help") {
       return "commands: inc [N] | dec [N] | add ELEM | rm ELEM | put KEY VALUE | del KEY | stock-add N | "
-             "sell N | grant REPLICA N | rights | state | stats | peers | members | leave | isolate MS | help | "
+             "sell N | grant REPLICA N | rights | state | stats | peers | members | leave | isolate MS [silent] | "
+             "help | "
              "quit; a mutation answers "
              "'ok', 'ok (no change)' when it changed nothing, or 'error: ...' (and changes nothing)";
     }

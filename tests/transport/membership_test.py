@@ -14,6 +14,8 @@ scenarios:
            within 10 s
   leave    `leave`: the others show the node leaving, then removed, never
            down; its stock rights go to a survivor; it exits 0
+  restart  a durable node killed and restarted keeps its replica and comes
+           back up at a higher incarnation; a plain one comes back as a new replica
   seeds    a node alone lists only itself; --join to an unreachable seed keeps
            retrying (rate-limited lines on stderr) and joins once the seed
            runs; DNS names and --seed-command; bad values are usage errors;
@@ -189,6 +191,8 @@ def connected(nodes):
 
 def blackout_test():
     nodes, _ = cluster(16)
+    # 1. Every link lost, reported by the transport (the views drop every
+    # link at once), for longer than the suspicion timeout.
     isolate_ms = 4000
     for x in nodes:
         check(x.cmd(f"isolate {isolate_ms}") == "ok", "isolate answered ok")
@@ -198,8 +202,25 @@ def blackout_test():
     while time.monotonic() < back:
         time.sleep(0.05)
     _, took = poll("one island again", 30, lambda: connected(nodes), every=0.05)
-    log(f"every node lost every link for {isolate_ms / 1000:.1f}s: one island again (all up everywhere, "
-        f"active views connected) {took:.2f}s after the links returned (target 10 s)")
+    log(f"every node lost every link for {isolate_ms / 1000:.1f}s (reported): one island again (all up "
+        f"everywhere, active views connected) {took:.2f}s after the links returned (target 10 s)")
+    check(took <= 10.0, f"re-merged after {took:.2f}s")
+    # 2. Every link silently lost for longer than the longest suspicion
+    # (6 x the timeout: no member can confirm another's suspicion): every
+    # node declares its neighbours down and ends up an island.
+    downs_before = sum(x.stats()["transport"]["members_down"] for x in nodes)
+    isolate_ms = int((6 * suspicion_timeout(16) + 3) * 1000)
+    for x in nodes:
+        check(x.cmd(f"isolate {isolate_ms} silent") == "ok", "isolate silent answered ok")
+    back = time.monotonic() + isolate_ms / 1000.0
+    while time.monotonic() < back:
+        time.sleep(0.05)
+    downs = sum(x.stats()["transport"]["members_down"] for x in nodes) - downs_before
+    alone = sum(1 for x in nodes if not any(m["active"] for m in members(x).values()))
+    check(downs >= len(nodes), f"islands: only {downs} down verdicts during the silent loss")
+    _, took = poll("one island again after the silent loss", 30, lambda: connected(nodes), every=0.05)
+    log(f"every link silently lost for {isolate_ms / 1000:.1f}s ({downs} down verdicts, {alone} nodes without "
+        f"a link): one island again {took:.2f}s after the links returned (target 10 s)")
     check(took <= 10.0, f"re-merged after {took:.2f}s")
     stop_all(nodes)
 
@@ -227,6 +248,40 @@ def leave_test():
                      lambda: (lambda r: r if sum(r) == 10 else None)([int(x.cmd("rights")) for x in others]))
     log(f"leave: exit 0, removed (never down) in all 5 lists {took:.2f}s after it exited; statuses seen "
         f"{sorted(set().union(*seen.values()))}; its 10 stock rights now held by a survivor {rights}")
+    stop_all(nodes)
+
+
+def restart_test():
+    ports = free_ports(4)
+    seed = f"tcp://127.0.0.1:{ports[0]}"
+    data = os.path.join(WORK, "n3")
+    nodes = [start(1, ports[0]), start(2, ports[1], join=[seed]),
+             start(3, ports[2], join=[seed], extra=["--data-dir", data]), start(4, ports[3], join=[seed])]
+    ids = {1, 2, 3, 4}
+    poll("all up", 15, lambda: all(set(statuses(x)) == ids and set(statuses(x).values()) == {"up"} for x in nodes))
+    durable = nodes[2]
+    before = members(nodes[0])[3]
+    os.kill(durable.proc.pid, signal.SIGKILL)
+    durable.proc.wait(5)
+    others = [x for x in nodes if x is not durable]
+    poll("the durable node down", 60, lambda: all(statuses(x).get(3) == "down" for x in others), every=0.05)
+    durable.start()  # the same --data-dir: the same replica, a higher incarnation
+    _, took = poll("the restarted node up again", 15,
+                   lambda: all(members(x)[3]["status"] == "up" and members(x)[3]["incarnation"] >
+                               before["incarnation"] for x in nodes))
+    after = members(nodes[0])[3]
+    check(after["replica"] == before["replica"], f"a durable restart changed the replica: {before} -> {after}")
+    log(f"durable restart after kill -9: same replica {after['replica']}, incarnation {before['incarnation']} -> "
+        f"{after['incarnation']}, up everywhere {took:.2f}s after the restart")
+    # Without --data-dir a restart is a new replica (new dots), under the same node id.
+    plain = nodes[3]
+    old = members(nodes[0])[4]
+    plain.kill_hard()
+    plain.start()
+    poll("the plain node back with a new replica", 15,
+         lambda: all(members(x)[4]["status"] == "up" and members(x)[4]["replica"] != old["replica"]
+                     for x in nodes))
+    log("a restart without --data-dir: a new replica id under the same node id, up everywhere")
     stop_all(nodes)
 
 
@@ -324,7 +379,7 @@ def seeds_test():
 
 
 SCENARIOS = {"join": join_test, "crash": crash_test, "blackout": blackout_test, "leave": leave_test,
-             "seeds": seeds_test}
+             "seeds": seeds_test, "restart": restart_test}
 
 if __name__ == "__main__":
     try:

@@ -388,19 +388,20 @@ class zmq_node {
   }
 
   /// Fault injection, for tests: for `duration` the node drops every message
-  /// it receives and sends nothing (data, membership, hellos), and it tells
-  /// its views that every link was lost, as a transport that lost every
-  /// connection would. Sockets stay open.
-  void isolate(std::chrono::milliseconds duration) {
+  /// it receives and sends nothing (data, membership, hellos), and, when
+  /// `report`, it tells its views that every link was lost, as a transport
+  /// that saw every connection close would (else only the failure detector
+  /// finds out, as with a silent network loss). Sockets stay open.
+  void isolate(std::chrono::milliseconds duration, bool report = true) {
     {
       std::lock_guard lock(mutex_);
       const std::uint64_t now = now_ms_();
       isolated_until_ = now + static_cast<std::uint64_t>(std::max<std::int64_t>(0, duration.count()));
-      if (ms_) {
+      if (ms_ && report) {
         const std::vector<membership::node_id> active = ms_->v.active();
         for (const membership::node_id n : active) ms_->v.neighbour_failed(n, now);
-        ms_->next = 0;
       }
+      if (ms_) ms_->next = 0;
       dirty_ = true;
     }
     if (running_) wake();
