@@ -92,6 +92,7 @@ def cluster(n):
     Returns (nodes, seconds from the last start until every list had all up)."""
     ports = free_ports(n)
     seed = f"tcp://127.0.0.1:{ports[0]}"
+    first = time.monotonic()
     nodes = [start(1, ports[0])]
     for i in range(1, n):
         nodes.append(start(i + 1, ports[i], join=[seed]))
@@ -109,6 +110,7 @@ def cluster(n):
         poll(f"all {n} up in every member list", 30, all_up)
     except Failure:
         raise Failure("not all up: " + "; ".join(f"{x.name}: {statuses(x)}" for x in nodes))
+    cluster.since_first = time.monotonic() - first
     return nodes, time.monotonic() - started
 
 
@@ -121,8 +123,9 @@ def join_test():
     nodes, took = cluster(16)
     links = [sum(1 for m in members(x).values() if m["active"]) for x in nodes]
     log(f"16 nodes joined through one seed: all 16 up in every member list {took:.2f}s after the last "
-        f"start (target 3 s); active view sizes {min(links)}-{max(links)}")
-    check(took <= 3.0, f"took {took:.2f}s, more than 3 s")
+        f"start, {cluster.since_first:.2f}s after the first (target 3 s); active view sizes "
+        f"{min(links)}-{max(links)}")
+    check(cluster.since_first <= 3.0, f"took {cluster.since_first:.2f}s from the first start, more than 3 s")
     check(max(links) <= 16, "at most 16 links")
     stop_all(nodes)
 
@@ -154,13 +157,25 @@ def crash_test():
 
     victim = nodes[7]
     survivors = [x for x in nodes if x is not victim]
+    degree = sum(1 for x in survivors if members(x)[victim.id]["active"])
     os.kill(victim.proc.pid, signal.SIGKILL)
     killed = time.monotonic()
     victim.proc.wait(5)
-    _, took = poll("the killed node down everywhere", 30, lambda: down_everywhere(survivors, victim.id), every=0.05)
-    took = time.monotonic() - killed
-    log(f"kill -9: down in all 15 member lists {took:.2f}s after the kill (bound: suspicion timeout "
-        f"{suspicion_timeout(16):.2f}s + 2 s = {bound:.2f}s)")
+    # When each survivor was first seen to hold it down (each is asked in
+    # turn; one that holds it down is not asked again, so the figure is not
+    # a whole round of questions late).
+    first_down = {}
+
+    def all_down():
+        for x in survivors:
+            if x.id not in first_down and statuses(x).get(victim.id) == "down":
+                first_down[x.id] = time.monotonic() - killed
+        return len(first_down) == len(survivors)
+
+    poll("the killed node down everywhere", 30, all_down, every=0.01)
+    took = max(first_down.values())
+    log(f"kill -9 of a node with {degree} links: down in all 15 member lists {took:.2f}s after the kill "
+        f"(bound: suspicion timeout {suspicion_timeout(16):.2f}s + 2 s = {bound:.2f}s)")
     check(took <= bound, f"down everywhere after {took:.2f}s, more than {bound:.2f}s")
     for x in survivors:
         active = [m["id"] for m in members(x).values() if m["active"]]

@@ -39,11 +39,16 @@ struct membership_options {
   /// Failure detector and view knobs, in milliseconds.
   membership::detector_options detector{};
   membership::view_options views{};
+  /// Whether the detector probes the passive view as well as the active one
+  /// (one probe per period either way): more independent suspicions of a
+  /// crashed member, so its suspicion reaches the minimum timeout (in a
+  /// small cluster the passive view is everyone, as in memberlist).
+  bool probe_passive = true;
   /// Seed for the protocols' random choices; 0: random.
   std::uint64_t seed = 0;
   /// Links kept open to members outside the active view (indirect probes,
   /// shuffle replies, forward joins), least recently used closed first.
-  std::size_t transient_links = 8;
+  std::size_t transient_links = 16;
   /// A transient link unused this long (ms) is closed.
   std::uint64_t transient_idle = 10000;
   /// Messages held per member while no connection to it is up yet (a link

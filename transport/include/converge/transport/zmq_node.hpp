@@ -983,6 +983,7 @@ class zmq_node {
         m.v.set_cluster_size(m.fd.live_members());
         membership::view_output vo = m.v.tick(now);
         if (vo.active_changed) apply_active_(now);
+        update_neighbours_();
         membership::detector_output fo = m.fd.tick(now);
         bool again = false;
         for (const membership::member_change& c : fo.changes) {
@@ -1039,7 +1040,22 @@ class zmq_node {
       m.dropped_at[x] = now;
     }
     m.active = next;
-    m.fd.set_neighbours(next);
+    update_neighbours_();
+  }
+
+  // The detector probes the active view and, with `probe_passive`, the
+  // passive one too: a crashed member is then suspected independently by
+  // many members (Lifeguard's confirmations bring its suspicion to the
+  // minimum timeout), not only by its few links, while each member still
+  // sends one probe per period.
+  void update_neighbours_() {
+    membership_state& m = *ms_;
+    std::vector<membership::node_id> n = m.v.active();
+    if (opts_.membership->probe_passive) {
+      for (const membership::node_id x : m.v.passive()) n.push_back(x);
+    }
+    std::sort(n.begin(), n.end());
+    if (n != m.fd.neighbours()) m.fd.set_neighbours(n);
   }
 
   // A member that became a replicator peer before it was known as one (its
