@@ -104,7 +104,8 @@ std::string members_json(const node& n) {
   for (const auto& m : n.members()) {
     if (!first) out += ',';
     first = false;
-    out += "{\"id\":" + std::to_string(m.record.node) + ",\"replica\":" + std::to_string(m.record.replica.value());
+    out += "{\"id\":" + std::to_string(m.record.node) +
+           ",\"replica\":" + std::to_string(m.record.replica.value());
     out += ",\"endpoints\":[";
     for (std::size_t i = 0; i < m.record.endpoints.size(); ++i) {
       if (i > 0) out += ',';
@@ -251,7 +252,8 @@ std::string execute(node& n, std::string_view line, bool& quit, bool& leave) {
         const auto m = n.member(target);
         if (!m) return "error: node " + std::to_string(target) + " is not a member (not known here yet)";
         if (m->status != converge::membership::member_status::up)
-          return "error: node " + std::to_string(target) + " is " + converge::membership::to_string(m->status) +
+          return "error: node " + std::to_string(target) + " is " +
+                 converge::membership::to_string(m->status) +
                  ", not up: rights granted to it could not be used";
         to = m->replica;
       } else {
@@ -293,14 +295,16 @@ std::string execute(node& n, std::string_view line, bool& quit, bool& leave) {
       const std::uint64_t ms = number_arg(rest, "MS");
       const std::string_view how = next_word(rest);
       no_more(rest);
-      if (!how.empty() && how != "silent") throw command_error{"expected 'silent' or nothing, not '" + std::string(how) + "'"};
+      if (!how.empty() && how != "silent")
+        throw command_error{"expected 'silent' or nothing, not '" + std::string(how) + "'"};
       if (ms > 3600000) return "error: MS must be at most 3600000 (one hour)";
       n.isolate(std::chrono::milliseconds(static_cast<std::int64_t>(ms)), how.empty());
       return "ok";
     }
     if (cmd == "help") {
       return "commands: inc [N] | dec [N] | add ELEM | rm ELEM | put KEY VALUE | del KEY | stock-add N | "
-             "sell N | grant REPLICA N | rights | state | stats | peers | members | leave | isolate MS [silent] | "
+             "sell N | grant REPLICA N | rights | state | stats | peers | members | leave | isolate MS "
+             "[silent] | "
              "help | "
              "quit; a mutation answers "
              "'ok', 'ok (no change)' when it changed nothing, or 'error: ...' (and changes nothing)";

@@ -17,9 +17,9 @@
 #include <iostream>
 #include <memory>
 #include <poll.h>
+#include <stdexcept>
 #include <string>
 #include <string_view>
-#include <stdexcept>
 #include <sys/wait.h>
 #include <system_error>
 #include <unistd.h>
@@ -137,7 +137,8 @@ std::vector<std::string> run_seed_command(const std::string& command, std::uint6
   bool timed_out = false;
   for (;;) {
     const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()).count();
+        std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now())
+            .count();
     if (left <= 0) {
       timed_out = true;
       break;
@@ -179,8 +180,10 @@ std::vector<std::string> run_seed_command(const std::string& command, std::uint6
   return seeds;
 }
 
-// Membership timeouts from the heartbeat: T = 2 heartbeats (memberlist's LAN
-// profile, T = 1 s, for the default 500 ms heartbeat); see --help.
+// Membership timeouts from the heartbeat: T = one heartbeat (500 ms by
+// default, half memberlist's LAN profile: the fixed slack of "down everywhere
+// within the suspicion timeout + 2 s" must cover probing and dissemination,
+// which scale with T); see --help.
 converge::membership_options membership_for(const converge_node::options& o) {
   converge::membership_options m;
   m.seeds = o.join;
@@ -188,7 +191,7 @@ converge::membership_options membership_for(const converge_node::options& o) {
   if (!o.seed_command.empty()) {
     m.seed_source = [command = o.seed_command, id = o.id] { return run_seed_command(command, id); };
   }
-  const auto t = static_cast<std::uint64_t>(std::max<std::int64_t>(50, 2 * o.heartbeat.count()));
+  const auto t = static_cast<std::uint64_t>(std::max<std::int64_t>(50, o.heartbeat.count()));
   m.detector.probe_interval = t;
   m.detector.probe_timeout = t / 2;
   m.detector.gossip_interval = std::max<std::uint64_t>(10, t / 5);
@@ -216,8 +219,8 @@ void leave_cluster(converge_node::node& node, const converge_node::options& o) {
     if (survivor != 0) std::cerr << ", stock rights handed to replica " << survivor;
     std::cerr << '\n';
   }
-  const auto spread = std::chrono::milliseconds(
-      std::max<std::uint64_t>(300, 5 * node.membership_gossip_interval()));
+  const auto spread =
+      std::chrono::milliseconds(std::max<std::uint64_t>(300, 5 * node.membership_gossip_interval()));
   node.process();
   pump(node, std::chrono::steady_clock::now() + spread, [] { return false; });
   node.depart();

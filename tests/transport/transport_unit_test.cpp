@@ -519,7 +519,8 @@ TEST_CASE("peer table: closing a link moves the later ones down, and each peer k
   CHECK(t.find(7) == nullptr);
 }
 
-TEST_CASE("membership: nodes join through one seed, see each other up, replicate over the active view, leave") {
+TEST_CASE(
+    "membership: nodes join through one seed, see each other up, replicate over the active view, leave") {
   zmq::context_t ctx;
   using set = converge::or_set<int>;
   auto member_options = [&](std::uint64_t id, std::vector<std::string> seeds) {
@@ -562,17 +563,21 @@ TEST_CASE("membership: nodes join through one seed, see each other up, replicate
     for (const auto& [id, p] : n.replication_stats().peers) replicating.insert(id);
     return !active.empty() && active == replicating;
   };
-  pump_until([&] { return peers_are_active(a) && peers_are_active(b) && peers_are_active(c) && peers_are_active(d); },
-             a, b, c, d);
+  pump_until(
+      [&] {
+        return peers_are_active(a) && peers_are_active(b) && peers_are_active(c) && peers_are_active(d);
+      },
+      a, b, c, d);
   d.mutate([&](auto& s) { return s.insert(d.replica(), 4); });
-  pump_until([&] { return a.snapshot().contains(4) && b.snapshot().contains(4) && c.snapshot().contains(4); }, a, b,
-             c, d);
+  pump_until([&] { return a.snapshot().contains(4) && b.snapshot().contains(4) && c.snapshot().contains(4); },
+             a, b, c, d);
   // Garbage in a membership envelope is dropped and counted; nothing changes.
   {
     zmq::socket_t raw(ctx, zmq::socket_type::dealer);
     raw.set(zmq::sockopt::linger, 0);
     raw.connect("inproc://mem-1");
-    const auto env = converge::transport::detail::write_envelope({converge::transport::detail::kind::probe, 9, 9});
+    const auto env =
+        converge::transport::detail::write_envelope({converge::transport::detail::kind::probe, 9, 9});
     const std::array<std::byte, 3> junk{std::byte{0xff}, std::byte{0x01}, std::byte{0x02}};
     raw.send(zmq::buffer(env.data(), env.size()), zmq::send_flags::sndmore);
     raw.send(zmq::buffer(junk.data(), junk.size()), zmq::send_flags::none);
@@ -584,7 +589,9 @@ TEST_CASE("membership: nodes join through one seed, see each other up, replicate
   c.leave();
   pump_until([&] { return a.member(3)->status == converge::membership::member_status::leaving; }, a, b, c, d);
   c.depart();
-  const auto removed = [](const auto& n) { return n.member(3)->status == converge::membership::member_status::removed; };
+  const auto removed = [](const auto& n) {
+    return n.member(3)->status == converge::membership::member_status::removed;
+  };
   pump_until([&] { return removed(a) && removed(b) && removed(d); }, a, b, c, d);
   CHECK(a.transport_stats().members_down == 0);
   CHECK(b.transport_stats().members_down == 0);

@@ -375,12 +375,16 @@ class zmq_node {
   /// Starts a graceful leave: this node's record says `leaving` (gossiped
   /// with the next messages). Keep the node running a few gossip intervals,
   /// then `depart()`. No-op without membership.
-  void leave() { membership_call_([](auto& m) { m.fd.leave(); }); }
+  void leave() {
+    membership_call_([](auto& m) { m.fd.leave(); });
+  }
 
   /// Ends a graceful leave: this node removes itself (its replica id is
   /// retired) and stops probing; keep it running a few gossip intervals so
   /// the removal spreads, then stop it.
-  void depart() { membership_call_([](auto& m) { m.fd.depart(); }); }
+  void depart() {
+    membership_call_([](auto& m) { m.fd.depart(); });
+  }
 
   /// The detector's gossip interval (ms), what `leave` should wait a few of; 0 without membership.
   [[nodiscard]] std::uint64_t membership_gossip_interval() const noexcept {
@@ -483,11 +487,11 @@ class zmq_node {
 
     membership::failure_detector fd;
     membership::views v;
-    std::vector<membership::node_id> active;                   // the active view as last applied
-    std::map<membership::node_id, std::uint64_t> dropped_at;   // when each left the active view
+    std::vector<membership::node_id> active;                  // the active view as last applied
+    std::map<membership::node_id, std::uint64_t> dropped_at;  // when each left the active view
     std::map<membership::node_id, std::deque<held_message>> held;
-    std::vector<std::string> seed_endpoints;                   // tried at the last join attempt
-    std::uint64_t next = 0;                                    // tick both protocols by then
+    std::vector<std::string> seed_endpoints;  // tried at the last join attempt
+    std::uint64_t next = 0;                   // tick both protocols by then
     std::uint64_t next_hello = std::numeric_limits<std::uint64_t>::max();
     std::uint64_t next_join = 0;    // the next join attempt through the seeds, while alone
     std::uint64_t alone_since = 0;  // 0: not alone
@@ -707,7 +711,8 @@ class zmq_node {
     {
       std::lock_guard lock(mutex_);
       const bool admitted = admit_locked_(*env, peers_.configured(env->sender), now);
-      if (peers_.find(env->sender) != nullptr) peers_.heard_inbound(env->sender, frames[0].to_string_view(), now);
+      if (peers_.find(env->sender) != nullptr)
+        peers_.heard_inbound(env->sender, frames[0].to_string_view(), now);
       if (!admitted) return;
     }
     if (env->what == kind::data) {
@@ -736,8 +741,8 @@ class zmq_node {
       return;
     }
     if (ms_ && !l.peer()) ms_->seed_heard = true;  // a seed (or a new link) named its node
-    const bool admitted =
-        admit_locked_(*env, l.role() == transport::detail::link_role::configured || peers_.configured(env->sender), now);
+    const bool admitted = admit_locked_(
+        *env, l.role() == transport::detail::link_role::configured || peers_.configured(env->sender), now);
     if (peers_.find(env->sender) != nullptr) peers_.heard_on_link(index, env->sender, now);
     if (!admitted) return;
     if (env->what == kind::data) {
@@ -837,9 +842,9 @@ class zmq_node {
       }
       const bool got_data =
           std::any_of(data.begin(), data.end(), [](const inbound_data& in) { return in.what == kind::data; });
-      if (ms_) step_membership_(now, std::any_of(data.begin(), data.end(), [](const inbound_data& in) {
-                                  return in.what != kind::data;
-                                }));
+      if (ms_)
+        step_membership_(now, std::any_of(data.begin(), data.end(),
+                                          [](const inbound_data& in) { return in.what != kind::data; }));
       collect_changes_();
       if (now >= next_tick_ || dirty_ || got_data) {
         // The clock again: joining what arrived may have taken a while, and
@@ -906,11 +911,12 @@ class zmq_node {
                                                          : std::string();
     // The wall clock: every life of this node starts above the incarnations
     // of its earlier lives (which others may hold as `down`).
-    self.incarnation = mo.incarnation != 0 ? mo.incarnation
-                                           : static_cast<std::uint64_t>(
-                                                 std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                     std::chrono::system_clock::now().time_since_epoch())
-                                                     .count());
+    self.incarnation =
+        mo.incarnation != 0
+            ? mo.incarnation
+            : static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::system_clock::now().time_since_epoch())
+                                             .count());
     std::uint64_t seed = mo.seed;
     if (seed == 0) {
       std::random_device rd;
@@ -1137,9 +1143,9 @@ class zmq_node {
     std::vector<membership::node_id> ids;
     for (const transport::detail::link& l : peers_.links()) {
       if (l.self() || !l.peer() || !peers_.live(l.last_heard(), now)) continue;
-      const bool seed = l.role() == transport::detail::link_role::configured ||
-                        std::find(m.seed_endpoints.begin(), m.seed_endpoints.end(), l.endpoint()) !=
-                            m.seed_endpoints.end();
+      const bool seed =
+          l.role() == transport::detail::link_role::configured ||
+          std::find(m.seed_endpoints.begin(), m.seed_endpoints.end(), l.endpoint()) != m.seed_endpoints.end();
       if (seed && std::find(ids.begin(), ids.end(), *l.peer()) == ids.end()) ids.push_back(*l.peer());
     }
     m.v.set_seeds(ids);
@@ -1274,7 +1280,8 @@ class zmq_node {
     }
     if (transient.size() > mo.transient_links) {
       std::sort(transient.begin(), transient.end(), std::greater<>());
-      for (std::size_t k = mo.transient_links; k < transient.size(); ++k) close.push_back(transient[k].second);
+      for (std::size_t k = mo.transient_links; k < transient.size(); ++k)
+        close.push_back(transient[k].second);
     }
     std::sort(close.begin(), close.end(), std::greater<>());
     for (const std::size_t i : close) {
