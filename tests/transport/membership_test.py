@@ -16,6 +16,8 @@ scenarios:
            down; its stock rights go to a survivor; it exits 0
   restart  a durable node killed and restarted keeps its replica and comes
            back up at a higher incarnation; a plain one comes back as a new replica
+  curve    members join over CURVE (records carry the public keys; the
+           allow-list stays static); a key not in it never joins
   seeds    a node alone lists only itself; --join to an unreachable seed keeps
            retrying (rate-limited lines on stderr) and joins once the seed
            runs; DNS names and --seed-command; bad values are usage errors;
@@ -300,6 +302,42 @@ def restart_test():
     stop_all(nodes)
 
 
+def keygen():
+    out = subprocess.run([BIN, "keygen"], capture_output=True, text=True, timeout=10)
+    check(out.returncode == 0, "keygen")
+    return out.stdout.split()
+
+
+def curve_test():
+    ports = free_ports(4)
+    keys = {i: keygen() for i in (1, 2, 3, 4)}
+    for i, (pub, sec) in keys.items():
+        with open(os.path.join(WORK, f"k{i}"), "w") as f:
+            f.write(f"{pub}\n{sec}\n")
+    with open(os.path.join(WORK, "allow"), "w") as f:  # node 4's key is not allowed
+        for i in (1, 2, 3):
+            f.write(f"{keys[i][0]} {i} tcp://127.0.0.1:{ports[i - 1]}\n")
+    seed = f"tcp://127.0.0.1:{ports[0]}"
+
+    def curve(i):
+        return ["--curve-key", os.path.join(WORK, f"k{i}"), "--curve-allow", os.path.join(WORK, "allow")]
+
+    nodes = [start(1, ports[0], extra=curve(1)), start(2, ports[1], join=[seed], extra=curve(2)),
+             start(3, ports[2], join=[seed], extra=curve(3))]
+    intruder = start(4, ports[3], join=[seed], extra=curve(4))
+    poll("CURVE members up", 15,
+         lambda: all(set(statuses(x)) == {1, 2, 3} and set(statuses(x).values()) == {"up"} for x in nodes))
+    for x in nodes:
+        ms = members(x)
+        for i in (1, 2, 3):
+            check(ms[i]["curve_public_key"] == keys[i][0], f"{x.name}: member {i} lacks its CURVE key")
+    nodes[1].ok("add over-curve")
+    poll("replicated over CURVE", 10, lambda: all("over-curve" in x.state()["set"] for x in nodes))
+    check(set(statuses(intruder)) == {4}, f"an unlisted key joined: {statuses(intruder)}")
+    log("CURVE: 3 members joined through one seed, each record with its public key; an unlisted key never joins")
+    stop_all(nodes + [intruder])
+
+
 def zmtp_frame(body, more=False, command=False):
     flags = (1 if more else 0) | (4 if command else 0)
     if len(body) > 255:
@@ -394,7 +432,7 @@ def seeds_test():
 
 
 SCENARIOS = {"join": join_test, "crash": crash_test, "blackout": blackout_test, "leave": leave_test,
-             "seeds": seeds_test, "restart": restart_test}
+             "seeds": seeds_test, "restart": restart_test, "curve": curve_test}
 
 if __name__ == "__main__":
     try:
