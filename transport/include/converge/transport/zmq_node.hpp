@@ -47,6 +47,30 @@
 /// a bounded queue of changes for subscribers. Malformed, oversized and
 /// spoofed messages are dropped, counted and logged (rate-limited).
 ///
+/// # Membership
+/// With `node_options::membership` the node runs the failure detector and
+/// the partial views of `include/converge/membership/` (pure state machines)
+/// from `process()`, with their deadlines in `next_timeout()`. Their
+/// messages travel on the same links and ROUTER, in `probe` and `view`
+/// envelopes of one payload frame (`converge::encode` of the message; one
+/// that does not decode is dropped and counted in `dropped_malformed`).
+/// - Joining: while it has no link the node connects to every seed
+///   (`membership_options::seeds`, the configured peers, `seed_source`) each
+///   `join_retry`; a seed that answers names its node id, and the views join
+///   through it. A node with no seed at all is the first member (up at once).
+/// - The replicator's peers are the active view (plus configured peers, data
+///   senders, and peers that run no membership, as without it), and so are
+///   the detector's neighbours, with the passive view (`probe_passive`).
+/// - Links open to members' advertised endpoints (their records) when the
+///   views or the detector address them, and close when no longer needed:
+///   active members keep theirs, the `transient_links` most recently used
+///   others stay open while used within `transient_idle`. A message to a
+///   member with no live connection yet is held (`held_per_member`,
+///   `held_for`) until one is up.
+/// - `members()`, `member()`, `leave()`, `depart()`; `isolate()` is a fault
+///   injection for tests (every link lost for a while).
+/// See docs/membership.md for the timeouts and what is not done yet.
+///
 /// # Memory
 /// What a peer can make this node hold is bounded by the options:
 /// - The node takes at most `receive_budget` (4096) messages per
@@ -91,7 +115,7 @@
 ///   peers are chosen by the operator).
 ///
 /// # Parts
-/// `node_options.hpp`, `transport_metrics.hpp`, `peer_status.hpp`,
+/// `node_options.hpp`, `membership_options.hpp`, `transport_metrics.hpp`, `peer_status.hpp`,
 /// `state_change.hpp` (the public types); in `detail/`: `listener.hpp` (the
 /// ROUTER and its monitor), `link.hpp` (one DEALER to a peer), `peer_table.hpp`
 /// (one record per peer, routing, expiry), `zap_handler.hpp` (CURVE
