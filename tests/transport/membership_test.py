@@ -375,6 +375,16 @@ def seeds_test():
         out = subprocess.run([BIN] + args, capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL)
         check(out.returncode == 2 and out.stderr.count("\n") == 1, f"{args}: {out.returncode} {out.stderr!r}")
 
+    # A wildcard bind advertises the loopback address; --advertise overrides it.
+    (wild,) = free_ports(1)
+    w = Node(BIN, 7, f"tcp://*:{wild}", heartbeat_ms=HEARTBEAT_MS, workdir=WORK)
+    check(members(w)[7]["endpoints"] == [f"tcp://127.0.0.1:{wild}"], f"wildcard bind advertises {members(w)}")
+    w.kill_hard()
+    w = Node(BIN, 7, f"tcp://0.0.0.0:{wild}", heartbeat_ms=HEARTBEAT_MS, workdir=WORK,
+             extra=["--advertise", f"tcp://localhost:{wild}"])
+    check(members(w)[7]["endpoints"] == [f"tcp://localhost:{wild}"], f"--advertise: {members(w)}")
+    w.kill_hard()
+
     ports = free_ports(5)
     # Alone: only itself, up.
     a = start(1, ports[0])
