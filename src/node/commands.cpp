@@ -70,7 +70,18 @@ std::string stats_json(const node& n) {
   out.append(replication, 1, replication.size() - 2);  // its members, without the braces
   out += ",\"quiescent\":";
   out += n.quiescent() ? "true" : "false";
-  out += ",\"transport\":" + converge::metrics_json(n.transport_stats()) + "}";
+  out += ",\"transport\":" + converge::metrics_json(n.transport_stats());
+  if (n.has_membership()) {
+    const auto [d, awareness] = n.detector_stats();
+    out +=
+        ",\"membership\":{\"awareness\":" + std::to_string(awareness) +
+        ",\"probes\":" + std::to_string(d.probes) + ",\"probes_failed\":" + std::to_string(d.probes_failed) +
+        ",\"indirect_sent\":" + std::to_string(d.indirect_sent) +
+        ",\"suspicions\":" + std::to_string(d.suspicions) +
+        ",\"confirmed_down\":" + std::to_string(d.confirmed_down) +
+        ",\"refutations\":" + std::to_string(d.refutations) + ",\"stalls\":" + std::to_string(d.stalls) + "}";
+  }
+  out += "}";
   return out;
 }
 

@@ -193,7 +193,12 @@ converge::membership_options membership_for(const converge_node::options& o) {
   }
   const auto t = static_cast<std::uint64_t>(std::max<std::int64_t>(50, o.heartbeat.count()));
   m.detector.probe_interval = t;
-  m.detector.probe_timeout = t / 2;
+  // A helper of an indirect probe nacks after its own probe timeout: with
+  // the timeout at 2T/5, its nack (sent 4T/5 after the probe) arrives within
+  // the period, and a probe of a crashed member does not also count the
+  // missing nacks against this node (Lifeguard awareness, which would slow
+  // its probes, and the confirmations, down).
+  m.detector.probe_timeout = 2 * t / 5;
   m.detector.gossip_interval = std::max<std::uint64_t>(10, t / 5);
   m.detector.push_pull_interval = 10 * t;
   m.detector.reconnect_interval = 5 * t;

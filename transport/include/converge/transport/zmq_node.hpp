@@ -375,6 +375,14 @@ class zmq_node {
     bool self = false;    ///< this node
   };
 
+  /// What the failure detector counted, and its Lifeguard awareness score
+  /// (0 healthy; periods and timeouts scale by awareness + 1); zeros without membership.
+  [[nodiscard]] std::pair<membership::detector_metrics, unsigned> detector_stats() const {
+    std::lock_guard lock(mutex_);
+    if (!ms_) return {};
+    return {ms_->fd.metrics(), ms_->fd.awareness()};
+  }
+
   /// True when the node runs membership (`node_options::membership`).
   [[nodiscard]] bool has_membership() const noexcept { return opts_.membership.has_value(); }
 
@@ -1213,22 +1221,36 @@ class zmq_node {
     }
   }
 
-  // Sends over a live connection to `to`; false when there is none yet.
+  // Sends over a connection to `to`; false when there is none (yet). Unlike
+  // data, a membership message goes on any connection that is up, even to
+  // a member not heard lately: whether it is alive is the detector's
+  // question, and a paused member must find its suspicion waiting when it
+  // runs again (a link's DEALER queues only on a completed connection, a
+  // ROUTER refuses a closed one).
   bool try_send_member_(membership::node_id to, kind what, std::span<const std::byte> bytes,
                         std::uint64_t now) {
     const auto r = peers_.route_to(to, now);
-    if (!r.live) return false;
     const auto env = envelopes_.of(what);
-    const send_result res = r.via_link != nullptr ? r.via_link->send(what, env, bytes, true)
-                                                  : listener_.send(r.routing_id, what, env, bytes);
-    if (r.via_link != nullptr) r.via_link->use(now);
-    if (res == send_result::no_route) return false;
+    send_result res = send_result::no_route;
+    if (r.via_link != nullptr) {
+      res = r.via_link->send(what, env, bytes, true);
+      r.via_link->use(now);
+    } else if (!r.routing_id.empty()) {
+      res = listener_.send(r.routing_id, what, env, bytes);
+    }
+    if (res != send_result::sent && !r.live && r.via_link != nullptr) {
+      const auto* p = peers_.find(to);
+      if (p != nullptr && !p->routing_id.empty()) res = listener_.send(p->routing_id, what, env, bytes);
+    }
     if (res == send_result::sent) {
       ++metrics_.membership_out;
-    } else {
-      ++metrics_.membership_dropped;  // a full queue: the protocols retry on their own
+      return true;
     }
-    return true;
+    if (r.live && res == send_result::queue_full) {
+      ++metrics_.membership_dropped;  // a full queue to a live member: the protocols retry on their own
+      return true;
+    }
+    return false;
   }
 
   // Sends now, or holds the message (bounded, for `held_for`) while a link
