@@ -40,7 +40,7 @@ constexpr const char* footer =
     "stderr and tries again every 2 heartbeats. Each node links to a few members\n"
     "(its active view, about log2(N)+1, at most 16), which are its replication peers.\n"
     "Failure detection (SWIM with Lifeguard), T = --heartbeat-ms (500 ms by default):\n"
-    "one probe every T (timeout T/2, then 3 indirect probes); a member that misses\n"
+    "one probe every T (timeout 2T/5, then 3 indirect probes); a member that misses\n"
     "it is suspected, and declared down after the suspicion timeout: from\n"
     "4 x max(1, log10 N) x T once 2 other members confirm (2.4 s for N = 16 with\n"
     "T = 500 ms) up to 6 times that with no confirmation; a suspected member that\n"
