@@ -151,7 +151,7 @@ def crash_test():
     while time.monotonic() < end:
         for x in nodes:
             check(statuses(x).get(paused.id) != "down", f"{x.name} marked the paused node down")
-        time.sleep(0.05)
+        time.sleep(0.1)
     downs_after = {x.id: x.stats()["transport"]["members_down"] for x in nodes}
     check(downs_after == downs_before, f"down verdicts during the pause: {downs_before} -> {downs_after}")
     log(f"SIGSTOP for {pause_for:.2f}s (the suspicion timeout is {suspicion_timeout(16):.2f}s): never marked "
@@ -175,7 +175,8 @@ def crash_test():
                 first_down[x.id] = time.monotonic() - killed
         return len(first_down) == len(survivors)
 
-    poll("the killed node down everywhere", 30, all_down, every=0.01)
+    # Not faster: on a loaded 2-core machine the questions take CPU from the nodes.
+    poll("the killed node down everywhere", 30, all_down, every=0.1)
     took = max(first_down.values())
     firsts = sorted(first_down.values())
     log(f"kill -9 of a node with {degree} links: down in all 15 member lists {took:.2f}s after the kill "
