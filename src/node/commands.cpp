@@ -1,7 +1,10 @@
 #include "commands.hpp"
 
+#include "converge/membership/retirement.hpp"
 #include "converge/wire/json.hpp"
 
+#include <chrono>
+#include <cstdint>
 #include <exception>
 #include <optional>
 #include <stdexcept>
@@ -67,7 +70,18 @@ std::string stats_json(const node& n) {
   out.append(replication, 1, replication.size() - 2);  // its members, without the braces
   out += ",\"quiescent\":";
   out += n.quiescent() ? "true" : "false";
-  out += ",\"transport\":" + converge::metrics_json(n.transport_stats()) + "}";
+  out += ",\"transport\":" + converge::metrics_json(n.transport_stats());
+  if (n.has_membership()) {
+    const auto [d, awareness] = n.detector_stats();
+    out +=
+        ",\"membership\":{\"awareness\":" + std::to_string(awareness) +
+        ",\"probes\":" + std::to_string(d.probes) + ",\"probes_failed\":" + std::to_string(d.probes_failed) +
+        ",\"indirect_sent\":" + std::to_string(d.indirect_sent) +
+        ",\"suspicions\":" + std::to_string(d.suspicions) +
+        ",\"confirmed_down\":" + std::to_string(d.confirmed_down) +
+        ",\"refutations\":" + std::to_string(d.refutations) + ",\"stalls\":" + std::to_string(d.stalls) + "}";
+  }
+  out += "}";
   return out;
 }
 
@@ -93,6 +107,55 @@ std::string peers_json(const node& n) {
   }
   out += ']';
   return out;
+}
+
+std::string members_json(const node& n) {
+  std::string out = "[";
+  bool first = true;
+  for (const auto& m : n.members()) {
+    if (!first) out += ',';
+    first = false;
+    out += "{\"id\":" + std::to_string(m.record.node) +
+           ",\"replica\":" + std::to_string(m.record.replica.value());
+    out += ",\"endpoints\":[";
+    for (std::size_t i = 0; i < m.record.endpoints.size(); ++i) {
+      if (i > 0) out += ',';
+      converge::wire::json_detail::put_string(out, m.record.endpoints[i]);
+    }
+    out += "],\"status\":\"";
+    out += converge::membership::to_string(m.record.status);
+    out += "\",\"incarnation\":" + std::to_string(m.record.incarnation);
+    out += ",\"active\":";
+    out += m.active ? "true" : "false";
+    out += ",\"self\":";
+    out += m.self ? "true" : "false";
+    if (!m.record.curve_public_key.empty()) {
+      out += ",\"curve_public_key\":";
+      converge::wire::json_detail::put_string(out, m.record.curve_public_key);
+    }
+    out += '}';
+  }
+  out += ']';
+  return out;
+}
+
+std::uint64_t start_leave(node& n) {
+  n.leave();
+  // The survivor: the up member (not this one) with the smallest replica id,
+  // the one retirement folds into too.
+  std::optional<converge::replica_id> survivor;
+  for (const auto& m : n.members()) {
+    if (m.self || m.record.status != converge::membership::member_status::up) continue;
+    if (!survivor || m.record.replica < *survivor) survivor = m.record.replica;
+  }
+  if (!survivor) return 0;
+  const converge::replica_id me = n.replica();
+  n.mutate([&](demo_state& s) {
+    return converge::update(s, &demo_state::stock, [&](converge::bounded_counter& b) {
+      return converge::membership::hand_over_rights(b, me, *survivor);
+    });
+  });
+  return survivor->value();
 }
 
 /// The answer to a mutation that succeeded: `ok`, or `ok (no change)` when its
@@ -124,6 +187,13 @@ std::string spend_rights(node& n, std::uint64_t need, Spend&& spend) {
 }
 
 std::string execute(node& n, std::string_view line, bool& quit) {
+  bool leave = false;
+  std::string reply = execute(n, line, quit, leave);
+  if (leave) quit = true;
+  return reply;
+}
+
+std::string execute(node& n, std::string_view line, bool& quit, bool& leave) {
   using converge::bounded_counter;
   std::string_view rest = line;
   const std::string_view cmd = next_word(rest);
@@ -185,7 +255,21 @@ std::string execute(node& n, std::string_view line, bool& quit) {
       const std::uint64_t k = number_arg(rest, "N");
       no_more(rest);
       if (target == n.id()) return "error: cannot grant stock rights to this node itself";
-      const auto to = n.peer_replica(target);
+      std::optional<converge::replica_id> to;
+      if (n.has_membership()) {
+        // Rights given to a member that is not up could never be sold: a
+        // down member's incarnation is over, a leaving one is handing its
+        // own rights away.
+        const auto m = n.member(target);
+        if (!m) return "error: node " + std::to_string(target) + " is not a member (not known here yet)";
+        if (m->status != converge::membership::member_status::up)
+          return "error: node " + std::to_string(target) + " is " +
+                 converge::membership::to_string(m->status) +
+                 ", not up: rights granted to it could not be used";
+        to = m->replica;
+      } else {
+        to = n.peer_replica(target);
+      }
       if (!to) return "error: unknown replica " + std::to_string(target) + " (no message from it yet)";
       return spend_rights(n, k, [&](bounded_counter& b) { return b.transfer(me, *to, k); });
     }
@@ -205,9 +289,35 @@ std::string execute(node& n, std::string_view line, bool& quit) {
       no_more(rest);
       return peers_json(n);
     }
+    if (cmd == "members") {
+      no_more(rest);
+      if (!n.has_membership()) return "error: this node runs no membership";
+      return members_json(n);
+    }
+    if (cmd == "leave") {
+      no_more(rest);
+      if (!n.has_membership()) return "error: this node runs no membership";
+      leave = true;
+      return "ok";
+    }
+    if (cmd == "isolate") {
+      // Fault injection for tests: every link lost for MS milliseconds;
+      // `silent`: not reported to the views (only the detector finds out).
+      const std::uint64_t ms = number_arg(rest, "MS");
+      const std::string_view how = next_word(rest);
+      no_more(rest);
+      if (!how.empty() && how != "silent")
+        throw command_error{"expected 'silent' or nothing, not '" + std::string(how) + "'"};
+      if (ms > 3600000) return "error: MS must be at most 3600000 (one hour)";
+      n.isolate(std::chrono::milliseconds(static_cast<std::int64_t>(ms)), how.empty());
+      return "ok";
+    }
     if (cmd == "help") {
       return "commands: inc [N] | dec [N] | add ELEM | rm ELEM | put KEY VALUE | del KEY | stock-add N | "
-             "sell N | grant REPLICA N | rights | state | stats | peers | help | quit; a mutation answers "
+             "sell N | grant REPLICA N | rights | state | stats | peers | members | leave | isolate MS "
+             "[silent] | "
+             "help | "
+             "quit; a mutation answers "
              "'ok', 'ok (no change)' when it changed nothing, or 'error: ...' (and changes nothing)";
     }
     if (cmd == "quit") {

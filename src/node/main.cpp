@@ -20,8 +20,10 @@
 #include <memory>
 #include <optional>
 #include <poll.h>
+#include <stdexcept>
 #include <string>
 #include <string_view>
+#include <sys/wait.h>
 #include <system_error>
 #include <unistd.h>
 #include <vector>
@@ -112,6 +114,128 @@ void drain(converge_node::node& node, const converge_node::options& o,
   pump(node, std::chrono::steady_clock::now() + limit, settled);
 }
 
+// Runs --seed-command (sh -c, stdin /dev/null, stderr inherited) and returns
+// the endpoints it printed, one a line (blank lines and # comments skipped;
+// a bad line is reported and skipped). Killed after 2 s: the node's loop
+// waits for it. Throws when it cannot run or fails.
+std::vector<std::string> run_seed_command(const std::string& command, std::uint64_t id) {
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe2");
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(out[0]);
+    ::close(out[1]);
+    throw std::system_error(errno, std::generic_category(), "fork");
+  }
+  if (pid == 0) {
+    ::dup2(out[1], STDOUT_FILENO);
+    const int null = ::open("/dev/null", O_RDONLY);
+    if (null >= 0) ::dup2(null, STDIN_FILENO);
+    ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  std::string text;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  bool timed_out = false;
+  for (;;) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now())
+            .count();
+    if (left <= 0) {
+      timed_out = true;
+      break;
+    }
+    pollfd p{out[0], POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left)) < 0 && errno != EINTR) break;
+    std::array<char, 4096> buf{};
+    const ssize_t got = ::read(out[0], buf.data(), buf.size());
+    if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (got <= 0) break;
+    text.append(buf.data(), static_cast<std::size_t>(got));
+    if (text.size() > 64 * 1024) break;  // enough seeds
+  }
+  ::close(out[0]);
+  if (timed_out) ::kill(pid, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (timed_out) throw std::runtime_error("--seed-command ran for more than 2 s (killed)");
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    throw std::runtime_error("--seed-command failed (status " + std::to_string(WEXITSTATUS(status)) + ")");
+  std::vector<std::string> seeds;
+  std::size_t at = 0;
+  while (at < text.size()) {
+    std::size_t end = text.find('\n', at);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(at, end - at);
+    at = end + 1;
+    const auto first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos || line[first] == '#') continue;
+    line = line.substr(first, line.find_last_not_of(" \t\r") - first + 1);
+    if (const auto problem = converge_node::endpoint_problem(line, converge_node::endpoint_use::peer);
+        !problem.empty()) {
+      std::cerr << "converge-node " << id << ": --seed-command printed " << problem << " (skipped)\n";
+      continue;
+    }
+    seeds.push_back(std::move(line));
+  }
+  return seeds;
+}
+
+// Membership timeouts from the heartbeat: T = one heartbeat (500 ms by
+// default, half memberlist's LAN profile: the fixed slack of "down everywhere
+// within the suspicion timeout + 2 s" must cover probing and dissemination,
+// which scale with T); see --help.
+converge::membership_options membership_for(const converge_node::options& o) {
+  converge::membership_options m;
+  m.seeds = o.join;
+  m.advertise = o.advertise;
+  if (!o.seed_command.empty()) {
+    m.seed_source = [command = o.seed_command, id = o.id] { return run_seed_command(command, id); };
+  }
+  const auto t = static_cast<std::uint64_t>(std::max<std::int64_t>(50, o.heartbeat.count()));
+  m.detector.probe_interval = t;
+  // A helper of an indirect probe nacks after its own probe timeout: with
+  // the timeout at 2T/5, its nack (sent 4T/5 after the probe) arrives within
+  // the period, and a probe of a crashed member does not also count the
+  // missing nacks against this node (Lifeguard awareness, which would slow
+  // its probes, and the confirmations, down).
+  m.detector.probe_timeout = 2 * t / 5;
+  m.detector.gossip_interval = std::max<std::uint64_t>(10, t / 5);
+  m.detector.push_pull_interval = 10 * t;
+  m.detector.reconnect_interval = 5 * t;
+  m.detector.stall_threshold = std::max<std::uint64_t>(1000, t);
+  m.views.neighbor_timeout = t;
+  m.views.repair_interval = std::max<std::uint64_t>(10, t / 4);
+  m.views.join_retry = 2 * t;
+  m.views.shuffle_interval = 5 * t;
+  m.views.merge_interval = 2 * t;
+  m.join_retry = 2 * t;
+  m.held_for = 3 * t;
+  m.transient_idle = 10 * t;
+  return m;
+}
+
+// A graceful leave: `leaving` (and the stock rights handed over), a few
+// gossip intervals for it to spread, `removed`, a few more; then the caller
+// flushes and exits.
+void leave_cluster(converge_node::node& node, const converge_node::options& o) {
+  const std::uint64_t survivor = converge_node::start_leave(node);
+  if (!o.quiet) {
+    std::cerr << "converge-node " << o.id << ": leaving";
+    if (survivor != 0) std::cerr << ", stock rights handed to replica " << survivor;
+    std::cerr << '\n';
+  }
+  const auto spread =
+      std::chrono::milliseconds(std::max<std::uint64_t>(300, 5 * node.membership_gossip_interval()));
+  node.process();
+  pump(node, std::chrono::steady_clock::now() + spread, [] { return false; });
+  node.depart();
+  node.process();
+  pump(node, std::chrono::steady_clock::now() + spread, [] { return false; });
+}
+
 // Opens --data-dir and the node over it: the journal, what it recovered, and
 // the node restored from that. Throws `journal_error` when the directory
 // cannot be read, and `std::invalid_argument` when it is another node's.
@@ -161,6 +285,7 @@ int run(const converge_node::options& o) {
   no.gossip_interval = o.gossip;
   no.heartbeat_interval = o.heartbeat;
   no.replication.max_message_bytes = o.max_message_bytes;
+  no.membership = membership_for(o);
   if (o.quiet) {
     no.log = nullptr;
   } else {
@@ -200,8 +325,9 @@ int run(const converge_node::options& o) {
     if (journal) std::cerr << (no.recovered ? ", restarted from " : ", new in ") << o.data_dir;
     std::cerr << ", bound";
     for (const auto& e : node.endpoints()) std::cerr << ' ' << e;
-    std::cerr << ", " << o.peers.size() << " peer endpoint(s)" << (no.curve ? ", CURVE on" : "")
-              << (signer ? ", signing on" : "") << '\n';
+    std::cerr << ", " << o.peers.size() << " peer endpoint(s)";
+    if (!o.join.empty()) std::cerr << ", joining through " << o.join.size() << " seed(s)";
+    std::cerr << (no.curve ? ", CURVE on" : "") << (signer ? ", signing on" : "") << '\n';
   }
 
   converge_node::line_reader lines(max_line);
@@ -212,8 +338,9 @@ int run(const converge_node::options& o) {
       return answer("error: line longer than " + std::to_string(max_line) + " bytes");
     }
     bool quit = false;
+    bool leave = false;
     const std::uint64_t before = node.journal_position();
-    std::string reply = converge_node::execute(node, line, quit);
+    std::string reply = converge_node::execute(node, line, quit, leave);
     // --sync write: a write is answered once it is on disk.
     if (journal && o.sync == converge_node::options::sync_mode::write && node.journal_position() != before &&
         !node.wait_durable(node.journal_position(), std::chrono::seconds(10))) {
@@ -222,6 +349,10 @@ int run(const converge_node::options& o) {
     }
     const bool answered = answer(reply);
     node.process();  // send the delta now rather than at the next wakeup
+    if (leave) {
+      leave_cluster(node, o);
+      return false;
+    }
     return answered && !quit;
   };
 

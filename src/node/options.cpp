@@ -10,7 +10,7 @@ namespace converge_node {
 namespace {
 
 constexpr const char* synopsis =
-    "usage: converge-node --id N --bind ENDPOINT [--peer ENDPOINT]... [options]\n"
+    "usage: converge-node --id N --bind ENDPOINT [--join ENDPOINT]... [--peer ENDPOINT]... [options]\n"
     "       converge-node keygen";
 
 constexpr const char* description =
@@ -31,7 +31,23 @@ constexpr const char* footer =
     "A directory that cannot be read (corrupt, another node's, in use) stops the\n"
     "node with exit status 2; --fresh sets it aside (renamed DIR.damaged-TIME)\n"
     "and starts a new replica, under a new identity.\n"
-    "Exit status: 0 on quit, end of input or SIGTERM/SIGINT; 1 on a runtime failure;\n"
+    "Membership: every node keeps a member list (a CRDT: id, replica, endpoints, status\n"
+    "joining/up/leaving/down/removed, incarnation; command 'members'). --join ENDPOINT\n"
+    "joins a running cluster through any one member and learns the rest; --peer\n"
+    "endpoints are seeds too. Host names are resolved again at every join attempt,\n"
+    "and --seed-command CMD is run (sh -c, at most 2 s) at every attempt: each line\n"
+    "it prints is a seed endpoint. While no member answers, the node says so on\n"
+    "stderr and tries again every 2 heartbeats. Each node links to a few members\n"
+    "(its active view, about log2(N)+1, at most 16), which are its replication peers.\n"
+    "Failure detection (SWIM with Lifeguard), T = --heartbeat-ms (500 ms by default):\n"
+    "one probe every T (timeout 2T/5, then 3 indirect probes); a member that misses\n"
+    "it is suspected, and declared down after the suspicion timeout: from\n"
+    "4 x max(1, log10 N) x T once 2 other members confirm (2.4 s for N = 16 with\n"
+    "T = 500 ms) up to 6 times that with no confirmation; a suspected member that\n"
+    "runs again refutes at once, so a pause shorter than the timeout minus T is never\n"
+    "taken for a crash. 'leave' hands this node's stock rights to the up member with\n"
+    "the smallest replica id, says leaving, then removed, and exits 0.\n"
+    "Exit status: 0 on quit, leave, end of input or SIGTERM/SIGINT; 1 on a runtime failure;\n"
     "2 on bad arguments (one line on stderr).\n";
 
 // Longest ipc:// path the kernel takes (sun_path ends with a NUL).
@@ -124,6 +140,27 @@ options parse_options(const std::vector<std::string_view>& args) {
       ->type_name("ENDPOINT")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app->add_option_function<std::vector<std::string>>(
+         "--join", endpoints(o.join, endpoint_use::peer, "--join"),
+         "join the cluster through this member (repeatable; any one will do)")
+      ->type_name("ENDPOINT")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app->add_option_function<std::string>(
+         "--seed-command",
+         [&](const std::string& c) {
+           if (c.find_first_not_of(" \t") == std::string::npos)
+             throw CLI::ValidationError("--seed-command needs a command");
+           o.seed_command = c;
+         },
+         "run at every join attempt; each line it prints is a seed endpoint")
+      ->type_name("CMD");
+  app->add_option_function<std::vector<std::string>>(
+         "--advertise", endpoints(o.advertise, endpoint_use::peer, "--advertise"),
+         "the endpoint members reach this node at (repeatable; default: the bound ones, * as 127.0.0.1)")
+      ->type_name("ENDPOINT")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   auto millis = [](std::chrono::milliseconds& out) {
     return [&out](std::uint64_t v) { out = std::chrono::milliseconds(static_cast<std::int64_t>(v)); };
   };
@@ -206,6 +243,10 @@ options parse_options(const std::vector<std::string_view>& args) {
   };
   unique(o.bind, "--bind");
   unique(o.peers, "--peer");
+  unique(o.join, "--join");
+  unique(o.advertise, "--advertise");
+  if (o.bind.empty() && (!o.join.empty() || !o.seed_command.empty() || !o.advertise.empty()))
+    throw usage_error("--join, --seed-command and --advertise need --bind (members reach each other there)");
   if (o.curve_key.empty() != o.curve_allow.empty()) {
     throw usage_error("--curve-key and --curve-allow go together");
   }

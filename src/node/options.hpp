@@ -22,6 +22,12 @@ struct options {
   std::uint64_t id = 0;
   std::vector<std::string> bind;
   std::vector<std::string> peers;
+  /// --join: members to join the cluster through (any one will do).
+  std::vector<std::string> join;
+  /// --seed-command: run at every join attempt; each line of its stdout is a seed endpoint.
+  std::string seed_command;
+  /// --advertise: the endpoints put in this node's member record (default: the bound ones).
+  std::vector<std::string> advertise;
   std::chrono::milliseconds gossip{50};
   std::chrono::milliseconds heartbeat{500};
   std::string curve_key;

@@ -133,6 +133,41 @@ TEST_CASE(
   CHECK(m.nodes.at(4).metrics().confirmed_down == 0);
 }
 
+TEST_CASE("detector: a neighbour another node suspects is probed next") {
+  failure_detector a(me(1), {}, 1);
+  a.bootstrap();
+  members all = a.view();
+  std::vector<node_id> others;
+  for (node_id n = 2; n <= 9; ++n) {
+    member_record r = me(n);
+    r.status = member_status::up;
+    all.announce(r);
+    others.push_back(n);
+  }
+  a.merge(all);
+  a.set_neighbours(others);
+  const auto pings = [](const detector_output& out) {
+    std::vector<std::pair<node_id, std::uint64_t>> p;
+    for (const auto& [to, m] : out.messages) {
+      if (m.kind == probe_kind::ping) p.emplace_back(to, m.seq);
+    }
+    return p;
+  };
+  const auto first = pings(a.tick(0));
+  REQUIRE(first.size() == 1);
+  a.receive(first[0].first, probe_message{probe_kind::ack, first[0].second, 0, {}, {}}, 5);
+  // Node 2 says it suspects a neighbour that is not the one being probed.
+  const node_id suspect = first[0].first == 7 ? 8 : 7;
+  probe_message gossip;
+  gossip.suspicions.push_back(suspicion{suspect, 0, 2});
+  a.receive(2, gossip, 10);
+  CHECK(a.suspects(suspect));
+  std::vector<std::pair<node_id, std::uint64_t>> next;
+  for (std::uint64_t t = 20; t <= 2000 && next.empty(); t += 10) next = pings(a.tick(t));
+  REQUIRE(next.size() == 1);
+  CHECK(next[0].first == suspect);
+}
+
 TEST_CASE("detector: refutation raises the incarnation and beats down") {
   failure_detector a(me(1), {}, 1);
   a.bootstrap();

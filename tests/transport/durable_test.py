@@ -102,6 +102,11 @@ def rights_test():
     a, b = nodes
     a.ok("stock-add 90")
     wait_converged(nodes, pred=lambda s: json.dumps(s).find("90") >= 0)
+    # Rights go only to a member that is up in this node's member list.
+    deadline = time.monotonic() + 10
+    while not any(m["id"] == 2 and m["status"] == "up" for m in json.loads(a.cmd("members"))):
+        check(time.monotonic() < deadline, f"node 2 never up in node 1's members: {a.cmd('members')}")
+        time.sleep(0.02)
     a.ok("grant 2 30")
     deadline = time.monotonic() + 10
     while b.cmd("rights") != "30":

@@ -10,12 +10,16 @@
 #include "converge/transport/curve.hpp"
 #include "converge/transport/detail/envelope.hpp"
 #include "converge/transport/detail/inbound_guard.hpp"
+#include "converge/transport/detail/link.hpp"
+#include "converge/transport/detail/peer_table.hpp"
 #include "converge/transport/detail/unique_fd.hpp"
 #include "converge/transport/zmq_node.hpp"
 
 #include <boost/hana/define_struct.hpp>
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <fcntl.h>
 #include <functional>
@@ -492,4 +496,116 @@ TEST_CASE("inbound guard: the ZMTP meter passes the node's own traffic and stops
     meter m6(lim);
     CHECK(feed_in_steps(m6, bad_command, step) == meter::verdict::protocol);
   }
+}
+
+TEST_CASE("peer table: closing a link moves the later ones down, and each peer keeps its own links") {
+  zmq::context_t ctx;
+  auto o = unit_options(ctx, 1, {}, {});
+  converge::transport::detail::peer_table t(1000);
+  using converge::transport::detail::link;
+  using converge::transport::detail::link_role;
+  t.add_link(link(ctx, "inproc://pt-a", o, 1024));
+  t.add_link(link(ctx, "inproc://pt-b", o, 1024, link_role::dynamic, 7, 5));
+  t.add_link(link(ctx, "inproc://pt-c", o, 1024, link_role::dynamic, 8, 5));
+  t.admit(7, converge::replica_id{7}, false);
+  t.admit(8, converge::replica_id{8}, true);
+  REQUIRE(t.find(7)->links == std::vector<std::size_t>{1});
+  REQUIRE(t.find(8)->links == std::vector<std::size_t>{2});
+  CHECK_FALSE(t.configured(8));
+  t.remove_link(1);
+  CHECK(t.links().size() == 2);
+  CHECK(t.find(7)->links.empty());
+  CHECK(t.find(8)->links == std::vector<std::size_t>{1});
+  CHECK(t.links()[1].endpoint() == "inproc://pt-c");
+  CHECK(t.link_to("inproc://pt-c") == std::size_t{1});
+  CHECK_FALSE(t.link_to("inproc://pt-b"));
+  // `peers` lists the configured link and the replicating peer 8 (at its
+  // dynamic link), not 7, which only exchanged membership messages.
+  const auto s = t.status(10);
+  REQUIRE(s.size() == 2);
+  CHECK(s[0].endpoint == "inproc://pt-a");
+  CHECK(s[1].id == std::uint64_t{8});
+  CHECK(s[1].endpoint == "inproc://pt-c");
+  // Expiry forgets the silent peers without links, and reports only replicating ones.
+  t.remove_link(1);
+  CHECK(t.expire(5000, 1000) == std::vector<std::uint64_t>{8});
+  CHECK(t.find(7) == nullptr);
+}
+
+TEST_CASE(
+    "membership: nodes join through one seed, see each other up, replicate over the active view, leave") {
+  zmq::context_t ctx;
+  using set = converge::or_set<int>;
+  auto member_options = [&](std::uint64_t id, std::vector<std::string> seeds) {
+    auto o = unit_options(ctx, id, {"inproc://mem-" + std::to_string(id)}, {});
+    converge::membership_options m;
+    m.seeds = std::move(seeds);
+    m.seed = id;
+    m.detector.probe_interval = 100;
+    m.detector.probe_timeout = 50;
+    m.detector.gossip_interval = 20;
+    m.views.neighbor_timeout = 100;
+    m.views.join_retry = 200;
+    m.join_retry = 200;
+    o.membership = m;
+    return o;
+  };
+  converge::zmq_node<set> a(member_options(1, {}));
+  converge::zmq_node<set> b(member_options(2, {"inproc://mem-1"}));
+  converge::zmq_node<set> c(member_options(3, {"inproc://mem-1"}));
+  converge::zmq_node<set> d(member_options(4, {"inproc://mem-2"}));
+  const auto all_up = [](const auto& n, std::size_t count) {
+    const auto ms = n.members();
+    return ms.size() == count && std::all_of(ms.begin(), ms.end(), [](const auto& m) {
+             return m.record.status == converge::membership::member_status::up;
+           });
+  };
+  pump_until([&] { return all_up(a, 4) && all_up(b, 4) && all_up(c, 4) && all_up(d, 4); }, a, b, c, d);
+  // Records carry the advertised endpoint and the replica of each life.
+  const auto rec = a.member(4);
+  REQUIRE(rec);
+  CHECK(rec->endpoints == std::vector<std::string>{"inproc://mem-4"});
+  CHECK(rec->replica == d.replica());
+  // The replicator's peers are the active view (no configured peers here).
+  const auto peers_are_active = [](const auto& n) {
+    std::set<std::uint64_t> active;
+    for (const auto& m : n.members()) {
+      if (m.active) active.insert(m.record.node);
+    }
+    std::set<std::uint64_t> replicating;
+    for (const auto& [id, p] : n.replication_stats().peers) replicating.insert(id);
+    return !active.empty() && active == replicating;
+  };
+  pump_until(
+      [&] {
+        return peers_are_active(a) && peers_are_active(b) && peers_are_active(c) && peers_are_active(d);
+      },
+      a, b, c, d);
+  d.mutate([&](auto& s) { return s.insert(d.replica(), 4); });
+  pump_until([&] { return a.snapshot().contains(4) && b.snapshot().contains(4) && c.snapshot().contains(4); },
+             a, b, c, d);
+  // Garbage in a membership envelope is dropped and counted; nothing changes.
+  {
+    zmq::socket_t raw(ctx, zmq::socket_type::dealer);
+    raw.set(zmq::sockopt::linger, 0);
+    raw.connect("inproc://mem-1");
+    const auto env =
+        converge::transport::detail::write_envelope({converge::transport::detail::kind::probe, 9, 9});
+    const std::array<std::byte, 3> junk{std::byte{0xff}, std::byte{0x01}, std::byte{0x02}};
+    raw.send(zmq::buffer(env.data(), env.size()), zmq::send_flags::sndmore);
+    raw.send(zmq::buffer(junk.data(), junk.size()), zmq::send_flags::none);
+    const auto before = a.transport_stats().dropped_malformed;
+    pump_until([&] { return a.transport_stats().dropped_malformed > before; }, a, b, c, d);
+    CHECK(a.members().size() == 4);
+  }
+  // A graceful leave: leaving, then removed everywhere, never down.
+  c.leave();
+  pump_until([&] { return a.member(3)->status == converge::membership::member_status::leaving; }, a, b, c, d);
+  c.depart();
+  const auto removed = [](const auto& n) {
+    return n.member(3)->status == converge::membership::member_status::removed;
+  };
+  pump_until([&] { return removed(a) && removed(b) && removed(d); }, a, b, c, d);
+  CHECK(a.transport_stats().members_down == 0);
+  CHECK(b.transport_stats().members_down == 0);
 }

@@ -25,6 +25,9 @@
 ///   forwards the target's ack, or answers `nack` when its own ping timed out.
 /// - **Suspect**: no ack by the end of the period: the target is suspected
 ///   at its current incarnation; the suspicion is gossiped.
+/// - **Verify**: a node that hears another suspects one of its neighbours
+///   probes that neighbour next: an independent confirmation (or the ack
+///   that clears it) within a period.
 /// - **Confirm down**: a suspicion that is not refuted in time becomes
 ///   `members::confirm_down`, a CRDT delta.
 /// - **Refute**: a node that hears it is suspected (or down) raises its
@@ -541,6 +544,7 @@ class failure_detector {
     const member_record* r = members_.find(n);
     if (r == nullptr || !is_live(r->status) || r->incarnation != incarnation) return;
     const auto it = find_suspicion_(n);
+    if (from != self_.node) verify_(n, it);
     if (it == suspicions_.end()) {
       suspicion_state st;
       st.incarnation = incarnation;
@@ -567,6 +571,22 @@ class failure_detector {
     st.deadline = st.start + suspicion_timeout(opt_, st.cluster, st.confirmers.size() - 1);
     next_suspicion_ = std::min(next_suspicion_, st.deadline);
     enqueue_note_(suspicion{n, incarnation, from});
+  }
+
+  /// A neighbour another node suspects is this node's next probe target
+  /// (unless this node already suspects it, or is probing it): its own probe
+  /// is an independent confirmation, or the ack that refutes, within one
+  /// period, instead of whenever the round-robin reaches it. A crash is
+  /// then confirmed by K members about one period after the first
+  /// suspicion, and its suspicion expires at the minimum timeout, however
+  /// many neighbours each member probes in turn.
+  void verify_(node_id n, suspicion_map::iterator it) {
+    if (!is_neighbour(n) || (probe_ && probe_->target == n)) return;
+    if (it != suspicions_.end() && std::find(it->second.confirmers.begin(), it->second.confirmers.end(),
+                                             self_.node) != it->second.confirmers.end())
+      return;
+    std::erase(probe_order_, n);
+    probe_order_.push_back(n);  // next_target_ takes from the back
   }
 
   void expire_suspicions_(std::uint64_t now) {

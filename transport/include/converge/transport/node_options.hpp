@@ -5,6 +5,7 @@
 #include "converge/replica_id.hpp"
 #include "converge/replication/replicator.hpp"
 #include "converge/transport/curve.hpp"
+#include "converge/transport/membership_options.hpp"
 
 #include <zmq.hpp>
 
@@ -61,6 +62,9 @@ struct node_options {
   std::optional<replication::recovered_journal> recovered;
   /// CURVE encryption, authentication and allow-list (off when empty).
   std::optional<curve_options> curve;
+  /// Cluster membership (failure detection, partial views, joining through
+  /// seeds; see "Membership" in zmq_node.hpp); off when empty.
+  std::optional<membership_options> membership;
   /// Bounds on inbound tcp connections without CURVE (see the struct).
   inbound_guard_options inbound_guard{};
   int send_hwm = 1000;                    ///< messages queued per connection before sends are dropped

@@ -39,7 +39,13 @@ struct transport_metrics {
     (std::uint64_t, handshake_failures),  ///< ZMTP handshake failures (garbage, bad keys)
     (std::uint64_t, disconnects),         ///< inbound connections closed (incl. oversized messages)
     (std::uint64_t, guard_connections_refused),  ///< inbound tcp connections beyond the guard's max_connections
-    (std::uint64_t, guard_closed)         ///< inbound tcp connections the guard closed (frames, sizes, protocol)
+    (std::uint64_t, guard_closed),        ///< inbound tcp connections the guard closed (frames, sizes, protocol)
+    (std::uint64_t, membership_in),       ///< membership messages handed to the detector or the views
+    (std::uint64_t, membership_out),      ///< membership messages sent
+    (std::uint64_t, membership_dropped),  ///< membership messages not sent: no route before they expired
+    (std::uint64_t, members_down),        ///< members this node's detector saw become down (own verdicts and heard ones)
+    (std::uint64_t, links_opened),        ///< dynamic links opened to members and seeds
+    (std::uint64_t, links_closed)         ///< dynamic links closed
   );
   // clang-format on
   // clang-format on

@@ -47,6 +47,30 @@
 /// a bounded queue of changes for subscribers. Malformed, oversized and
 /// spoofed messages are dropped, counted and logged (rate-limited).
 ///
+/// # Membership
+/// With `node_options::membership` the node runs the failure detector and
+/// the partial views of `include/converge/membership/` (pure state machines)
+/// from `process()`, with their deadlines in `next_timeout()`. Their
+/// messages travel on the same links and ROUTER, in `probe` and `view`
+/// envelopes of one payload frame (`converge::encode` of the message; one
+/// that does not decode is dropped and counted in `dropped_malformed`).
+/// - Joining: while it has no link the node connects to every seed
+///   (`membership_options::seeds`, the configured peers, `seed_source`) each
+///   `join_retry`; a seed that answers names its node id, and the views join
+///   through it. A node with no seed at all is the first member (up at once).
+/// - The replicator's peers are the active view (plus configured peers, data
+///   senders, and peers that run no membership, as without it), and so are
+///   the detector's neighbours, with the passive view (`probe_passive`).
+/// - Links open to members' advertised endpoints (their records) when the
+///   views or the detector address them, and close when no longer needed:
+///   active members keep theirs, the `transient_links` most recently used
+///   others stay open while used within `transient_idle`. A message to a
+///   member with no live connection yet is held (`held_per_member`,
+///   `held_for`) until one is up.
+/// - `members()`, `member()`, `leave()`, `depart()`; `isolate()` is a fault
+///   injection for tests (every link lost for a while).
+/// See docs/membership.md for the timeouts and what is not done yet.
+///
 /// # Memory
 /// What a peer can make this node hold is bounded by the options:
 /// - The node takes at most `receive_budget` (4096) messages per
@@ -93,7 +117,7 @@
 ///   peers are chosen by the operator).
 ///
 /// # Parts
-/// `node_options.hpp`, `transport_metrics.hpp`, `peer_status.hpp`,
+/// `node_options.hpp`, `membership_options.hpp`, `transport_metrics.hpp`, `peer_status.hpp`,
 /// `state_change.hpp` (the public types); in `detail/`: `listener.hpp` (the
 /// ROUTER and its monitor), `link.hpp` (one DEALER to a peer), `peer_table.hpp`
 /// (one record per peer, routing, expiry), `zap_handler.hpp` (CURVE
@@ -103,6 +127,10 @@
 /// that bounds inbound tcp connections). This file ties them together.
 
 #include "converge/lattice.hpp"
+#include "converge/membership/failure_detector.hpp"
+#include "converge/membership/members.hpp"
+#include "converge/membership/views.hpp"
+#include "converge/membership/wire.hpp"
 #include "converge/replica_id.hpp"
 #include "converge/replication/replicator.hpp"
 #include "converge/transport/curve.hpp"
@@ -117,6 +145,7 @@
 #include "converge/transport/detail/sockets.hpp"
 #include "converge/transport/detail/unique_fd.hpp"
 #include "converge/transport/detail/zap_handler.hpp"
+#include "converge/transport/membership_options.hpp"
 #include "converge/transport/node_options.hpp"
 #include "converge/transport/peer_status.hpp"
 #include "converge/transport/state_change.hpp"
@@ -130,13 +159,18 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <limits>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <random>
 #include <span>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -172,6 +206,7 @@ class zmq_node {
     for (const auto& endpoint : opts_.peers)
       peers_.add_link(transport::detail::link(*ctx_, endpoint, opts_, max_message_));
     start_guard_();
+    if (opts_.membership) start_membership_();
   }
 
   zmq_node(const zmq_node&) = delete;
@@ -274,6 +309,7 @@ class zmq_node {
   /// A file descriptor (epoll) that becomes readable when the node may have
   /// work; call `process()` then, and at the latest after `next_timeout()`.
   [[nodiscard]] int fd() {
+    std::lock_guard lock(mutex_);
     if (!epoll_) {
       transport::detail::epoll_set ep;
       for (zmq::socket_t* s : sockets_()) ep.add(s->get(zmq::sockopt::fd));
@@ -287,7 +323,8 @@ class zmq_node {
   [[nodiscard]] std::chrono::milliseconds next_timeout() const {
     if (more_pending_ || dirty_) return std::chrono::milliseconds(0);
     const std::uint64_t now = now_ms_();
-    const std::uint64_t due = std::min(next_tick_, next_heartbeat_);
+    std::uint64_t due = std::min(next_tick_, next_heartbeat_);
+    if (ms_) due = std::min({due, ms_->next, ms_->next_hello});
     return std::chrono::milliseconds(due > now ? due - now : 0);
   }
 
@@ -329,6 +366,83 @@ class zmq_node {
   [[nodiscard]] bool quiescent() const {
     std::lock_guard lock(mutex_);
     return replicator_.quiescent();
+  }
+
+  // --- membership (see "Membership" in the file comment) ---------------------
+
+  /// One member as this node sees it.
+  struct member_view {
+    membership::member_record record;
+    bool active = false;  ///< in this node's active view (a replicator peer, probed)
+    bool self = false;    ///< this node
+  };
+
+  /// What the failure detector counted, and its Lifeguard awareness score
+  /// (0 healthy; periods and timeouts scale by awareness + 1); zeros without membership.
+  [[nodiscard]] std::pair<membership::detector_metrics, unsigned> detector_stats() const {
+    std::lock_guard lock(mutex_);
+    if (!ms_) return {};
+    return {ms_->fd.metrics(), ms_->fd.awareness()};
+  }
+
+  /// True when the node runs membership (`node_options::membership`).
+  [[nodiscard]] bool has_membership() const noexcept { return opts_.membership.has_value(); }
+
+  /// Every member this node knows, by node id; empty without membership.
+  [[nodiscard]] std::vector<member_view> members() const {
+    std::lock_guard lock(mutex_);
+    std::vector<member_view> out;
+    if (!ms_) return out;
+    for (const auto& r : ms_->fd.view().records())
+      out.push_back({r, ms_->v.in_active(r.node), r.node == opts_.id});
+    return out;
+  }
+
+  /// The record of member `id`, if known.
+  [[nodiscard]] std::optional<membership::member_record> member(std::uint64_t id) const {
+    std::lock_guard lock(mutex_);
+    if (!ms_) return std::nullopt;
+    const membership::member_record* r = ms_->fd.view().find(id);
+    return r != nullptr ? std::optional(*r) : std::nullopt;
+  }
+
+  /// Starts a graceful leave: this node's record says `leaving` (gossiped
+  /// with the next messages). Keep the node running a few gossip intervals,
+  /// then `depart()`. No-op without membership.
+  void leave() {
+    membership_call_([](auto& m) { m.fd.leave(); });
+  }
+
+  /// Ends a graceful leave: this node removes itself (its replica id is
+  /// retired) and stops probing; keep it running a few gossip intervals so
+  /// the removal spreads, then stop it.
+  void depart() {
+    membership_call_([](auto& m) { m.fd.depart(); });
+  }
+
+  /// The detector's gossip interval (ms), what `leave` should wait a few of; 0 without membership.
+  [[nodiscard]] std::uint64_t membership_gossip_interval() const noexcept {
+    return opts_.membership ? std::max<std::uint64_t>(1, opts_.membership->detector.gossip_interval) : 0;
+  }
+
+  /// Fault injection, for tests: for `duration` the node drops every message
+  /// it receives and sends nothing (data, membership, hellos), and, when
+  /// `report`, it tells its views that every link was lost, as a transport
+  /// that saw every connection close would (else only the failure detector
+  /// finds out, as with a silent network loss). Sockets stay open.
+  void isolate(std::chrono::milliseconds duration, bool report = true) {
+    {
+      std::lock_guard lock(mutex_);
+      const std::uint64_t now = now_ms_();
+      isolated_until_ = now + static_cast<std::uint64_t>(std::max<std::int64_t>(0, duration.count()));
+      if (ms_ && report) {
+        const std::vector<membership::node_id> active = ms_->v.active();
+        for (const membership::node_id n : active) ms_->v.neighbour_failed(n, now);
+      }
+      if (ms_) ms_->next = 0;
+      dirty_ = true;
+    }
+    if (running_) wake();
   }
 
   // --- durability (see the file comment) ------------------------------------
@@ -387,9 +501,36 @@ class zmq_node {
   struct inbound_data {
     std::uint64_t from;
     zmq::message_t bytes;
+    kind what = kind::data;
   };
 
   static constexpr int receive_budget = 4096;
+  static constexpr std::uint64_t fast_hello_ms = 10;  // hellos on a dynamic link not heard yet
+
+  /// A membership message waiting for a connection to its member.
+  struct held_message {
+    kind what = kind::probe;
+    std::vector<std::byte> bytes;
+    std::uint64_t until = 0;
+  };
+
+  /// The membership protocols and what the shell keeps around them.
+  struct membership_state {
+    membership_state(membership::member_record self, const membership_options& o, std::uint64_t seed)
+        : fd(std::move(self), o.detector, seed), v(fd.self(), o.views, replica_id::mix(seed ^ 0x5eed)) {}
+
+    membership::failure_detector fd;
+    membership::views v;
+    std::vector<membership::node_id> active;                  // the active view as last applied
+    std::map<membership::node_id, std::uint64_t> dropped_at;  // when each left the active view
+    std::map<membership::node_id, std::deque<held_message>> held;
+    std::vector<std::string> seed_endpoints;  // tried at the last join attempt
+    std::uint64_t next = 0;                   // tick both protocols by then
+    std::uint64_t next_hello = std::numeric_limits<std::uint64_t>::max();
+    std::uint64_t next_join = 0;    // the next join attempt through the seeds, while alone
+    std::uint64_t alone_since = 0;  // 0: not alone
+    bool seed_heard = false;        // a link heard its peer for the first time
+  };
 
   static std::uint32_t random_incarnation() {
     std::random_device rd;
@@ -520,13 +661,13 @@ class zmq_node {
       drop_(&transport_metrics::dropped_malformed, "a message with a bad envelope from " + std::string(from));
       return std::nullopt;
     }
-    const std::size_t expected_frames = first + (env->what == kind::data ? 2 : 1);
+    const std::size_t expected_frames = first + (transport::detail::carries_payload(env->what) ? 2 : 1);
     if (frames.size() != expected_frames) {
       drop_(&transport_metrics::dropped_malformed,
             "a message with a bad frame count from " + std::string(from));
       return std::nullopt;
     }
-    if (env->what == kind::data && frames.back().size() > max_message_) {
+    if (transport::detail::carries_payload(env->what) && frames.back().size() > max_message_) {
       drop_(&transport_metrics::dropped_oversized, "an oversized message (" +
                                                        std::to_string(frames.back().size()) +
                                                        " bytes) from " + std::string(from));
@@ -536,23 +677,51 @@ class zmq_node {
   }
 
   // Admits a valid sender (or records its new incarnation); false when it
-  // cannot be admitted (peer limit). Under the lock.
-  bool admit_locked_(const transport::detail::envelope& env) {
+  // cannot be admitted (peer limit), or when its data must be ignored.
+  // Without membership every sender is a replicator peer. With it, a sender
+  // becomes one when it sends data (it replicates with this node: a static
+  // peering from its side), when a configured link reaches it (`configured`),
+  // when it enters the active view, or, as without membership, when it says
+  // hello and is no member (a peer that runs no membership); from a member,
+  // hellos and membership messages only make it routable (its dynamic links
+  // say hello). Under the lock.
+  bool admit_locked_(const transport::detail::envelope& env, bool configured, std::uint64_t now) {
+    const bool replicate = !ms_ || configured || env.what == kind::data ||
+                           (env.what == kind::hello && ms_->fd.view().find(env.sender) == nullptr);
     if (auto* p = peers_.find(env.sender)) {
       p->replica = replica_id{env.replica};
+      if (!replicate || p->replicating) return true;
+      if (recently_dropped_(env.sender, now)) return env.what != kind::data;
+      if (!replicator_.add_peer(env.sender)) {
+        ++metrics_.dropped_peer_limit;
+        return env.what != kind::data;
+      }
+      p->replicating = true;
+      dirty_ = true;
       return true;
     }
-    if (peers_.size() >= opts_.replication.max_peers || !replicator_.add_peer(env.sender)) {
+    const bool admit_replicating = replicate && !recently_dropped_(env.sender, now);
+    if (peers_.size() >= opts_.replication.max_peers ||
+        (admit_replicating && !replicator_.add_peer(env.sender))) {
       ++metrics_.dropped_peer_limit;
       return false;
     }
-    peers_.admit(env.sender, replica_id{env.replica});
-    dirty_ = true;  // tick soon: the new peer gets a state transfer
-    return true;
+    peers_.admit(env.sender, replica_id{env.replica}, admit_replicating);
+    if (admit_replicating) dirty_ = true;  // tick soon: the new peer gets a state transfer
+    return admit_replicating || env.what != kind::data;
+  }
+
+  // True for a member that left the active view less than 5 s ago: data it
+  // sent before it heard so must not make it a replicator peer again.
+  [[nodiscard]] bool recently_dropped_(std::uint64_t id, std::uint64_t now) const {
+    if (!ms_) return false;
+    const auto it = ms_->dropped_at.find(id);
+    return it != ms_->dropped_at.end() && now - std::min(now, it->second) < 5000;
   }
 
   void on_router_(std::vector<zmq::message_t>& frames, bool overflow, std::vector<inbound_data>& data,
                   std::uint64_t now) {
+    if (now < isolated_until_) return;  // fault injection: as if the connection were gone
     const auto env = check_(frames, 1, overflow, "an inbound connection");
     if (!env) return;
     if (opts_.curve) {
@@ -575,14 +744,22 @@ class zmq_node {
     if (env->sender == opts_.id) return;  // our own outbound connection, looped back
     {
       std::lock_guard lock(mutex_);
-      if (!admit_locked_(*env)) return;
-      peers_.heard_inbound(env->sender, frames[0].to_string_view(), now);
+      const bool admitted = admit_locked_(*env, peers_.configured(env->sender), now);
+      if (peers_.find(env->sender) != nullptr)
+        peers_.heard_inbound(env->sender, frames[0].to_string_view(), now);
+      if (!admitted) return;
     }
-    if (env->what == kind::data) data.push_back({env->sender, std::move(frames[2])});
+    if (env->what == kind::data) {
+      std::lock_guard lock(mutex_);
+      if (auto* p = peers_.find(env->sender)) p->data_heard = now;
+    }
+    if (transport::detail::carries_payload(env->what))
+      data.push_back({env->sender, std::move(frames[2]), env->what});
   }
 
   void on_link_(std::size_t index, std::vector<zmq::message_t>& frames, bool overflow,
                 std::vector<inbound_data>& data, std::uint64_t now) {
+    if (now < isolated_until_) return;  // fault injection: as if the connection were gone
     transport::detail::link& l = peers_.links()[index];
     const auto env = check_(frames, 0, overflow, l.endpoint());
     if (!env) return;
@@ -597,9 +774,16 @@ class zmq_node {
       l.mark_self();
       return;
     }
-    if (!admit_locked_(*env)) return;
-    peers_.heard_on_link(index, env->sender, now);
-    if (env->what == kind::data) data.push_back({env->sender, std::move(frames[1])});
+    if (ms_ && !l.peer()) ms_->seed_heard = true;  // a seed (or a new link) named its node
+    const bool admitted = admit_locked_(
+        *env, l.role() == transport::detail::link_role::configured || peers_.configured(env->sender), now);
+    if (peers_.find(env->sender) != nullptr) peers_.heard_on_link(index, env->sender, now);
+    if (!admitted) return;
+    if (env->what == kind::data) {
+      if (auto* p = peers_.find(env->sender)) p->data_heard = now;
+    }
+    if (transport::detail::carries_payload(env->what))
+      data.push_back({env->sender, std::move(frames[1]), env->what});
   }
 
   void on_zap_(const std::vector<zmq::message_t>& frames) {
@@ -629,6 +813,7 @@ class zmq_node {
 
   // Sends a replicator message to `to`, over a live connection when there is one.
   send_result send_data_(std::uint64_t to, std::span<const std::byte> payload, std::uint64_t now) {
+    if (now < isolated_until_) return send_result::no_route;
     const auto r = peers_.route_to(to, now);
     const auto env = envelopes_.of(kind::data);
     if (r.via_link != nullptr) return r.via_link->send(kind::data, env, payload, r.live);
@@ -681,15 +866,24 @@ class zmq_node {
     {
       std::lock_guard lock(mutex_);
       for (auto& in : data) {
+        if (in.what != kind::data) {
+          receive_membership_(in, now);
+          continue;
+        }
         ++metrics_.messages_in;
         metrics_.bytes_in += in.bytes.size();
         replicator_.receive(in.from, bytes_of(in.bytes));
       }
+      const bool got_data =
+          std::any_of(data.begin(), data.end(), [](const inbound_data& in) { return in.what == kind::data; });
+      if (ms_)
+        step_membership_(now, std::any_of(data.begin(), data.end(),
+                                          [](const inbound_data& in) { return in.what != kind::data; }));
       collect_changes_();
-      if (now >= next_tick_ || dirty_ || !data.empty()) {
+      if (now >= next_tick_ || dirty_ || got_data) {
         // The clock again: joining what arrived may have taken a while, and
         // RTT samples and timeouts should count it.
-        const std::uint64_t at = data.empty() ? now : now_ms_();
+        const std::uint64_t at = got_data ? now_ms_() : now;
         const std::uint64_t durable_before = replicator_.durable_position();
         result = replicator_.tick(at);
         next_tick_ = std::max(result.next_deadline, at + 1);
@@ -706,14 +900,443 @@ class zmq_node {
       for (std::size_t i = 0; i < sent.size(); ++i) count_send_(sent[i], result.messages[i].bytes.size());
     }
     if (now >= next_heartbeat_) {
-      for (auto& l : links) {
-        if (!l.self()) l.send(kind::hello, envelopes_.of(kind::hello), {}, true);
+      if (now >= isolated_until_) {
+        for (auto& l : links) {
+          if (!l.self()) l.send(kind::hello, envelopes_.of(kind::hello), {}, true);
+        }
       }
       next_heartbeat_ =
           now + static_cast<std::uint64_t>(std::max<std::int64_t>(1, opts_.heartbeat_interval.count()));
       expire_(now);
+    } else if (ms_ && now >= ms_->next_hello && now >= isolated_until_) {
+      // A dynamic link not heard yet says hello every few milliseconds (a
+      // send before its connection completes is dropped), so a member's new
+      // link carries messages within a round trip, not a heartbeat.
+      for (auto& l : links) {
+        if (!l.self() && !l.last_heard()) l.send(kind::hello, envelopes_.of(kind::hello), {}, true);
+      }
+    }
+    if (ms_) {
+      std::lock_guard lock(mutex_);
+      ms_->next_hello = std::numeric_limits<std::uint64_t>::max();
+      for (const auto& l : links) {
+        if (!l.self() && !l.last_heard() && l.role() == transport::detail::link_role::dynamic &&
+            now - std::min(now, l.opened()) < 3000)
+          ms_->next_hello = now + fast_hello_ms;
+      }
+      prune_links_(now);
     }
     feed_.dispatch();
+  }
+
+  // --- membership shell ------------------------------------------------------
+  // The protocols are pure (include/converge/membership/); this part only
+  // carries their messages, opens and closes links, mirrors the active view
+  // into the replicator's peers, and runs the seeds. All under the lock.
+
+  void start_membership_() {
+    const membership_options& mo = *opts_.membership;
+    membership::member_record self;
+    self.node = opts_.id;
+    self.replica = replica_;
+    self.endpoints = mo.advertise.empty() ? advertised_(endpoints_) : mo.advertise;
+    self.curve_public_key = !mo.curve_public_key.empty() ? mo.curve_public_key
+                            : opts_.curve                ? opts_.curve->own.public_key
+                                                         : std::string();
+    // The wall clock: every life of this node starts above the incarnations
+    // of its earlier lives (which others may hold as `down`).
+    self.incarnation =
+        mo.incarnation != 0
+            ? mo.incarnation
+            : static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::system_clock::now().time_since_epoch())
+                                             .count());
+    std::uint64_t seed = mo.seed;
+    if (seed == 0) {
+      std::random_device rd;
+      seed = (std::uint64_t{rd()} << 32) ^ rd() ^ opts_.id;
+    }
+    ms_.emplace(std::move(self), mo, seed);
+    // No one to join through: the first member of a cluster.
+    if (mo.seeds.empty() && !mo.seed_source && opts_.peers.empty()) ms_->fd.bootstrap();
+  }
+
+  // The bound endpoints as others reach them: a tcp wildcard host is not an
+  // address, so it becomes the loopback one.
+  static std::vector<std::string> advertised_(const std::vector<std::string>& bound) {
+    std::vector<std::string> out;
+    for (const std::string& e : bound) {
+      std::string a = e;
+      for (const std::string_view any : {"tcp://0.0.0.0:", "tcp://*:"}) {
+        if (a.starts_with(any)) a = "tcp://127.0.0.1:" + a.substr(any.size());
+      }
+      if (a.starts_with("tcp://[::]:")) a = "tcp://[::1]:" + a.substr(11);
+      out.push_back(std::move(a));
+    }
+    return out;
+  }
+
+  template <class F>
+  void membership_call_(F&& fn) {
+    {
+      std::lock_guard lock(mutex_);
+      if (!ms_) return;
+      std::forward<F>(fn)(*ms_);
+      ms_->next = 0;
+      dirty_ = true;
+    }
+    if (running_) wake();
+  }
+
+  // Decodes one membership message and hands it to its protocol; garbage is
+  // dropped and counted like any malformed message, and changes nothing.
+  void receive_membership_(const inbound_data& in, std::uint64_t now) {
+    try {
+      if (!ms_) throw std::invalid_argument("this node runs no membership");
+      if (in.what == kind::probe) {
+        const auto m = converge::decode<membership::probe_message>(bytes_of(in.bytes));
+        ms_->fd.receive(in.from, m, now);
+      } else {
+        const auto m = converge::decode<membership::view_message>(bytes_of(in.bytes));
+        ms_->v.receive(in.from, m, now);
+      }
+      ++metrics_.membership_in;
+    } catch (const std::exception& e) {
+      ++metrics_.dropped_malformed;
+      log_("converge node " + std::to_string(opts_.id) + ": dropped a membership message from " +
+           std::to_string(in.from) + " (" + e.what() + ")");
+    }
+  }
+
+  // Runs the seeds, ticks the views and the detector when due (or when a
+  // message arrived), glues their outputs together, and sends.
+  void step_membership_(std::uint64_t now, bool got_message) {
+    membership_state& m = *ms_;
+    join_step_(now);
+    if (got_message || now >= m.next) {
+      std::vector<std::pair<membership::node_id, membership::view_message>> view_out;
+      std::vector<std::pair<membership::node_id, membership::probe_message>> probe_out;
+      std::uint64_t next = std::numeric_limits<std::uint64_t>::max();
+      // A second round when a detector verdict removed a link: the views
+      // repair at once, and the detector learns its new neighbours.
+      for (int round = 0; round < 2; ++round) {
+        m.v.set_cluster_size(m.fd.live_members());
+        membership::view_output vo = m.v.tick(now);
+        if (vo.active_changed) apply_active_(now);
+        update_neighbours_();
+        membership::detector_output fo = m.fd.tick(now);
+        bool again = false;
+        for (const membership::member_change& c : fo.changes) {
+          if (c.node == opts_.id) continue;
+          if (c.after == membership::member_status::down) ++metrics_.members_down;
+          if (!membership::is_live(c.after)) {
+            m.v.neighbour_failed(c.node, now);
+            again = true;
+          } else if (c.before == membership::member_status::down) {
+            m.v.revived(c.node);  // maybe the other side of a healed partition
+          } else {
+            m.v.offer(c.node);
+          }
+        }
+        for (auto& x : vo.messages) view_out.push_back(std::move(x));
+        for (auto& x : fo.messages) probe_out.push_back(std::move(x));
+        next = std::min(vo.next_deadline, fo.next_deadline);
+        if (!again) break;
+      }
+      m.next = std::max(next, now + 1);
+      reconcile_peers_(now);
+      for (const auto& [to, msg] : view_out) send_member_(to, kind::view, converge::encode(msg), now);
+      for (const auto& [to, msg] : probe_out) send_member_(to, kind::probe, converge::encode(msg), now);
+    }
+    flush_held_(now);
+  }
+
+  // The replicator's peers follow the active view (configured peers stay),
+  // and so do the detector's neighbours.
+  void apply_active_(std::uint64_t now) {
+    membership_state& m = *ms_;
+    const std::vector<membership::node_id> next = m.v.active();
+    for (const membership::node_id x : next) {
+      if (std::find(m.active.begin(), m.active.end(), x) != m.active.end()) continue;
+      m.dropped_at.erase(x);
+      ensure_link_(x, now);
+      auto* p = peers_.find(x);
+      if (p == nullptr && peers_.size() < opts_.replication.max_peers) {
+        const membership::member_record* r = m.fd.view().find(x);
+        p = &peers_.admit(x, r != nullptr ? r->replica : replica_id{}, false);
+      }
+      if (p != nullptr && !p->replicating && replicator_.add_peer(x)) {
+        p->replicating = true;
+        dirty_ = true;
+      }
+    }
+    for (const membership::node_id x : m.active) {
+      if (std::find(next.begin(), next.end(), x) != next.end()) continue;
+      if (peers_.configured(x)) continue;
+      if (auto* p = peers_.find(x); p != nullptr && p->replicating) {
+        replicator_.remove_peer(x);
+        p->replicating = false;
+      }
+      m.dropped_at[x] = now;
+    }
+    m.active = next;
+    update_neighbours_();
+  }
+
+  // The detector probes the active view and, with `probe_passive`, the
+  // passive one too: a crashed member is then suspected independently by
+  // many members (Lifeguard's confirmations bring its suspicion to the
+  // minimum timeout), not only by its few links, while each member still
+  // sends one probe per period.
+  void update_neighbours_() {
+    membership_state& m = *ms_;
+    std::vector<membership::node_id> n = m.v.active();
+    if (opts_.membership->probe_passive) {
+      for (const membership::node_id x : m.v.passive()) n.push_back(x);
+    }
+    std::sort(n.begin(), n.end());
+    if (n != m.fd.neighbours()) m.fd.set_neighbours(n);
+  }
+
+  // A member that became a replicator peer before it was known as one (its
+  // hello came first), is not in the active view, no configured link reaches
+  // it, and has sent no data for a while, is no replicator peer any more.
+  void reconcile_peers_(std::uint64_t now) {
+    membership_state& m = *ms_;
+    const std::uint64_t quiet = 4 * std::max<std::uint64_t>(1, m.fd.options().probe_interval);
+    std::vector<std::uint64_t> drop;
+    peers_.for_each([&](std::uint64_t id, transport::detail::peer_table::peer& p) {
+      if (!p.replicating || m.v.in_active(id) || m.fd.view().find(id) == nullptr) return;
+      if (p.data_heard && now - std::min(now, *p.data_heard) < quiet) return;
+      drop.push_back(id);
+    });
+    for (const std::uint64_t id : drop) {
+      if (peers_.configured(id)) continue;
+      replicator_.remove_peer(id);
+      peers_.find(id)->replicating = false;
+    }
+  }
+
+  // While this node has no link: every `join_retry`, (re)connects to every
+  // seed (a new connection resolves a host name again) and runs the seed
+  // source; the views join through a seed once one has named its node.
+  void join_step_(std::uint64_t now) {
+    membership_state& m = *ms_;
+    const membership_options& mo = *opts_.membership;
+    const bool alone = m.v.active().empty();
+    if (m.seed_heard) {
+      m.seed_heard = false;
+      update_seeds_(now, alone);
+    }
+    if (!alone) {
+      m.alone_since = 0;
+      return;
+    }
+    if (m.alone_since == 0) m.alone_since = now;
+    if (now < m.next_join) return;
+    m.next_join = now + std::max<std::uint64_t>(1, mo.join_retry);
+    std::vector<std::string> eps = mo.seeds;
+    if (mo.seed_source) {
+      try {
+        for (std::string& e : mo.seed_source()) {
+          if (std::find(eps.begin(), eps.end(), e) == eps.end()) eps.push_back(std::move(e));
+        }
+      } catch (const std::exception& e) {
+        log_("converge node " + std::to_string(opts_.id) + ": the seed source failed: " + e.what());
+      }
+    }
+    const auto& own = m.fd.view().find(opts_.id)->endpoints;
+    std::erase_if(eps, [&](const std::string& e) {
+      return std::find(own.begin(), own.end(), e) != own.end() ||
+             std::find(endpoints_.begin(), endpoints_.end(), e) != endpoints_.end();
+    });
+    m.seed_endpoints = eps;
+    for (const std::string& e : eps) {
+      if (const auto i = peers_.link_to(e)) {
+        transport::detail::link& l = peers_.links()[*i];
+        if (l.role() != transport::detail::link_role::dynamic || peers_.live(l.last_heard(), now)) continue;
+        peers_.remove_link(*i);
+        ++metrics_.links_closed;
+      }
+      open_link_(e, std::nullopt, now);
+    }
+    const bool heard = update_seeds_(now, true);
+    if (!heard && !(eps.empty() && opts_.peers.empty()) && now - m.alone_since >= mo.join_retry) {
+      std::string list;
+      for (const std::string& e : eps) list += (list.empty() ? "" : ", ") + e;
+      for (const std::string& e : opts_.peers) list += (list.empty() ? "" : ", ") + e;
+      log_("converge node " + std::to_string(opts_.id) + ": no member reached yet (seeds: " + list +
+           "); trying again every " + std::to_string(mo.join_retry) + " ms");
+    }
+  }
+
+  // Gives the views the seeds that named their node; joins through one now
+  // when alone. True when some seed answered.
+  bool update_seeds_(std::uint64_t now, bool alone) {
+    membership_state& m = *ms_;
+    std::vector<membership::node_id> ids;
+    for (const transport::detail::link& l : peers_.links()) {
+      if (l.self() || !l.peer() || !peers_.live(l.last_heard(), now)) continue;
+      const bool seed =
+          l.role() == transport::detail::link_role::configured ||
+          std::find(m.seed_endpoints.begin(), m.seed_endpoints.end(), l.endpoint()) != m.seed_endpoints.end();
+      if (seed && std::find(ids.begin(), ids.end(), *l.peer()) == ids.end()) ids.push_back(*l.peer());
+    }
+    m.v.set_seeds(ids);
+    if (alone && !ids.empty()) {
+      m.v.join(ids[static_cast<std::size_t>(now % ids.size())], now);
+      m.next = 0;
+    }
+    return !ids.empty();
+  }
+
+  // Makes sure a link reaches member `x` (its advertised endpoint).
+  void ensure_link_(membership::node_id x, std::uint64_t now) {
+    for (transport::detail::link& l : peers_.links()) {
+      if (!l.self() && l.reaches(x)) {
+        l.use(now);
+        return;
+      }
+    }
+    const membership::member_record* r = ms_->fd.view().find(x);
+    if (r == nullptr || x == opts_.id) return;
+    for (const std::string& e : r->endpoints) {
+      if (peers_.link_to(e)) continue;  // a link there reaches someone else, or has not said whom yet
+      if (open_link_(e, x, now)) return;
+    }
+  }
+
+  std::optional<std::size_t> open_link_(const std::string& endpoint, std::optional<std::uint64_t> expect,
+                                        std::uint64_t now) {
+    try {
+      const std::size_t i = peers_.add_link(transport::detail::link(
+          *ctx_, endpoint, opts_, max_message_, transport::detail::link_role::dynamic, expect, now));
+      transport::detail::link& l = peers_.links()[i];
+      l.use(now);
+      if (epoll_) epoll_->add(l.socket().get(zmq::sockopt::fd));
+      ++metrics_.links_opened;
+      ms_->next_hello = now;
+      return i;
+    } catch (const std::exception& e) {
+      log_("converge node " + std::to_string(opts_.id) + ": cannot link to " + endpoint + ": " + e.what());
+      return std::nullopt;
+    }
+  }
+
+  // Sends over a connection to `to`; false when there is none (yet). Unlike
+  // data, a membership message goes on any connection that is up, even to
+  // a member not heard lately: whether it is alive is the detector's
+  // question, and a paused member must find its suspicion waiting when it
+  // runs again (a link's DEALER queues only on a completed connection, a
+  // ROUTER refuses a closed one).
+  bool try_send_member_(membership::node_id to, kind what, std::span<const std::byte> bytes,
+                        std::uint64_t now) {
+    const auto r = peers_.route_to(to, now);
+    const auto env = envelopes_.of(what);
+    send_result res = send_result::no_route;
+    if (r.via_link != nullptr) {
+      res = r.via_link->send(what, env, bytes, true);
+      r.via_link->use(now);
+    } else if (!r.routing_id.empty()) {
+      res = listener_.send(r.routing_id, what, env, bytes);
+    }
+    if (res != send_result::sent && !r.live && r.via_link != nullptr) {
+      const auto* p = peers_.find(to);
+      if (p != nullptr && !p->routing_id.empty()) res = listener_.send(p->routing_id, what, env, bytes);
+    }
+    if (res == send_result::sent) {
+      ++metrics_.membership_out;
+      return true;
+    }
+    if (r.live && res == send_result::queue_full) {
+      ++metrics_.membership_dropped;  // a full queue to a live member: the protocols retry on their own
+      return true;
+    }
+    return false;
+  }
+
+  // Sends now, or holds the message (bounded, for `held_for`) while a link
+  // to `to` comes up or its record arrives.
+  void send_member_(membership::node_id to, kind what, std::vector<std::byte> bytes, std::uint64_t now) {
+    if (now < isolated_until_ || to == opts_.id) return;
+    if (try_send_member_(to, what, bytes, now)) return;
+    ensure_link_(to, now);
+    const membership_options& mo = *opts_.membership;
+    auto it = ms_->held.find(to);
+    if (it == ms_->held.end()) {
+      if (ms_->held.size() >= 4 * std::max<std::size_t>(1, mo.transient_links) + 64) {
+        ++metrics_.membership_dropped;
+        return;
+      }
+      it = ms_->held.emplace(to, std::deque<held_message>{}).first;
+    }
+    auto& q = it->second;
+    if (q.size() >= std::max<std::size_t>(1, mo.held_per_member)) {
+      q.pop_front();
+      ++metrics_.membership_dropped;
+    }
+    q.push_back(held_message{what, std::move(bytes), now + mo.held_for});
+  }
+
+  void flush_held_(std::uint64_t now) {
+    for (auto it = ms_->held.begin(); it != ms_->held.end();) {
+      auto& q = it->second;
+      while (!q.empty() && (q.front().until <= now || now < isolated_until_)) {
+        q.pop_front();
+        ++metrics_.membership_dropped;
+      }
+      while (!q.empty() && try_send_member_(it->first, q.front().what, q.front().bytes, now)) q.pop_front();
+      if (q.empty()) {
+        it = ms_->held.erase(it);
+      } else {
+        ensure_link_(it->first, now);
+        ++it;
+      }
+    }
+  }
+
+  // Closes the dynamic links no longer needed: a link is kept while it
+  // reaches an active member, holds messages, is a seed link not yet
+  // answered, or is among the `transient_links` most recently used others
+  // (used within `transient_idle`).
+  void prune_links_(std::uint64_t now) {
+    membership_state& m = *ms_;
+    const membership_options& mo = *opts_.membership;
+    auto& links = peers_.links();
+    std::vector<std::pair<std::uint64_t, std::size_t>> transient;
+    std::vector<std::size_t> close;
+    for (std::size_t i = 0; i < links.size(); ++i) {
+      const transport::detail::link& l = links[i];
+      if (l.role() != transport::detail::link_role::dynamic) continue;
+      if (l.self()) {
+        close.push_back(i);
+        continue;
+      }
+      const auto peer = l.peer();
+      if (peer && (m.v.in_active(*peer) || m.held.contains(*peer))) continue;
+      if (!peer || !l.last_heard()) {
+        // Not answered yet: a seed link is retried by the join step; any
+        // other gets as long as a join attempt.
+        if (now - std::min(now, l.opened()) > mo.join_retry + mo.held_for) close.push_back(i);
+        continue;
+      }
+      if (now - std::min(now, l.used()) > mo.transient_idle) {
+        close.push_back(i);
+      } else {
+        transient.emplace_back(l.used(), i);
+      }
+    }
+    if (transient.size() > mo.transient_links) {
+      std::sort(transient.begin(), transient.end(), std::greater<>());
+      for (std::size_t k = mo.transient_links; k < transient.size(); ++k)
+        close.push_back(transient[k].second);
+    }
+    std::sort(close.begin(), close.end(), std::greater<>());
+    for (const std::size_t i : close) {
+      peers_.remove_link(i);
+      ++metrics_.links_closed;
+    }
+    std::erase_if(m.dropped_at, [&](const auto& x) { return now - std::min(now, x.second) >= 5000; });
   }
 
   // Forgets peers known only from inbound connections that have been silent
@@ -754,6 +1377,9 @@ class zmq_node {
   transport_metrics metrics_;
 
   transport::detail::change_feed<State> feed_;
+
+  std::optional<membership_state> ms_;            // with node_options::membership
+  std::atomic<std::uint64_t> isolated_until_{0};  // fault injection (`isolate`)
 
   std::uint64_t next_tick_ = 0;
   std::uint64_t next_heartbeat_ = 0;

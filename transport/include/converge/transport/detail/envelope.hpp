@@ -17,7 +17,12 @@
 
 namespace converge::transport::detail {
 
-enum class kind : std::uint8_t { hello = 0, hello_ack = 1, data = 2 };
+enum class kind : std::uint8_t { hello = 0, hello_ack = 1, data = 2, probe = 3, view = 4 };
+
+/// True for the kinds followed by one payload frame.
+[[nodiscard]] constexpr bool carries_payload(kind k) noexcept {
+  return k == kind::data || k == kind::probe || k == kind::view;
+}
 
 struct envelope {
   kind what = kind::hello;
@@ -48,7 +53,7 @@ inline std::optional<envelope> read_envelope(std::span<const std::byte> bytes) {
     return std::nullopt;
   }
   const auto k = std::to_integer<std::uint8_t>(bytes[3]);
-  if (k > static_cast<std::uint8_t>(kind::data)) return std::nullopt;
+  if (k > static_cast<std::uint8_t>(kind::view)) return std::nullopt;
   envelope e;
   e.what = static_cast<kind>(k);
   for (int i = 0; i < 8; ++i) {

@@ -1,8 +1,13 @@
 #pragma once
 /// @file
-/// A link: this node's outbound connection to one configured peer endpoint,
-/// owning its DEALER socket (ZeroMQ connects, and reconnects after a peer
-/// restarts). It knows whom it reaches once that peer has spoken on it.
+/// A link: this node's outbound connection to one peer endpoint, owning its
+/// DEALER socket (ZeroMQ connects, and reconnects after a peer restarts;
+/// a host name is resolved at every connect). It knows whom it reaches once
+/// that peer has spoken on it.
+///
+/// A link is `configured` (a `--peer`: kept for the node's life) or
+/// `dynamic` (opened by membership to a member's advertised endpoint or to a
+/// seed, and closed when no longer needed).
 
 #include "converge/transport/curve.hpp"
 #include "converge/transport/detail/envelope.hpp"
@@ -11,6 +16,7 @@
 
 #include <zmq.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -21,17 +27,35 @@
 
 namespace converge::transport::detail {
 
+/// What a link is for.
+enum class link_role : std::uint8_t {
+  configured,  ///< a configured peer endpoint: never closed
+  dynamic,     ///< opened by membership: closed when no longer needed
+};
+
 class link {
  public:
   /// Connects a DEALER to `endpoint` with the node's options; with CURVE, the
   /// allow-list must give the server key of that endpoint (else
   /// `std::invalid_argument`), and the link then expects that entry's id.
-  link(zmq::context_t& ctx, std::string endpoint, const node_options& o, std::size_t max_message)
-      : endpoint_(std::move(endpoint)), socket_(ctx, zmq::socket_type::dealer) {
+  /// A dynamic link may name the node it `expect`s (a member's record): with
+  /// CURVE, that node's allow-list entry gives the server key; a message
+  /// from anyone else on it is refused as spoofed.
+  link(zmq::context_t& ctx, std::string endpoint, const node_options& o, std::size_t max_message,
+       link_role role = link_role::configured, std::optional<std::uint64_t> expect = std::nullopt,
+       std::uint64_t now = 0)
+      : endpoint_(std::move(endpoint)), socket_(ctx, zmq::socket_type::dealer), role_(role), opened_(now) {
     set_common_options(socket_, o, max_message);
     socket_.set(zmq::sockopt::immediate, 1);  // queue only on a completed connection
+    expected_ = expect;
     if (o.curve) {
       const curve_peer* server = o.curve->find_endpoint(endpoint_);
+      if (expect) {
+        server = nullptr;
+        for (const curve_peer& p : o.curve->allow) {
+          if (p.id == *expect) server = &p;
+        }
+      }
       if (server == nullptr) {
         throw std::invalid_argument("CURVE: no allow-list entry 'KEY ID " + endpoint_ +
                                     "' gives the server key of peer " + endpoint_);
@@ -57,6 +81,12 @@ class link {
   [[nodiscard]] std::optional<std::uint64_t> last_heard() const noexcept { return last_heard_; }
   /// True when this endpoint turned out to be this node itself.
   [[nodiscard]] bool self() const noexcept { return self_; }
+  [[nodiscard]] link_role role() const noexcept { return role_; }
+  /// When it was opened (node milliseconds; 0 for a configured link).
+  [[nodiscard]] std::uint64_t opened() const noexcept { return opened_; }
+  /// When membership last sent on it or asked for it (dynamic links).
+  [[nodiscard]] std::uint64_t used() const noexcept { return used_; }
+  void use(std::uint64_t now) noexcept { used_ = std::max(used_, now); }
 
   /// Records that peer `id` spoke on this link at `now`.
   void heard(std::uint64_t id, std::uint64_t now) noexcept {
@@ -81,6 +111,9 @@ class link {
   std::optional<std::uint64_t> id_;
   std::optional<std::uint64_t> last_heard_;
   bool self_ = false;
+  link_role role_ = link_role::configured;
+  std::uint64_t opened_ = 0;
+  std::uint64_t used_ = 0;
 };
 
 }  // namespace converge::transport::detail

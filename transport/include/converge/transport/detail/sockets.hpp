@@ -40,26 +40,41 @@ inline void set_common_options(zmq::socket_t& s, const node_options& o, std::siz
 
 /// The envelope frames this node sends (its id and replica never change).
 struct envelopes {
-  std::array<std::byte, envelope_size> hello, hello_ack, data;
+  std::array<std::byte, envelope_size> hello, hello_ack, data, probe, view;
 
   envelopes(std::uint64_t sender, std::uint64_t replica)
       : hello(write_envelope({kind::hello, sender, replica})),
         hello_ack(write_envelope({kind::hello_ack, sender, replica})),
-        data(write_envelope({kind::data, sender, replica})) {}
+        data(write_envelope({kind::data, sender, replica})),
+        probe(write_envelope({kind::probe, sender, replica})),
+        view(write_envelope({kind::view, sender, replica})) {}
 
   [[nodiscard]] std::span<const std::byte> of(kind k) const noexcept {
-    return k == kind::data ? data : k == kind::hello_ack ? hello_ack : hello;
+    switch (k) {
+      case kind::data:
+        return data;
+      case kind::hello_ack:
+        return hello_ack;
+      case kind::probe:
+        return probe;
+      case kind::view:
+        return view;
+      case kind::hello:
+        break;
+    }
+    return hello;
   }
 };
 
 /// Sends `[routing_id] envelope [payload]` on `s` without blocking: the first
 /// frame decides (a multipart message is queued whole or not at all).
-/// `routing_id` is empty on a DEALER; `payload` is sent only for data.
+/// `routing_id` is empty on a DEALER; `payload` is sent only for the kinds
+/// that carry one (`carries_payload`).
 /// "Would block" is `queue_full`; EHOSTUNREACH (a ROUTER's unknown peer) and
 /// any other error `no_route`.
 inline send_result send_envelope(zmq::socket_t& s, std::string_view routing_id, kind what,
                                  std::span<const std::byte> envelope, std::span<const std::byte> payload) {
-  const bool data = what == kind::data;
+  const bool data = carries_payload(what);
   try {
     zmq::send_flags first = zmq::send_flags::dontwait;
     if (!routing_id.empty()) {
