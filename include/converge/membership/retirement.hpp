@@ -291,6 +291,37 @@ constexpr void check_supported() {
                 "strip_retired(retired), retire(gone, survivor) and for_each_replica_id(f)");
 }
 
+template <class T>
+constexpr bool retirable_fields();
+
+}  // namespace detail
+
+/// True when retirement (`strip_retired`, `retire`, ...) supports `T`,
+/// recursively through maps and composed structs.
+template <class T>
+constexpr bool retirable() {
+  if constexpr (detail::is_g_map<T>) {
+    return retirable<typename T::mapped_type>();
+  } else if constexpr (std::is_same_v<T, gcounter> || std::is_same_v<T, pncounter> ||
+                       std::is_same_v<T, bounded_counter> || causal_type<T> || detail::is_lww<T> ||
+                       without_replica_metadata<T> || detail::retires_itself<T>) {
+    return true;
+  } else if constexpr (converge::detail::hana_struct<T>) {
+    return detail::retirable_fields<T>();
+  } else {
+    return false;
+  }
+}
+
+namespace detail {
+
+template <class T>
+constexpr bool retirable_fields() {
+  return []<class... M>(std::type_identity<boost::hana::tuple<M...>>) {
+    return (retirable<std::remove_cvref_t<M>>() && ...);
+  }(std::type_identity<converge::detail::member_types<T>>{});
+}
+
 /// Removes every dot of a retired replica from a dot store; true when one was held.
 template <dot_store S>
 bool strip_store(S& s, std::span<const replica_id> retired) {
