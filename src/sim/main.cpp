@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <sstream>
 #include <string>
@@ -241,6 +242,8 @@ int swarm(const config& c) {
   std::vector<std::string> failed;
   for (std::uint64_t i = 0; i < *c.swarm; ++i) {
     const config run_cfg = draw(converge::replica_id::mix(*c.seed + i), c.durable, c.churn);
+    // A run that never ends prints no verdict: CONVERGE_SIM_TRACE names each before it starts.
+    if (std::getenv("CONVERGE_SIM_TRACE")) std::fprintf(stderr, "run: %s\n", command_line(run_cfg).c_str());
     const outcome out = run(run_cfg);
     const churn_result& r = out.r;
     crashes += r.crashes;

@@ -82,6 +82,7 @@
 #include <cstdint>
 #include <iterator>
 #include <optional>
+#include <span>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -373,8 +374,10 @@ class churn_simulator {
   /// Slot `i` received something: new retired ids are re-addressed and stripped.
   void learn(std::size_t i) {
     replicator<state>& r = c_[i];
-    const std::vector<replica_id> ids = r.state().members.retired();
-    if (ids.size() != r.retired().size()) {
+    // The replicator's retired ids are a subset of its members' (it learns
+    // them only here and at folds): the sizes tell news, without a copy.
+    if (r.state().members.retired().size() != r.retired().size()) {
+      const std::vector<replica_id> ids = r.state().members.retired();
       std::vector<replica_id> fresh;
       std::set_difference(ids.begin(), ids.end(), r.retired().begin(), r.retired().end(),
                           std::back_inserter(fresh));
@@ -389,7 +392,7 @@ class churn_simulator {
           if (!converge::is_bottom(d)) ++result_.churn.readdresses;
         }
       }
-      r.retire(ids);
+      r.retire(fresh);
     }
     measure(i);
   }
@@ -452,7 +455,8 @@ class churn_simulator {
       out.user = membership::retire(st.user, d.id, self);
       return out;
     });
-    r.retire(r.state().members.retired());
+    const replica_id gone_id = d.id;
+    r.retire(std::span<const replica_id>(&gone_id, 1));
     measure(si);
     if (detail::observed(r.state().user) != before) ++result_.churn.fold_value_changes;
     ++result_.churn.folds;
@@ -474,6 +478,10 @@ class churn_simulator {
       if (slots_[i].ph == phase::running) candidates.push_back(i);
     }
     const std::size_t i = candidates[fault_rng_.below(candidates.size())];
+    // The topology is static (no view repair here): a departure that would
+    // cut the running replicas in two waits, or folds could wait forever
+    // for a state on the other side, and the slots between for the folds.
+    if (!running_connected_without(i)) return;
     if (fault_rng_.chance(1.0 / 3)) {
       // A crash loses nothing only when every write is held elsewhere.
       if (!c_[i].quiescent() || !c_.held_elsewhere(i)) return;
@@ -488,6 +496,33 @@ class churn_simulator {
       out.members = st.members.leave(node_of(i));
       return out;
     });
+  }
+
+  /// True when the running slots other than `gone` form one connected graph.
+  [[nodiscard]] bool running_connected_without(std::size_t gone) const {
+    std::vector<bool> seen(slots_.size(), false);
+    std::vector<std::size_t> stack;
+    std::size_t total = 0;
+    for (std::size_t i = 0; i < slots_.size(); ++i) {
+      if (i == gone || slots_[i].ph != phase::running) continue;
+      ++total;
+      if (stack.empty() && !seen[i]) {
+        seen[i] = true;
+        stack.push_back(i);
+      }
+    }
+    std::size_t reached = stack.size();
+    while (!stack.empty()) {
+      const std::size_t u = stack.back();
+      stack.pop_back();
+      for (const std::size_t v : graph_[u]) {
+        if (v == gone || seen[v] || slots_[v].ph != phase::running) continue;
+        seen[v] = true;
+        ++reached;
+        stack.push_back(v);
+      }
+    }
+    return reached == total;
   }
 
   /// Graceful leaves announced but not yet departed.
