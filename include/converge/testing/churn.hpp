@@ -247,6 +247,13 @@ class churn_simulator {
           ended = true;
           ended_at = c_.now;
           c_.net().heal();
+        } else if (c_.now > churn_limit()) {
+          result_.failure = "the churn did not finish by tick " + std::to_string(c_.now) + ": " + describe();
+          result_.seed = opt_.seed;
+          result_.ops = issued_;
+          result_.ticks = c_.now;
+          collect_metrics();
+          return result_;
         }
       }
       deliver_due();
@@ -428,7 +435,9 @@ class churn_simulator {
     }
     // New lives in free slots.
     for (std::size_t i = 0; i < slots_.size(); ++i) {
-      if (slots_[i].ph == phase::empty && slots_[i].reusable && births_ < opt_.replicas + churn_) begin_life(i);
+      if (slots_[i].ph == phase::empty && slots_[i].reusable && births_ < opt_.replicas + churn_ &&
+          has_running_neighbour(i))
+        begin_life(i);
     }
     start_departure();
   }
@@ -496,6 +505,36 @@ class churn_simulator {
       out.members = st.members.leave(node_of(i));
       return out;
     });
+  }
+
+  /// A generous bound on the churn phase: every departure takes a few
+  /// grace periods at most, and operations issue at `ops_per_tick` after it.
+  [[nodiscard]] std::uint64_t churn_limit() const {
+    return (churn_ + 10) * 100 * interval_ + 16 * (opt_.ops / opt_.ops_per_tick + 1);
+  }
+
+  /// The slots and the departures waiting for removal, for a failure report.
+  [[nodiscard]] std::string describe() const {
+    std::string out = "slots";
+    for (std::size_t i = 0; i < slots_.size(); ++i) {
+      const slot& s = slots_[i];
+      out += " " + std::to_string(i) + ":" +
+             (s.ph == phase::running ? "running" : s.ph == phase::leaving ? "leaving" : "empty") + "/" +
+             std::to_string(s.id.value());
+      if (s.ph != phase::empty && !c_[i].quiescent()) out += "(busy: " + c_[i].describe() + ")";
+    }
+    out += "; waiting for removal:";
+    for (const departed& d : pending_) {
+      out += " " + std::to_string(d.id.value()) + (d.crashed ? " crashed" : " left") + " at " + std::to_string(d.at);
+    }
+    return out;
+  }
+
+  /// True when slot `i` has a running neighbour: a life started without one
+  /// would write where nobody reads (and a leave nobody hears).
+  [[nodiscard]] bool has_running_neighbour(std::size_t i) const {
+    return std::any_of(graph_[i].begin(), graph_[i].end(),
+                       [&](std::size_t j) { return slots_[j].ph == phase::running; });
   }
 
   /// True when the running slots other than `gone` form one connected graph.
