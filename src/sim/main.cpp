@@ -1,5 +1,10 @@
 // converge-sim: runs replicators over a deterministic, faulty, simulated
 // network and checks that they converge. One seed reproduces a run.
+// With --churn N, replicas leave and crash for good and new ones join under
+// fresh replica ids (converge/testing/churn.hpp); every departed replica is
+// retired, and the JSON adds max_replica_ids, members_converged,
+// values_match_oracle, and the final state's size against the churn-free
+// run of the same operations (run here too, churn_free_state_bytes).
 // Options are in options.cpp (see `converge-sim --help`); this file runs and
 // reports.
 //
@@ -74,7 +79,8 @@ outcome run(const config& c) {
     return out;
   }
   out.r = *converge::testing::run_churn_workload(c.workload, o, c.churn);
-  out.churn_free_state_bytes = converge::testing::run_churn_workload(c.workload, o, 0)->churn.final_state_bytes;
+  out.churn_free_state_bytes =
+      converge::testing::run_churn_workload(c.workload, o, 0)->churn.final_state_bytes;
   return out;
 }
 
@@ -113,13 +119,14 @@ std::string to_json(const config& c, const outcome& out, double seconds) {
       << ",\"members_converged\":" << (h.members_converged ? "true" : "false")
       << ",\"values_match_oracle\":" << (h.values_match_oracle ? "true" : "false")
       << ",\"incarnations\":" << h.incarnations << ",\"leaves\":" << h.leaves
-      << ",\"churn_crashes\":" << h.crashes << ",\"folds\":" << h.folds << ",\"readdresses\":" << h.readdresses
-      << ",\"grace_extended\":" << h.grace_extended << ",\"fold_value_changes\":" << h.fold_value_changes
+      << ",\"churn_crashes\":" << h.crashes << ",\"folds\":" << h.folds
+      << ",\"readdresses\":" << h.readdresses << ",\"grace_extended\":" << h.grace_extended
+      << ",\"fold_value_changes\":" << h.fold_value_changes
       << ",\"final_replica_ids\":" << h.final_replica_ids << ",\"final_state_bytes\":" << h.final_state_bytes
       << ",\"churn_free_state_bytes\":" << out.churn_free_state_bytes << ",\"state_ratio\":"
-      << (out.churn_free_state_bytes ? static_cast<double>(h.final_state_bytes) /
-                                          static_cast<double>(out.churn_free_state_bytes)
-                                    : 0.0)
+      << (out.churn_free_state_bytes
+              ? static_cast<double>(h.final_state_bytes) / static_cast<double>(out.churn_free_state_bytes)
+              : 0.0)
       << ",\"members_bytes\":" << h.members_bytes << ",\"retired\":" << h.retired;
   }
   o << ",\"diverging\":[";
@@ -165,9 +172,11 @@ int single(const config& c) {
     if (c.churn != 0) {
       const auto& h = r.churn;
       std::printf(
-          "  churn: %llu lives (%llu leaves, %llu crashes), %llu folds, %llu re-addresses, grace extended %llu "
+          "  churn: %llu lives (%llu leaves, %llu crashes), %llu folds, %llu re-addresses, grace extended "
+          "%llu "
           "times\n"
-          "  max replica ids %zu (final %zu), final state %zu bytes (churn-free %zu, x%.2f), members %zu bytes "
+          "  max replica ids %zu (final %zu), final state %zu bytes (churn-free %zu, x%.2f), members %zu "
+          "bytes "
           "(%zu retired)\n"
           "  members converged: %s, values match the oracle: %s (fold value changes %llu)\n",
           static_cast<unsigned long long>(h.incarnations), static_cast<unsigned long long>(h.leaves),
@@ -177,8 +186,8 @@ int single(const config& c) {
           out.churn_free_state_bytes
               ? static_cast<double>(h.final_state_bytes) / static_cast<double>(out.churn_free_state_bytes)
               : 0.0,
-          h.members_bytes, h.retired, h.members_converged ? "yes" : "no", h.values_match_oracle ? "yes" : "no",
-          static_cast<unsigned long long>(h.fold_value_changes));
+          h.members_bytes, h.retired, h.members_converged ? "yes" : "no",
+          h.values_match_oracle ? "yes" : "no", static_cast<unsigned long long>(h.fold_value_changes));
     }
     if (!r.converged) {
       std::printf("  FAILURE (seed %llu): %s\n", static_cast<unsigned long long>(r.seed), r.failure.c_str());

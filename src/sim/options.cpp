@@ -122,7 +122,8 @@ config parse_config(const std::vector<std::string_view>& args) {
     for (const CLI::Option* opt : run_options) {
       if (opt->count() > 0) {
         throw usage_error(
-            "--swarm draws every run from the seed: it takes only --seed, --json, --durable and --churn, not " +
+            "--swarm draws every run from the seed: it takes only --seed, --json, --durable and --churn, "
+            "not " +
             opt->get_name());
       }
     }

@@ -7,9 +7,9 @@
 #include <converge/g_map.hpp>
 #include <converge/gcounter.hpp>
 #include <converge/lattice.hpp>
+#include <converge/lww_register.hpp>
 #include <converge/membership/members.hpp>
 #include <converge/membership/retirement.hpp>
-#include <converge/lww_register.hpp>
 #include <converge/mv_register.hpp>
 #include <converge/or_map.hpp>
 #include <converge/or_set.hpp>
@@ -18,7 +18,6 @@
 #include <converge/twop_set.hpp>
 
 #include <boost/hana/define_struct.hpp>
-
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -195,15 +194,15 @@ struct retire_domain : converge::testing::collisions {
 };
 
 struct user_state {
-  BOOST_HANA_DEFINE_STRUCT(user_state, (gcounter, hits), (pncounter, balance),
-                           (converge::bounded_counter, stock), (converge::gset<std::uint64_t>, seen),
-                           (converge::twop_set<std::uint64_t>, once), (converge::or_set<std::uint64_t>, tags),
-                           (converge::lww_register<std::uint64_t>, last),
-                           (converge::mv_register<std::uint64_t>, versions), (converge::ew_flag, enabled),
-                           (converge::dw_flag, disabled), (converge::g_map<std::string, pncounter>, per_key),
-                           (converge::or_map<std::string, converge::or_set<std::uint64_t>>, keyed),
-                           (converge::or_map<std::string, converge::or_map<std::string, converge::mv_register<std::uint64_t>>>,
-                            deep));
+  BOOST_HANA_DEFINE_STRUCT(
+      user_state, (gcounter, hits), (pncounter, balance), (converge::bounded_counter, stock),
+      (converge::gset<std::uint64_t>, seen), (converge::twop_set<std::uint64_t>, once),
+      (converge::or_set<std::uint64_t>, tags), (converge::lww_register<std::uint64_t>, last),
+      (converge::mv_register<std::uint64_t>, versions), (converge::ew_flag, enabled),
+      (converge::dw_flag, disabled), (converge::g_map<std::string, pncounter>, per_key),
+      (converge::or_map<std::string, converge::or_set<std::uint64_t>>, keyed),
+      (converge::or_map<std::string, converge::or_map<std::string, converge::mv_register<std::uint64_t>>>,
+       deep));
   bool operator==(const user_state&) const = default;
 };
 
@@ -222,14 +221,16 @@ std::string sorted_text(std::vector<T> v) {
 
 // Everything a user can read from a state, as text (rights of `rights_of` only).
 std::string values_of(const user_state& s, std::span<const replica_id> rights_of) {
-  std::string out = "hits=" + std::to_string(s.hits.value()) + " balance=" + std::to_string(s.balance.value()) +
+  std::string out = "hits=" + std::to_string(s.hits.value()) +
+                    " balance=" + std::to_string(s.balance.value()) +
                     " stock=" + std::to_string(s.stock.value()) + " rights=";
   for (const replica_id r : rights_of) out += std::to_string(s.stock.rights(r)) + ",";
   std::vector<std::uint64_t> seen(s.seen.begin(), s.seen.end());
   std::vector<std::uint64_t> once(s.once.begin(), s.once.end());
-  out += " seen=" + sorted_text(seen) + " once=" + sorted_text(once) + " tags=" + sorted_text(s.tags.elements()) +
-         " last=" + std::to_string(s.last.value().value_or(0)) + " versions=" + sorted_text(s.versions.values()) +
-         " enabled=" + std::to_string(s.enabled.value()) + " disabled=" + std::to_string(s.disabled.value());
+  out += " seen=" + sorted_text(seen) + " once=" + sorted_text(once) +
+         " tags=" + sorted_text(s.tags.elements()) + " last=" + std::to_string(s.last.value().value_or(0)) +
+         " versions=" + sorted_text(s.versions.values()) + " enabled=" + std::to_string(s.enabled.value()) +
+         " disabled=" + std::to_string(s.disabled.value());
   out += " per_key=";
   for (const auto& [k, v] : s.per_key) out += k + ":" + std::to_string(v.value()) + ",";
   out += " keyed=";
@@ -277,7 +278,8 @@ TEST_CASE("retirement: generic fold and strip keep every value of every type") {
     user_state folded = x;
     const user_state d = retire(folded, g, s);
     CHECK(converge::join(x, d) == folded);  // an ordinary delta mutator
-    CHECK(strip_retired(folded, retired) == holds_id(x, g));  // retire keeps g's entries: the strip drops them
+    CHECK(strip_retired(folded, retired) ==
+          holds_id(x, g));  // retire keeps g's entries: the strip drops them
     CHECK(!holds_id(folded, g));
     // Every value, and the rights of third parties before they re-address
     // their own transfers to g, as the file comment says.
@@ -296,10 +298,12 @@ TEST_CASE("retirement: generic fold and strip keep every value of every type") {
     CHECK(values_of(folded, {}) == values_of(x, {}));
     // Until the re-addresses arrive the survivor undersells by what third
     // parties gave g (rights() clamps at 0).
-    CHECK(folded.stock.rights(s) == (rights_s + rights_g > given_to_g ? rights_s + rights_g - given_to_g : 0));
+    CHECK(folded.stock.rights(s) ==
+          (rights_s + rights_g > given_to_g ? rights_s + rights_g - given_to_g : 0));
     // g's old state changes nothing, stripped on arrival.
     CHECK(converge::join(owned, without_retired(reps[3], retired)) == owned);
-    CHECK(without_retired(reps[3], retired) == without_retired(reps[3], std::vector<replica_id>{g, replica_id{9}}));
+    CHECK(without_retired(reps[3], retired) ==
+          without_retired(reps[3], std::vector<replica_id>{g, replica_id{9}}));
   }
 }
 
@@ -403,8 +407,8 @@ TEST_CASE("retirement: a remove concurrent with the re-tag that saw only the old
   const replica_id g{4}, s{1}, b{2};
   const auto add = at_s.insert(g, 7);
   at_b.join(add);
-  const auto erase = at_b.erase(7);              // b saw only g's dot
-  const auto retag = retire(at_s, g, s);         // concurrent: s has not seen the erase
+  const auto erase = at_b.erase(7);       // b saw only g's dot
+  const auto retag = retire(at_s, g, s);  // concurrent: s has not seen the erase
   CHECK(at_s.contains(7));
   const std::vector<replica_id> retired{g};
   at_b.join(without_retired(retag, retired));

@@ -12,7 +12,6 @@
 #include <converge/wire/encode.hpp>
 
 #include <boost/hana/define_struct.hpp>
-
 #include <doctest/doctest.h>
 
 #include <algorithm>

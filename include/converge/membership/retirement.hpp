@@ -335,10 +335,11 @@ bool strip_store(S& s, std::span<const replica_id> retired) {
 
 /// Strips a causal context in place; true when it changed.
 inline bool strip_context(causal_context& c, std::span<const replica_id> retired) {
-  const bool any = std::any_of(c.versions().begin(), c.versions().end(),
-                               [&](const causal_context::version& v) { return retired_in(retired, v.first); }) ||
-                   std::any_of(c.cloud().begin(), c.cloud().end(),
-                               [&](const dot_range& d) { return retired_in(retired, d.replica); });
+  const bool any =
+      std::any_of(c.versions().begin(), c.versions().end(),
+                  [&](const causal_context::version& v) { return retired_in(retired, v.first); }) ||
+      std::any_of(c.cloud().begin(), c.cloud().end(),
+                  [&](const dot_range& d) { return retired_in(retired, d.replica); });
   if (any) c = without_retired(c, retired);
   return any;
 }
@@ -436,7 +437,8 @@ bool strip_retired(T& x, std::span<const replica_id> retired) {
     return x.strip_retired(retired);
   } else {
     bool changed = false;
-    converge::detail::for_each_field(x, [&](auto get) { changed = strip_retired(get(x), retired) || changed; });
+    converge::detail::for_each_field(x,
+                                     [&](auto get) { changed = strip_retired(get(x), retired) || changed; });
     return changed;
   }
 }
@@ -476,9 +478,9 @@ T retire(T& x, replica_id gone, replica_id survivor) {
       if (e.from != gone || e.to == survivor) continue;
       t.push_back({survivor, e.to, detail::checked_add(x.transferred(survivor, e.to), e.amount)});
     }
-    bounded_counter d = bounded_counter::from_parts(detail::fold_delta(x.increments(), gone, survivor),
-                                                    detail::fold_delta(x.decrements(), gone, survivor),
-                                                    std::move(t));
+    bounded_counter d =
+        bounded_counter::from_parts(detail::fold_delta(x.increments(), gone, survivor),
+                                    detail::fold_delta(x.decrements(), gone, survivor), std::move(t));
     x.join(d);
     return d;
   } else if constexpr (causal_type<T>) {

@@ -121,10 +121,10 @@ struct churn_stats {
   std::size_t max_replica_ids = 0;
   bool members_converged = false;
   bool values_match_oracle = false;
-  std::size_t final_state_bytes = 0;    ///< encoded user state at the end
-  std::size_t members_bytes = 0;        ///< encoded members at the end
-  std::size_t retired = 0;              ///< retired ids at the end
-  std::size_t final_replica_ids = 0;    ///< distinct replica ids in the final user state
+  std::size_t final_state_bytes = 0;  ///< encoded user state at the end
+  std::size_t members_bytes = 0;      ///< encoded members at the end
+  std::size_t retired = 0;            ///< retired ids at the end
+  std::size_t final_replica_ids = 0;  ///< distinct replica ids in the final user state
 };
 
 /// A churn run's result.
@@ -175,7 +175,8 @@ void observe(std::ostringstream& o, const T& x) {
                        }) {
     observe_sorted(o, x);
   } else {
-    static_assert(converge::detail::hana_struct<T>, "converge::testing::churn: a type with no observable value");
+    static_assert(converge::detail::hana_struct<T>,
+                  "converge::testing::churn: a type with no observable value");
     converge::detail::for_each_field(x, [&](auto get) {
       observe(o, get(x));
       o << '|';
@@ -226,7 +227,8 @@ class churn_simulator {
     max_transitions_ = std::max<std::size_t>(1, opt_.replicas / 4);
     // Operations are spread over the churn: about two gossip intervals per
     // departure, half of them with operations running.
-    const double op_ticks = static_cast<double>(std::max<std::uint64_t>(1, churn_)) * static_cast<double>(interval_);
+    const double op_ticks =
+        static_cast<double>(std::max<std::uint64_t>(1, churn_)) * static_cast<double>(interval_);
     op_rate_ = churn_ == 0 ? 0.0 : static_cast<double>(opt_.ops) / op_ticks;
     for (std::size_t i = 0; i < opt_.replicas; ++i) begin_life(i);
   }
@@ -519,13 +521,16 @@ class churn_simulator {
     for (std::size_t i = 0; i < slots_.size(); ++i) {
       const slot& s = slots_[i];
       out += " " + std::to_string(i) + ":" +
-             (s.ph == phase::running ? "running" : s.ph == phase::leaving ? "leaving" : "empty") + "/" +
-             std::to_string(s.id.value());
+             (s.ph == phase::running   ? "running"
+              : s.ph == phase::leaving ? "leaving"
+                                       : "empty") +
+             "/" + std::to_string(s.id.value());
       if (s.ph != phase::empty && !c_[i].quiescent()) out += "(busy: " + c_[i].describe() + ")";
     }
     out += "; waiting for removal:";
     for (const departed& d : pending_) {
-      out += " " + std::to_string(d.id.value()) + (d.crashed ? " crashed" : " left") + " at " + std::to_string(d.at);
+      out += " " + std::to_string(d.id.value()) + (d.crashed ? " crashed" : " left") + " at " +
+             std::to_string(d.at);
     }
     return out;
   }
@@ -640,19 +645,23 @@ class churn_simulator {
     bool members_ok = same;
     for (std::size_t i = 0; i < slots_.size() && members_ok; ++i) {
       const membership::member_record* rec = m.find(node_of(i));
-      members_ok = rec != nullptr && rec->replica == slots_[i].id && rec->status == membership::member_status::up;
+      members_ok =
+          rec != nullptr && rec->replica == slots_[i].id && rec->status == membership::member_status::up;
     }
     for (std::uint64_t id = 1; id <= births_ && members_ok; ++id) {
-      const bool live = std::any_of(slots_.begin(), slots_.end(), [&](const slot& s) { return s.id.value() == id; });
+      const bool live =
+          std::any_of(slots_.begin(), slots_.end(), [&](const slot& s) { return s.id.value() == id; });
       members_ok = live != m.is_retired(replica_id{id});
     }
-    if (same && !members_ok) result_.failure = "the members do not list every live life up and every departed one retired";
+    if (same && !members_ok)
+      result_.failure = "the members do not list every live life up and every departed one retired";
     const state expected = membership::without_retired(oracle_, m.retired());
     const bool values_ok = same && c_[0].state() == expected && res().fold_value_changes == 0;
     if (same && !values_ok) {
       result_.diverging = {0};
-      result_.failure = res().fold_value_changes != 0 ? "a fold changed a value at its survivor"
-                                                      : "the replicas agree but differ from the stripped oracle";
+      result_.failure = res().fold_value_changes != 0
+                            ? "a fold changed a value at its survivor"
+                            : "the replicas agree but differ from the stripped oracle";
     }
     result_.churn.members_converged = members_ok;
     result_.churn.values_match_oracle = values_ok;
