@@ -40,6 +40,11 @@
 /// payload. The slot then hosts a new life, which announces itself `up`
 /// and receives the state by state transfer from its neighbours.
 ///
+/// The topology is static (no view repair), so a departure that would cut
+/// the running replicas in two waits (folds would wait forever for a state
+/// on the other side), and a new life starts only next to a running
+/// replica (an isolated one would write, and leave, unheard).
+///
 /// Operations pause four gossip intervals in every eight, so replicas go
 /// quiescent and leaves and crashes happen. Partitions, loss, duplication
 /// and reordering are the simulator's (`sim_faults`); `crash` and
