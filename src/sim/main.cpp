@@ -1,9 +1,15 @@
 // converge-sim: runs replicators over a deterministic, faulty, simulated
 // network and checks that they converge. One seed reproduces a run.
+// With --churn N, replicas leave and crash for good and new ones join under
+// fresh replica ids (converge/testing/churn.hpp); every departed replica is
+// retired, and the JSON adds max_replica_ids, members_converged,
+// values_match_oracle, and the final state's size against the churn-free
+// run of the same operations (run here too, churn_free_state_bytes).
 // Options are in options.cpp (see `converge-sim --help`); this file runs and
 // reports.
 //
 // Exit status: 0 converged, 1 a run did not converge, 2 bad arguments.
+#include <converge/testing/churn.hpp>
 #include <converge/testing/simulator.hpp>
 #include <converge/testing/workloads.hpp>
 
@@ -11,6 +17,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <sstream>
 #include <string>
@@ -25,6 +32,7 @@
 
 namespace {
 
+using converge::testing::churn_result;
 using converge::testing::sim_options;
 using converge::testing::sim_result;
 using converge::testing::sim_rng;
@@ -36,7 +44,7 @@ void report(std::string what, std::string_view hint = {}) {
   converge_cli::print_error("converge-sim", std::move(what), hint);
 }
 
-sim_result run(const config& c) {
+sim_options options_of(const config& c) {
   sim_options o;
   o.replicas = static_cast<std::size_t>(c.replicas);
   o.topo = *topology::parse(c.topo);
@@ -52,7 +60,28 @@ sim_result run(const config& c) {
   o.replication.gossip_interval = c.gossip_interval;
   o.seed = *c.seed;
   o.durable = c.durable;
-  return *converge::testing::run_workload(c.workload, o);
+  return o;
+}
+
+/// A run; with churn, also the churn-free run of the same operations (the
+/// same simulator, seed and workload, with no departure), whose final state
+/// size the churned one is compared with.
+struct outcome {
+  churn_result r;
+  std::size_t churn_free_state_bytes = 0;
+};
+
+outcome run(const config& c) {
+  const sim_options o = options_of(c);
+  outcome out;
+  if (c.churn == 0) {
+    static_cast<sim_result&>(out.r) = *converge::testing::run_workload(c.workload, o);
+    return out;
+  }
+  out.r = *converge::testing::run_churn_workload(c.workload, o, c.churn);
+  out.churn_free_state_bytes =
+      converge::testing::run_churn_workload(c.workload, o, 0)->churn.final_state_bytes;
+  return out;
 }
 
 std::string json_escape(const std::string& s) {
@@ -65,7 +94,8 @@ std::string json_escape(const std::string& s) {
   return out;
 }
 
-std::string to_json(const config& c, const sim_result& r, double seconds) {
+std::string to_json(const config& c, const outcome& out, double seconds) {
+  const churn_result& r = out.r;
   std::ostringstream o;
   o << "{\"converged\":" << (r.converged ? "true" : "false")
     << ",\"ticks_to_converge\":" << r.ticks_to_converge << ",\"ticks\":" << r.ticks
@@ -82,7 +112,24 @@ std::string to_json(const config& c, const sim_result& r, double seconds) {
     << ",\"durable\":" << (c.durable ? "true" : "false") << ",\"syncs\":" << r.syncs
     << ",\"lost_unsynced\":" << r.lost_unsynced << ",\"torn_records\":" << r.torn_records
     << ",\"reissued\":" << r.reissued << ",\"bp\":" << (c.no_bp ? "false" : "true")
-    << ",\"rr\":" << (c.no_rr ? "false" : "true") << ",\"wall_seconds\":" << seconds << ",\"diverging\":[";
+    << ",\"rr\":" << (c.no_rr ? "false" : "true") << ",\"wall_seconds\":" << seconds;
+  if (c.churn != 0) {
+    const auto& h = r.churn;
+    o << ",\"churn\":" << c.churn << ",\"max_replica_ids\":" << h.max_replica_ids
+      << ",\"members_converged\":" << (h.members_converged ? "true" : "false")
+      << ",\"values_match_oracle\":" << (h.values_match_oracle ? "true" : "false")
+      << ",\"incarnations\":" << h.incarnations << ",\"leaves\":" << h.leaves
+      << ",\"churn_crashes\":" << h.crashes << ",\"folds\":" << h.folds
+      << ",\"readdresses\":" << h.readdresses << ",\"grace_extended\":" << h.grace_extended
+      << ",\"fold_value_changes\":" << h.fold_value_changes
+      << ",\"final_replica_ids\":" << h.final_replica_ids << ",\"final_state_bytes\":" << h.final_state_bytes
+      << ",\"churn_free_state_bytes\":" << out.churn_free_state_bytes << ",\"state_ratio\":"
+      << (out.churn_free_state_bytes
+              ? static_cast<double>(h.final_state_bytes) / static_cast<double>(out.churn_free_state_bytes)
+              : 0.0)
+      << ",\"members_bytes\":" << h.members_bytes << ",\"retired\":" << h.retired;
+  }
+  o << ",\"diverging\":[";
   for (std::size_t i = 0; i < r.diverging.size(); ++i) o << (i ? "," : "") << r.diverging[i];
   o << "],\"failure\":\"" << json_escape(r.failure) << "\"}";
   return o.str();
@@ -90,7 +137,8 @@ std::string to_json(const config& c, const sim_result& r, double seconds) {
 
 int single(const config& c) {
   const auto t0 = std::chrono::steady_clock::now();
-  const sim_result r = run(c);
+  const outcome out = run(c);
+  const churn_result& r = out.r;
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!c.json || !r.converged) {
     std::printf("%s\n", command_line(c).c_str());
@@ -121,17 +169,37 @@ int single(const config& c) {
           static_cast<unsigned long long>(r.syncs), static_cast<unsigned long long>(r.lost_unsynced),
           static_cast<unsigned long long>(r.torn_records), static_cast<unsigned long long>(r.reissued));
     }
+    if (c.churn != 0) {
+      const auto& h = r.churn;
+      std::printf(
+          "  churn: %llu lives (%llu leaves, %llu crashes), %llu folds, %llu re-addresses, grace extended "
+          "%llu "
+          "times\n"
+          "  max replica ids %zu (final %zu), final state %zu bytes (churn-free %zu, x%.2f), members %zu "
+          "bytes "
+          "(%zu retired)\n"
+          "  members converged: %s, values match the oracle: %s (fold value changes %llu)\n",
+          static_cast<unsigned long long>(h.incarnations), static_cast<unsigned long long>(h.leaves),
+          static_cast<unsigned long long>(h.crashes), static_cast<unsigned long long>(h.folds),
+          static_cast<unsigned long long>(h.readdresses), static_cast<unsigned long long>(h.grace_extended),
+          h.max_replica_ids, h.final_replica_ids, h.final_state_bytes, out.churn_free_state_bytes,
+          out.churn_free_state_bytes
+              ? static_cast<double>(h.final_state_bytes) / static_cast<double>(out.churn_free_state_bytes)
+              : 0.0,
+          h.members_bytes, h.retired, h.members_converged ? "yes" : "no",
+          h.values_match_oracle ? "yes" : "no", static_cast<unsigned long long>(h.fold_value_changes));
+    }
     if (!r.converged) {
       std::printf("  FAILURE (seed %llu): %s\n", static_cast<unsigned long long>(r.seed), r.failure.c_str());
       std::printf("  reproduce: %s\n", command_line(c).c_str());
     }
   }
-  if (c.json) std::printf("%s\n", to_json(c, r, secs).c_str());
+  if (c.json) std::printf("%s\n", to_json(c, out, secs).c_str());
   return r.converged ? 0 : 1;
 }
 
 /// Draws one random configuration from `seed` (durable runs always crash).
-config draw(std::uint64_t seed, bool durable) {
+config draw(std::uint64_t seed, bool durable, std::uint64_t churn) {
   sim_rng rng = sim_rng::derive(seed, 77);
   config c;
   c.replicas = 2 + rng.below(11);
@@ -165,6 +233,12 @@ config draw(std::uint64_t seed, bool durable) {
     c.ops = 50 + rng.below(1000);
   }
   c.durable = durable;
+  if (churn != 0) {
+    // Churn runs its own crashes, over runs long enough for every departure.
+    c.crash = 0;
+    c.churn = churn;
+    c.ops = 10 * churn + rng.below(10 * churn);
+  }
   c.no_bp = rng.chance(0.2);
   c.no_rr = rng.chance(0.2);
   c.seed = seed;
@@ -176,12 +250,20 @@ int swarm(const config& c) {
   std::uint64_t crashes = 0;
   std::vector<std::string> failed;
   for (std::uint64_t i = 0; i < *c.swarm; ++i) {
-    const config run_cfg = draw(converge::replica_id::mix(*c.seed + i), c.durable);
-    const sim_result r = run(run_cfg);
+    const config run_cfg = draw(converge::replica_id::mix(*c.seed + i), c.durable, c.churn);
+    // A run that never ends prints no verdict: CONVERGE_SIM_TRACE names each before it starts.
+    if (std::getenv("CONVERGE_SIM_TRACE")) std::fprintf(stderr, "run: %s\n", command_line(run_cfg).c_str());
+    const outcome out = run(run_cfg);
+    const churn_result& r = out.r;
     crashes += r.crashes;
-    std::printf("%s %s ticks=%llu bytes=%llu\n", r.converged ? "ok  " : "FAIL", command_line(run_cfg).c_str(),
+    std::printf("%s %s ticks=%llu bytes=%llu", r.converged ? "ok  " : "FAIL", command_line(run_cfg).c_str(),
                 static_cast<unsigned long long>(r.ticks_to_converge),
                 static_cast<unsigned long long>(r.bytes_sent));
+    if (c.churn != 0) {
+      std::printf(" max_replica_ids=%zu state=%zu/%zu", r.churn.max_replica_ids, r.churn.final_state_bytes,
+                  out.churn_free_state_bytes);
+    }
+    std::printf("\n");
     if (!r.converged) {
       ++failures;
       failed.push_back(command_line(run_cfg) + "   # " + r.failure);

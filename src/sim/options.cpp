@@ -34,6 +34,7 @@ constexpr std::uint64_t max_replicas = 100000;
 constexpr std::uint64_t max_ops = 1000000000;
 constexpr std::uint64_t max_gossip_interval = 1000000;
 constexpr std::uint64_t max_swarm = 1000000;
+constexpr std::uint64_t max_churn = 10000000;
 
 // A probability: a decimal number from 0 to 1 (std::from_chars: no sign, no
 // spaces, no trailing text; nan and inf are out of range).
@@ -99,6 +100,11 @@ config parse_config(const std::vector<std::string_view>& args) {
   add_flag(*app, "--durable", c.durable,
            "replicas over in-memory journals: a crash loses unsynced records and may tear the last one");
   add_number(
+      *app, "--churn", 1, max_churn, [&](std::uint64_t v) { c.churn = v; },
+      "N replicas leave or crash for good over the run, each replaced by a fresh one under a new replica id, "
+      "and are retired (1 to 10^7)",
+      "N", "1 to 10^7");
+  add_number(
       *app, "--swarm", 1, max_swarm, [&](std::uint64_t v) { c.swarm = v; },
       "run N random configurations drawn from the seed (1 to 10^6)", "N", "1 to 10^6");
 
@@ -108,11 +114,16 @@ config parse_config(const std::vector<std::string_view>& args) {
     return c;
   }
   if (!c.seed) throw usage_error("--seed is required");
+  if (c.churn != 0 && c.durable) throw usage_error("--churn does not combine with --durable");
+  if (c.churn != 0 && c.crash > 0)
+    throw usage_error("--churn runs its own crashes (for good): it does not combine with --crash");
+  if (c.churn != 0 && !c.swarm && c.replicas == 1) throw usage_error("--churn needs at least 2 replicas");
   if (c.swarm) {
     for (const CLI::Option* opt : run_options) {
       if (opt->count() > 0) {
         throw usage_error(
-            "--swarm draws every run from the seed: it takes only --seed, --json and --durable, not " +
+            "--swarm draws every run from the seed: it takes only --seed, --json, --durable and --churn, "
+            "not " +
             opt->get_name());
       }
     }
@@ -144,6 +155,7 @@ std::string command_line(const config& c) {
   if (c.no_bp) s += " --no-bp";
   if (c.no_rr) s += " --no-rr";
   if (c.durable) s += " --durable";
+  if (c.churn != 0) s += " --churn " + std::to_string(c.churn);
   if (c.ops_per_tick != 0) s += " --ops-per-tick " + std::to_string(c.ops_per_tick);
   if (c.gossip_interval != 50) s += " --gossip-interval " + std::to_string(c.gossip_interval);
   s += " --seed " + std::to_string(*c.seed);

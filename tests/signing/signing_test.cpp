@@ -152,6 +152,8 @@ TEST_CASE("signing: honest entries reach a replica that hears them only through 
     CHECK(r->state().balance.value() == -40);
     CHECK(r->metrics().total.entries_rejected == 0);
   }
+  // Every replica holds a signature for each owned entry it holds.
+  CHECK(b.signatures_held() >= 4);
   // Node 3 can spend what it was given, and node 1 sees it.
   c.mutate([](ledger& l) { return ledger{{}, {}, *l.stock.decrement(rid(3), 30), {}}; });
   deliver(40);
@@ -355,4 +357,23 @@ TEST_CASE("signing keys: a key pair file round-trips; a bad one is refused with 
   std::istringstream not_hex("zz\n" + converge::signing::to_hex(kp.secret_part) + "\n");
   CHECK_THROWS_AS(converge::signing::parse_signing_key_pair(not_hex, "k"), converge::signing::signing_error);
   CHECK_FALSE(converge::signing::parse_public_key("12"));
+}
+
+TEST_CASE("signing: retiring a replica forgets the signatures of its entries") {
+  const keyring keys(2);
+  const auto s1 = keys.signer(1), s2 = keys.signer(2);
+  replicator<converge::gcounter> a(rid(1), options_with(&s1, 11));
+  replicator<converge::gcounter> b(rid(2), options_with(&s2, 22));
+  a.add_peer(2);
+  b.add_peer(1);
+  a.mutate([](converge::gcounter& g) { return g.increment(rid(1), 3); });
+  b.mutate([](converge::gcounter& g) { return g.increment(rid(2), 4); });
+  std::uint64_t now = 0;
+  settle<converge::gcounter>({&a, &b}, now);
+  REQUIRE(b.state().value() == 7);
+  CHECK(b.signatures_held() == 2);
+  const std::vector<replica_id> gone{rid(1)};
+  b.retire(gone);
+  CHECK(b.signatures_held() == 1);
+  CHECK(b.state().value() == 4);  // unfolded here: the fold is the survivor's step (retirement.hpp)
 }

@@ -373,14 +373,21 @@ class signature_table {
     const auto it = table_.find(key);
     return it == table_.end() ? nullptr : &it->second;
   }
-  /// Keeps `s` for `key` when it covers a higher value than the one held.
-  void offer(std::span<const std::byte> key, const signed_value& s) {
+  /// Keeps `s` for `owner`'s entry `key` when it covers a higher value than the one held.
+  void offer(std::span<const std::byte> key, replica_id owner, const signed_value& s) {
     const auto it = table_.find(key);
     if (it == table_.end()) {
-      table_.emplace(std::vector<std::byte>(key.begin(), key.end()), s);
+      table_.emplace(std::vector<std::byte>(key.begin(), key.end()), held{s, owner});
     } else if (s.value > it->second.value) {
-      it->second = s;
+      it->second = held{s, owner};
     }
+  }
+  /// Forgets the signatures of `retired` replicas' entries (sorted): their
+  /// entries are gone from every state (see `replicator::retire`).
+  void forget(std::span<const replica_id> retired) {
+    std::erase_if(table_, [&](const auto& kv) {
+      return std::binary_search(retired.begin(), retired.end(), kv.second.owner);
+    });
   }
   /// Notes that this replica's entry `key` now has `value` (signed at the next `sign_pending`).
   void changed(std::span<const std::byte> key, std::uint64_t value) {
@@ -391,13 +398,13 @@ class signature_table {
       it->second = std::max(it->second, value);
     }
   }
-  /// Signs every changed entry once; returns how many were signed.
-  std::size_t sign_pending(const entry_signer& signer) {
+  /// Signs every changed entry of `self` once; returns how many were signed.
+  std::size_t sign_pending(const entry_signer& signer, replica_id self) {
     const std::size_t n = pending_.size();
     for (const auto& [key, value] : pending_) {
-      const signed_value* held = find(key);
-      if (held != nullptr && held->value >= value) continue;
-      offer(key, signed_value{value, signer.sign(signed_bytes(key, value))});
+      const signed_value* had = find(key);
+      if (had != nullptr && had->value >= value) continue;
+      offer(key, self, signed_value{value, signer.sign(signed_bytes(key, value))});
     }
     pending_.clear();
     return n;
@@ -405,7 +412,12 @@ class signature_table {
   [[nodiscard]] std::size_t size() const noexcept { return table_.size(); }
 
  private:
-  std::map<std::vector<std::byte>, signed_value, detail::bytes_less> table_;
+  // A signature, and whose entry it signs.
+  struct held : signed_value {
+    held(const signed_value& s, replica_id o) : signed_value(s), owner(o) {}
+    replica_id owner;
+  };
+  std::map<std::vector<std::byte>, held, detail::bytes_less> table_;
   std::map<std::vector<std::byte>, std::uint64_t, detail::bytes_less> pending_;
 };
 

@@ -118,6 +118,22 @@
 /// content. A replica whose journal is lost starts fresh, under a new
 /// identity (see "Restarts and identity").
 ///
+/// # Retired replicas
+/// `retire(ids)` tells the replicator that replicas left for good (usually
+/// the ids of `members::retired()`, which the application reads from the
+/// state it replicates, see membership/retirement.hpp): it strips them from
+/// the state at once, and from every received payload — delta interval or
+/// state transfer — before it is joined, so the state never holds a retired
+/// id again and a retired replica's old state changes nothing. Stripping is
+/// a lattice homomorphism, so this changes no protocol step: sequence
+/// numbers, acknowledgements and the buffer are as before (buffered deltas
+/// keep what they held: their receivers strip them), back-propagation only
+/// misses a payload the strip changed (it may send some of it back), and a
+/// payload the strip changed is journaled as it was joined. The retired ids
+/// are not journaled: they are part of the replicated state (the members
+/// CRDT), so after `restore` the application calls `retire` again with the
+/// restored state's ids, which strips what older records brought back.
+///
 /// # Amplification
 /// A hostile peer (an allow-listed insider, or anyone when CURVE is off) can
 /// send anything; what it makes this replicator send back stays small:
@@ -166,6 +182,7 @@
 /// dropped and counted, the state unchanged.
 
 #include "converge/lattice.hpp"
+#include "converge/membership/retirement.hpp"
 #include "converge/replica_id.hpp"
 #include "converge/replication/back_propagation.hpp"
 #include "converge/replication/chunking.hpp"
@@ -183,6 +200,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <optional>
@@ -300,6 +318,32 @@ class replicator {
     return delta;
   }
 
+  /// Retires replicas for good (see "Retired replicas"): adds `ids` (in any
+  /// order) to the retired set, strips them from the state, and from every
+  /// payload received from now on before it is joined. Returns true when
+  /// the state changed. Needs a `State` that retirement supports
+  /// (`membership::retirable`).
+  bool retire(std::span<const replica_id> ids) requires(membership::retirable<State>()) {
+    std::vector<replica_id> fresh;
+    for (const replica_id r : ids) {
+      if (!std::binary_search(retired_.begin(), retired_.end(), r)) fresh.push_back(r);
+    }
+    if (fresh.empty()) return false;
+    std::sort(fresh.begin(), fresh.end());
+    fresh.erase(std::unique(fresh.begin(), fresh.end()), fresh.end());
+    std::vector<replica_id> all;
+    all.reserve(retired_.size() + fresh.size());
+    std::merge(retired_.begin(), retired_.end(), fresh.begin(), fresh.end(), std::back_inserter(all));
+    retired_ = std::move(all);
+    signatures_.forget(retired_);  // their entries go from the state: their signatures too
+    return membership::strip_retired(state_, retired_);
+  }
+  /// How many entry signatures this replicator holds (signing on): one per
+  /// owned entry of its state, none for a retired replica.
+  [[nodiscard]] std::size_t signatures_held() const noexcept { return signatures_.size(); }
+  /// The retired replica ids, sorted.
+  [[nodiscard]] const std::vector<replica_id>& retired() const noexcept { return retired_; }
+
   /// How many records this replicator has handed to its journal (0 without
   /// one); read it right after a `mutate` to name that write.
   [[nodiscard]] std::uint64_t journal_position() const noexcept { return appended_; }
@@ -354,8 +398,12 @@ class replicator {
           payload = signatures->rest;
         }
         State d = converge::decode<State>(payload, opt_.limits);
-        // Unsigned or forged entries go; the rest of the message is applied.
-        if (check_signatures(p, d, signatures ? &*signatures : nullptr) != 0) payload = {};
+        // Unsigned or forged entries go, and retired replicas' entries; a
+        // payload either changed is journaled by what is joined, not by what
+        // arrived.
+        const bool unsigned_dropped = check_signatures(p, d, signatures ? &*signatures : nullptr) != 0;
+        const bool stripped = strip_received(d);
+        if (unsigned_dropped || stripped) payload = {};
         p.timing.heard();  // the link carries messages again: retransmit at the base timeout
         observe_session(from, p, e->session, e->resumed);
         apply_received(from, p, std::move(d), e->state_transfer, payload);
@@ -386,7 +434,7 @@ class replicator {
     tick_result out;
     // Own entries are signed once per tick, at their latest value, before
     // any message that carries them is built.
-    if (opt_.signer != nullptr) metrics_.entries_signed += signatures_.sign_pending(*opt_.signer);
+    if (opt_.signer != nullptr) metrics_.entries_signed += signatures_.sign_pending(*opt_.signer, self_);
     for (const auto& [to, a] : acks_) {
       if (a.whole_to != 0) emit(out, to, ack(a.session, a.whole_to - 1, true), false);
       if (a.delta_to != 0) emit(out, to, ack(a.session, a.delta_to - 1, false), false);
@@ -615,7 +663,7 @@ class replicator {
         add(p, &peer_metrics::signatures_verified);
         if (!opt_.signer->verify(e.owner, replication::signed_bytes(e.key, it->second.value), it->second.signature))
           return false;
-        signatures_.offer(e.key, it->second);
+        signatures_.offer(e.key, e.owner, it->second);
         return true;
       });
       add(p, &peer_metrics::entries_rejected, dropped);
@@ -770,6 +818,15 @@ class replicator {
     if (a.session != e.session) a = pending_ack{e.session};
     std::uint64_t& slot = e.state_transfer ? a.whole_to : a.delta_to;
     slot = std::max(slot, e.to + 1);
+  }
+
+  /// Strips retired replicas from a received payload; true when it changed.
+  bool strip_received(State& d) {
+    if constexpr (membership::retirable<State>()) {
+      return !retired_.empty() && membership::strip_retired(d, retired_);
+    } else {
+      return false;
+    }
   }
 
   void apply_received(peer_id from, peer_state& p, State&& d, bool state_transfer,
@@ -1077,6 +1134,7 @@ class replicator {
   replica_id self_;
   replicator_options opt_;
   State state_;
+  std::vector<replica_id> retired_;  // sorted; see retire()
   replication::delta_buffer<State> buffer_;
   replication::event_queue<State> events_;
   replication::signature_table signatures_;  // signing on: one per owned entry held

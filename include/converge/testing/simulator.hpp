@@ -54,6 +54,11 @@
 ///   counter survives every crash, so no dot is issued twice with different
 ///   content.
 ///
+/// # Churn
+/// Replicas that leave or crash for good, new ones under fresh replica ids,
+/// and the retirement of every departed one run in `churn_simulator`
+/// (churn.hpp, `converge-sim --churn N`), over the same cluster and network.
+///
 /// After the last operation, partitions heal, crashed replicas restart,
 /// crashes stop, and the network faults (loss, duplication, reordering) keep
 /// going; the run ends when every replica is quiescent and equal to the
