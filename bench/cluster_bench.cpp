@@ -32,12 +32,13 @@
 // peer can make a node hold (node_options::inbound_guard, on by default
 // without CURVE), to measure what it costs.
 
-#include <boost/hana/define_struct.hpp>
 #include <converge/gcounter.hpp>
 #include <converge/or_set.hpp>
 #include <converge/signing/ed25519.hpp>
 #include <converge/storage/lmdb_journal.hpp>
 #include <converge/transport/zmq_node.hpp>
+
+#include <boost/hana/define_struct.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -45,8 +46,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
-#include <memory>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <netinet/in.h>
 #include <string>
@@ -314,10 +315,11 @@ lag_result lag(double rate, double seconds, int gossip_ms) {
 }
 
 /// Prints one throughput figure, in memory or durable, signed or not.
-void print_throughput(const throughput_result& t, std::uint64_t batch, int gossip_ms, bool durable,
-                      bool json, bool signing = false) {
+void print_throughput(const throughput_result& t, std::uint64_t batch, int gossip_ms, bool durable, bool json,
+                      bool signing = false) {
   std::printf(
-      json ? "{\"measure\":\"throughput\",\"signing\":%s,\"durable\":%s,\"nodes\":3,\"updates\":%llu,\"batch\":%llu,"
+      json ? "{\"measure\":\"throughput\",\"signing\":%s,\"durable\":%s,\"nodes\":3,\"updates\":%llu,"
+             "\"batch\":%llu,"
              "\"gossip_ms\":%d,"
              "\"converged\":%s,\"local_seconds\":%.3f,\"converged_seconds\":%.3f,\"applied_per_node_per_"
              "second\":%.0f,"

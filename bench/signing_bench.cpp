@@ -46,7 +46,8 @@ struct pair_result {
 
 pair_result exchange(std::uint64_t entries, std::uint64_t rounds, const converge::entry_signer* s1,
                      const converge::entry_signer* s2) {
-  const auto r1 = converge::replica_id::with_incarnation(1, 1), r2 = converge::replica_id::with_incarnation(2, 1);
+  const auto r1 = converge::replica_id::with_incarnation(1, 1),
+             r2 = converge::replica_id::with_incarnation(2, 1);
   converge::replicator_options o1, o2;
   o1.session = 11;
   o2.session = 22;
@@ -115,8 +116,9 @@ int main(int argc, char** argv) {
   for (std::uint64_t i = 0; i < entries; ++i)
     valid += s2.verify(r1, converge::replication::signed_bytes(messages[i], i + 1), sigs[i]) ? 1 : 0;
   const double verify_us = us_since(t0) / static_cast<double>(entries);
-  std::printf("{\"measure\":\"per_entry\",\"entries\":%llu,\"sign_us\":%.2f,\"verify_us\":%.2f,\"valid\":%llu}\n",
-              static_cast<unsigned long long>(entries), sign_us, verify_us, static_cast<unsigned long long>(valid));
+  std::printf(
+      "{\"measure\":\"per_entry\",\"entries\":%llu,\"sign_us\":%.2f,\"verify_us\":%.2f,\"valid\":%llu}\n",
+      static_cast<unsigned long long>(entries), sign_us, verify_us, static_cast<unsigned long long>(valid));
 
   // 2. A replicator pair, off and on.
   const pair_result off = exchange(entries, rounds, nullptr, nullptr);

@@ -178,10 +178,10 @@ options parse_options(const std::vector<std::string_view>& args) {
   app->add_option_function<std::string>("--curve-key", file(o.curve_key, "--curve-key"),
                                         "own CURVE key pair (two lines: public, secret; from 'keygen')")
       ->type_name("FILE");
-  app->add_option_function<std::string>(
-         "--curve-allow", file(o.curve_allow, "--curve-allow"),
-         "allowed peers, one per line: PUBLIC-KEY ID [ENDPOINT] [sign=KEY] (ENDPOINT: the --peer with that key;"
-         " KEY: its Ed25519 signing key)")
+  app->add_option_function<std::string>("--curve-allow", file(o.curve_allow, "--curve-allow"),
+                                        "allowed peers, one per line: PUBLIC-KEY ID [ENDPOINT] [sign=KEY] "
+                                        "(ENDPOINT: the --peer with that key;"
+                                        " KEY: its Ed25519 signing key)")
       ->type_name("FILE");
   app->add_option_function<std::string>(
          "--signing-key", file(o.signing_key, "--signing-key"),
@@ -251,7 +251,8 @@ options parse_options(const std::vector<std::string_view>& args) {
     throw usage_error("--curve-key and --curve-allow go together");
   }
   if (!o.signing_key.empty() && o.curve_key.empty()) {
-    throw usage_error("--signing-key needs --curve-key and --curve-allow (the allow-list holds the peers' sign= keys)");
+    throw usage_error(
+        "--signing-key needs --curve-key and --curve-allow (the allow-list holds the peers' sign= keys)");
   }
   if (data_dir->count() == 0) {
     if (sync->count() > 0) throw usage_error("--sync needs --data-dir");

@@ -38,7 +38,8 @@ using converge::signing::signing_key_pair;
 
 struct ledger {
   BOOST_HANA_DEFINE_STRUCT(ledger, (converge::gcounter, hits), (converge::pncounter, balance),
-                           (bounded_counter, stock), (converge::g_map<std::string, converge::gcounter>, by_shop));
+                           (bounded_counter, stock),
+                           (converge::g_map<std::string, converge::gcounter>, by_shop));
   bool operator==(const ledger&) const = default;
 };
 
@@ -54,7 +55,9 @@ struct keyring {
       publics[i] = pairs[i].public_part;
     }
   }
-  [[nodiscard]] ed25519_signer signer(std::uint64_t node) const { return ed25519_signer(pairs.at(node), publics); }
+  [[nodiscard]] ed25519_signer signer(std::uint64_t node) const {
+    return ed25519_signer(pairs.at(node), publics);
+  }
 };
 
 replicator_options options_with(const converge::entry_signer* s, std::uint64_t session) {
@@ -107,14 +110,15 @@ TEST_CASE("owned entries: every counter entry and transfer of a composed state, 
   CHECK(total == 3 + 4 + 5 + 2 + 10 + 4 + 1 + 1 + 1);
   // Dropping the entries of replica 2 leaves the rest exactly.
   ledger k = l;
-  const std::size_t dropped = converge::replication::retain_owned_entries(
-      k, [](const owned_entry& e) { return e.owner != rid(2); });
+  const std::size_t dropped =
+      converge::replication::retain_owned_entries(k, [](const owned_entry& e) { return e.owner != rid(2); });
   CHECK(dropped == 2);  // hits(2) and stock's decrement by 2 (the transfer is 1's)
   CHECK(k.hits.value() == 3);
   CHECK(k.stock.transferred(rid(1), rid(2)) == 4);
   CHECK(k.by_shop == l.by_shop);
   CHECK(converge::replication::has_owned_entries<ledger>());
-  CHECK_FALSE(converge::replication::has_owned_entries<converge::g_map<std::string, converge::gcounter>::key_type>());
+  CHECK_FALSE(
+      converge::replication::has_owned_entries<converge::g_map<std::string, converge::gcounter>::key_type>());
 }
 
 TEST_CASE("signing: honest entries reach a replica that hears them only through a relay") {
@@ -224,7 +228,8 @@ TEST_CASE("signing: 10,000 forgeries by an allow-listed insider raise no other r
   REQUIRE(two.state().value() == 10);
   REQUIRE(two.state().rights(rid(2)) == 4);
   // Node 1's genuine signature of its increment entry at 10, as any relay holds it.
-  bounded_counter genuine_inc = bounded_counter::from_parts(converge::gcounter::from_entries({{rid(1), 10}}), {}, {});
+  bounded_counter genuine_inc =
+      bounded_counter::from_parts(converge::gcounter::from_entries({{rid(1), 10}}), {}, {});
   const auto inc_key = key_of(genuine_inc);
   const converge::entry_signature genuine_sig = s1.sign(converge::replication::signed_bytes(inc_key, 10));
 
@@ -238,9 +243,11 @@ TEST_CASE("signing: 10,000 forgeries by an allow-listed insider raise no other r
     // a decrement charged to node 2 (lowering its rights).
     const auto target = rng.below(3);
     bounded_counter forged =
-        target == 0   ? bounded_counter::from_parts(converge::gcounter::from_entries({{rid(1), amount}}), {}, {})
-        : target == 1 ? bounded_counter::from_parts({}, {}, {{rid(1), rid(2), amount}})
-                      : bounded_counter::from_parts({}, converge::gcounter::from_entries({{rid(2), amount}}), {});
+        target == 0
+            ? bounded_counter::from_parts(converge::gcounter::from_entries({{rid(1), amount}}), {}, {})
+        : target == 1
+            ? bounded_counter::from_parts({}, {}, {{rid(1), rid(2), amount}})
+            : bounded_counter::from_parts({}, converge::gcounter::from_entries({{rid(2), amount}}), {});
     const auto key = key_of(forged);
     converge::replication::signature_block block;
     const auto how = rng.below(6);
@@ -248,12 +255,11 @@ TEST_CASE("signing: 10,000 forgeries by an allow-listed insider raise no other r
       case 0:  // no signature at all
         break;
       case 1:  // random bytes
-        {
-          converge::entry_signature junk{};
-          for (auto& b : junk) b = static_cast<std::byte>(rng.below(256));
-          block.add(key, {amount, junk});
-        }
-        break;
+      {
+        converge::entry_signature junk{};
+        for (auto& b : junk) b = static_cast<std::byte>(rng.below(256));
+        block.add(key, {amount, junk});
+      } break;
       case 2:  // the insider's own valid signature, over another replica's entry
         block.add(key, {amount, s3.sign(converge::replication::signed_bytes(key, amount))});
         break;
@@ -296,12 +302,14 @@ TEST_CASE("signing: 10,000 forgeries by an allow-listed insider raise no other r
   CHECK(two.state().rights(rid(1)) == 6);
   CHECK(two.metrics().total.entries_rejected == forged_entries);
   // Node 2 still cannot sell more than it was given.
-  CHECK_FALSE(two.mutate([](bounded_counter& b) {
-                   return b.decrement(rid(2), 5).value_or(bounded_counter{});
-                 }).decrements().count(rid(2)) == 5);
+  CHECK_FALSE(
+      two.mutate([](bounded_counter& b) { return b.decrement(rid(2), 5).value_or(bounded_counter{}); })
+          .decrements()
+          .count(rid(2)) == 5);
 }
 
-TEST_CASE("signing: a restored replicator signs its own entries again; a replica without a key is not believed") {
+TEST_CASE(
+    "signing: a restored replicator signs its own entries again; a replica without a key is not believed") {
   const keyring keys(2);
   const auto s1 = keys.signer(1), s2 = keys.signer(2);
   converge::replication::memory_journal journal;
@@ -353,7 +361,8 @@ TEST_CASE("signing keys: a key pair file round-trips; a bad one is refused with 
   std::istringstream mismatched(converge::signing::to_hex(kp.public_part) + "\n" +
                                 converge::signing::to_hex(other.secret_part) + "\n");
   CHECK_THROWS_WITH_AS(converge::signing::parse_signing_key_pair(mismatched, "k"),
-                       "k: the secret key does not belong to the public key", converge::signing::signing_error);
+                       "k: the secret key does not belong to the public key",
+                       converge::signing::signing_error);
   std::istringstream not_hex("zz\n" + converge::signing::to_hex(kp.secret_part) + "\n");
   CHECK_THROWS_AS(converge::signing::parse_signing_key_pair(not_hex, "k"), converge::signing::signing_error);
   CHECK_FALSE(converge::signing::parse_public_key("12"));

@@ -72,7 +72,8 @@ std::optional<args> parse(int argc, char** argv) {
 void send(zmq::socket_t& s, converge::transport::detail::kind k, std::uint64_t id, std::uint64_t replica,
           const std::vector<std::byte>* data) {
   const auto env = converge::transport::detail::write_envelope({k, id, replica});
-  s.send(zmq::buffer(env.data(), env.size()), data != nullptr ? zmq::send_flags::sndmore : zmq::send_flags::none);
+  s.send(zmq::buffer(env.data(), env.size()),
+         data != nullptr ? zmq::send_flags::sndmore : zmq::send_flags::none);
   if (data != nullptr) s.send(zmq::buffer(data->data(), data->size()), zmq::send_flags::none);
 }
 
@@ -89,8 +90,9 @@ int main(int argc, char** argv) {
   using converge::replica_id;
   const auto keys = converge::load_curve_key_pair(a->curve_key);
   std::optional<converge::signing::ed25519_signer> own;
-  if (!a->signing_key.empty()) own.emplace(converge::signing::load_signing_key_pair(a->signing_key),
-                                            std::map<std::uint64_t, converge::signing::public_key>{});
+  if (!a->signing_key.empty())
+    own.emplace(converge::signing::load_signing_key_pair(a->signing_key),
+                std::map<std::uint64_t, converge::signing::public_key>{});
   zmq::context_t ctx(1);
   zmq::socket_t s(ctx, zmq::socket_type::dealer);
   s.set(zmq::sockopt::curve_publickey, keys.public_key);
@@ -113,10 +115,12 @@ int main(int argc, char** argv) {
         forged.stock = bounded_counter::from_parts({}, {}, {{victim, beneficiary, amount}});
         break;
       case 1:
-        forged.stock = bounded_counter::from_parts(converge::gcounter::from_entries({{beneficiary, amount}}), {}, {});
+        forged.stock =
+            bounded_counter::from_parts(converge::gcounter::from_entries({{beneficiary, amount}}), {}, {});
         break;
       default:
-        forged.stock = bounded_counter::from_parts(converge::gcounter::from_entries({{victim, amount}}), {}, {});
+        forged.stock =
+            bounded_counter::from_parts(converge::gcounter::from_entries({{victim, amount}}), {}, {});
         break;
     }
     const std::uint64_t how = (i / 3) % 3;
@@ -134,11 +138,12 @@ int main(int argc, char** argv) {
     if (how != 0) payload = block.finish();
     const auto state = converge::encode(forged);
     payload.insert(payload.end(), state.begin(), state.end());
-    const auto message = converge::replication::write_envelope({.kind = converge::replication::message_kind::delta,
-                                                                .signed_entries = how != 0,
-                                                                .session = 0x777,
-                                                                .to = i + 1,
-                                                                .payload = payload});
+    const auto message =
+        converge::replication::write_envelope({.kind = converge::replication::message_kind::delta,
+                                               .signed_entries = how != 0,
+                                               .session = 0x777,
+                                               .to = i + 1,
+                                               .payload = payload});
     send(s, kind::data, a->id, self, &message);
     ++sent;
     if (sent % 100 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));  // under the node's HWM

@@ -62,8 +62,8 @@ TEST_CASE("key pairs and allow-lists parse, and refuse bad input") {
   CHECK(list[1].endpoint.empty());
   // sign=KEY: an Ed25519 public key in hex, with or without an endpoint.
   const std::string hex(64, 'a');
-  std::istringstream signing(kp.public_key + " 7 tcp://h:1 sign=" + hex + "\n" + kp.public_key + " 8 sign=" + hex +
-                             "\n");
+  std::istringstream signing(kp.public_key + " 7 tcp://h:1 sign=" + hex + "\n" + kp.public_key +
+                             " 8 sign=" + hex + "\n");
   const auto signed_list = converge::parse_curve_allow_list(signing);
   REQUIRE(signed_list.size() == 2);
   CHECK(signed_list[0].endpoint == "tcp://h:1");
@@ -74,7 +74,8 @@ TEST_CASE("key pairs and allow-lists parse, and refuse bad input") {
   for (const std::string& line : std::vector<std::string>{
            "notakey 1", kp.public_key + " x", kp.public_key, kp.public_key + " 1 e extra",
            kp.public_key + " 1 sign=abc", kp.public_key + " 1 sign=" + hex + " sign=" + hex,
-           kp.public_key + " 1 sign=" + hex + " tcp://h:1", kp.public_key + " 1 sign=" + std::string(64, 'g')}) {
+           kp.public_key + " 1 sign=" + hex + " tcp://h:1",
+           kp.public_key + " 1 sign=" + std::string(64, 'g')}) {
     std::istringstream in(line + "\n");
     CHECK_THROWS_AS((void)converge::parse_curve_allow_list(in), converge::curve_error);
   }

@@ -73,11 +73,10 @@ inline constexpr std::uint8_t flag_signed = 0x40;
 inline std::vector<std::byte> write_envelope(const envelope& e) {
   std::vector<std::byte> out;
   out.reserve(max_envelope_header + e.payload.size());
-  out.push_back(static_cast<std::byte>(detail::envelope_version | static_cast<std::uint8_t>(e.kind) |
-                                       (e.state_transfer ? detail::flag_state_transfer : 0) |
-                                       (e.multipart ? detail::flag_multipart : 0) |
-                                       (e.resumed ? detail::flag_resumed : 0) |
-                                       (e.signed_entries ? detail::flag_signed : 0)));
+  out.push_back(static_cast<std::byte>(
+      detail::envelope_version | static_cast<std::uint8_t>(e.kind) |
+      (e.state_transfer ? detail::flag_state_transfer : 0) | (e.multipart ? detail::flag_multipart : 0) |
+      (e.resumed ? detail::flag_resumed : 0) | (e.signed_entries ? detail::flag_signed : 0)));
   using wire::detail::put_varint;
   put_varint(out, e.session);
   if (e.kind == message_kind::ack) put_varint(out, e.acked_session);

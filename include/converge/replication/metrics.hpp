@@ -70,7 +70,8 @@ struct peer_metrics {
       (std::uint64_t, stale_dropped),             ///< messages of a retired session, acks of another session
       (std::uint64_t, session_resets),            ///< times the peer was seen with a new session
       (std::uint64_t, session_resumes),  ///< new sessions that resumed an old one (no state transfer needed)
-      (std::uint64_t, state_transfers_deferred),  ///< state transfers held back by min_state_transfer_interval
+      (std::uint64_t,
+       state_transfers_deferred),            ///< state transfers held back by min_state_transfer_interval
       (std::uint64_t, signatures_verified),  ///< entry signatures checked (signing on; each at most once)
       (std::uint64_t, entries_rejected)      ///< owned entries dropped: no valid signature covered them
   );

@@ -289,7 +289,8 @@ std::size_t retain_owned_entries(T& x, Keep&& keep) {
 }
 
 /// The bytes a signature covers for the entry `key` at `value`.
-[[nodiscard]] inline std::vector<std::byte> signed_bytes(std::span<const std::byte> key, std::uint64_t value) {
+[[nodiscard]] inline std::vector<std::byte> signed_bytes(std::span<const std::byte> key,
+                                                         std::uint64_t value) {
   static constexpr std::string_view domain = "converge-entry-1";
   std::vector<std::byte> out;
   out.reserve(domain.size() + key.size() + wire::detail::max_varint_bytes);
@@ -349,7 +350,8 @@ class signature_block {
       pos += key_size;
       signed_value s;
       s.value = wire::detail::read_varint(bytes, pos, error);
-      if (error != wire::detail::varint_error::none || bytes.size() - pos < s.signature.size()) return std::nullopt;
+      if (error != wire::detail::varint_error::none || bytes.size() - pos < s.signature.size())
+        return std::nullopt;
       for (std::size_t k = 0; k < s.signature.size(); ++k) s.signature[k] = bytes[pos + k];
       pos += s.signature.size();
       if (!out.by_key.emplace(std::move(key), s).second) return std::nullopt;

@@ -654,18 +654,20 @@ class replicator {
   std::size_t check_signatures(peer_state& p, State& d, const replication::signature_block::parsed* block) {
     if constexpr (signs_entries) {
       if (opt_.signer == nullptr) return 0;
-      const std::size_t dropped = replication::retain_owned_entries(d, [&](const replication::owned_entry& e) {
-        const replication::signed_value* held = signatures_.find(e.key);
-        if (held != nullptr && held->value >= e.value) return true;
-        if (block == nullptr) return false;
-        const auto it = block->by_key.find(e.key);
-        if (it == block->by_key.end() || it->second.value < e.value) return false;
-        add(p, &peer_metrics::signatures_verified);
-        if (!opt_.signer->verify(e.owner, replication::signed_bytes(e.key, it->second.value), it->second.signature))
-          return false;
-        signatures_.offer(e.key, e.owner, it->second);
-        return true;
-      });
+      const std::size_t dropped =
+          replication::retain_owned_entries(d, [&](const replication::owned_entry& e) {
+            const replication::signed_value* held = signatures_.find(e.key);
+            if (held != nullptr && held->value >= e.value) return true;
+            if (block == nullptr) return false;
+            const auto it = block->by_key.find(e.key);
+            if (it == block->by_key.end() || it->second.value < e.value) return false;
+            add(p, &peer_metrics::signatures_verified);
+            if (!opt_.signer->verify(e.owner, replication::signed_bytes(e.key, it->second.value),
+                                     it->second.signature))
+              return false;
+            signatures_.offer(e.key, e.owner, it->second);
+            return true;
+          });
       add(p, &peer_metrics::entries_rejected, dropped);
       return dropped;
     } else {

@@ -17,8 +17,6 @@
 #include "converge/replica_id.hpp"
 #include "converge/replication/origin_signing.hpp"
 
-#include <sodium.h>
-
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -26,6 +24,7 @@
 #include <istream>
 #include <map>
 #include <optional>
+#include <sodium.h>
 #include <span>
 #include <stdexcept>
 #include <string>

@@ -177,7 +177,8 @@ inline std::ifstream open_or_throw(const std::string& path) {
       } else if (p.endpoint.empty() && p.signing_key.empty()) {
         p.endpoint = word;
       } else {
-        throw curve_error(where + ": unexpected '" + word + "' (expected 'PUBLIC-KEY ID [ENDPOINT] [sign=KEY]')");
+        throw curve_error(where + ": unexpected '" + word +
+                          "' (expected 'PUBLIC-KEY ID [ENDPOINT] [sign=KEY]')");
       }
     }
     out.push_back(std::move(p));
