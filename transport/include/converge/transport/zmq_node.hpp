@@ -100,12 +100,10 @@
 ///   Measured (`meson test --benchmark 'hostile memory'` and the test
 ///   `hostile guard`, a fresh 6.7 MB node each time; before the guard in
 ///   brackets): 1000-frame messages of 1 MiB as fast as loopback takes them,
-///   9.0 MB peak (0.4 to 1 GB); 10,000 connections each opening a message of
-///   one 4 KiB frame, 256 admitted, 18 MB (200 MB); 100 connections sending
-///   3 frames of which two are 1 MiB, 11 MB (215 MB); 1000 connections each
-///   holding an unfinished 1 MiB frame, 256 admitted, 346 MB. (The guard's
-///   buffers are allocated at their cap but never zeroed, so only the pages
-///   a connection fills are resident.) The relay
+///   9.9 MB peak (0.4 to 1 GB); 10,000 connections each opening a message of
+///   one 4 KiB frame, 256 admitted, 53 MB (200 MB); 100 connections sending
+///   3 frames of which two are 1 MiB, 12 MB (215 MB); 1000 connections each
+///   holding an unfinished 1 MiB frame, 256 admitted, 495 MB. The relay
 ///   costs CPU: the 3-node cluster benchmark measured 0.98M applied
 ///   updates/s per node with it against 1.31M without (medians of 3; lag
 ///   unchanged).

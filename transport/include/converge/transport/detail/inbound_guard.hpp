@@ -214,20 +214,16 @@ class inbound_guard {
  private:
   static constexpr std::uint64_t tag_wake = 0, tag_listen = 1;  // else (id << 2) | 2 outer, | 3 inner
 
-  // One direction's bytes: read at `tail`, written from `head`. The storage
-  // is allocated once, at the cap, without initialising it: the kernel backs
-  // only the pages a connection actually fills, and no read pays for zeroing.
   struct pipe_buf {
-    std::unique_ptr<char[]> data;
-    std::size_t head = 0, tail = 0;
-    [[nodiscard]] std::size_t size() const noexcept { return tail - head; }
+    std::vector<char> data;
+    std::size_t head = 0;
+    [[nodiscard]] std::size_t size() const noexcept { return data.size() - head; }
   };
   struct conn {
     explicit conn(const guard_limits& l) : meter(l) {}
     int outer = -1, inner = -1;
     bool inner_connected = false;
-    std::uint32_t outer_events = 0, inner_events = 0;  // what epoll watches now
-    pipe_buf in, out;                                  // in: outer -> inner; out: inner -> outer
+    pipe_buf in, out;  // in: outer -> inner; out: inner -> outer
     zmtp_meter meter;
   };
 
@@ -372,14 +368,13 @@ class inbound_guard {
         continue;
       }
       const std::uint64_t id = next_id_++;
-      conn& c = *conns_.emplace(id, std::make_unique<conn>(lim_)).first->second;
-      c.outer = fd;
-      c.inner = in;
+      auto c = std::make_unique<conn>(lim_);
+      c->outer = fd;
+      c->inner = in;
+      conns_.emplace(id, std::move(c));
       try {
-        c.outer_events = EPOLLIN;
-        watch_(fd, c.outer_events, (id << 2) | 2);
-        c.inner_events = EPOLLOUT;
-        watch_(in, c.inner_events, (id << 2) | 3);
+        watch_(fd, EPOLLIN, (id << 2) | 2);
+        watch_(in, EPOLLOUT, (id << 2) | 3);
       } catch (const std::system_error&) {  // out of epoll watches: refuse this one
         close_(id);
         ++counters_.refused_connections;
@@ -397,50 +392,46 @@ class inbound_guard {
     conns_.erase(it);
   }
 
-  enum class io : std::uint8_t { more, drained, closed };
+  // Drops what was sent, so that the buffer never spans more than its cap.
+  static void compact_(pipe_buf& b) {
+    if (b.head == 0) return;
+    b.data.erase(b.data.begin(), b.data.begin() + static_cast<std::ptrdiff_t>(b.head));
+    b.head = 0;
+  }
 
-  // Reads from `from` into `b` until it is full or the socket has nothing
-  // more; `got` counts the bytes read, which start at `b.tail - got`.
-  static io fill_(int from, pipe_buf& b, std::size_t cap, std::size_t& got) {
+  // Reads from `from` into `b` (compacted first) while it has room; false on end of stream or error.
+  static bool fill_(int from, pipe_buf& b, std::size_t cap, std::size_t& got) {
     got = 0;
-    if (!b.data) b.data.reset(new char[cap]);  // default-initialised: not zeroed
-    if (b.head == b.tail) b.head = b.tail = 0;
-    if (b.tail == cap && b.head > 0) {  // room only at the front: move the rest there
-      std::memmove(b.data.get(), b.data.get() + b.head, b.size());
-      b.tail -= b.head;
-      b.head = 0;
-    }
-    while (b.tail < cap) {
-      const std::size_t want = cap - b.tail;
-      const ssize_t r = ::recv(from, b.data.get() + b.tail, want, 0);
-      if (r == 0) return io::closed;
-      if (r < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? io::drained : io::closed;
-      b.tail += static_cast<std::size_t>(r);
+    compact_(b);
+    while (b.size() < cap) {
+      const std::size_t old = b.data.size();
+      const std::size_t want = std::min<std::size_t>(cap - b.size(), 64 * 1024);
+      // Grow by doubling, but never past `cap` (a plain resize could double past it).
+      if (b.data.capacity() < old + want)
+        b.data.reserve(std::min(cap, std::max(old + want, 2 * b.data.capacity())));
+      b.data.resize(old + want);
+      const ssize_t r = ::recv(from, b.data.data() + old, want, 0);
+      if (r <= 0) {
+        b.data.resize(old);
+        if (r == 0) return false;
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+      }
+      b.data.resize(old + static_cast<std::size_t>(r));
       got += static_cast<std::size_t>(r);
-      // A short read drained the socket (level-triggered epoll reports the
-      // rest): skip the recv that would only say EAGAIN.
-      if (static_cast<std::size_t>(r) < want) return io::drained;
     }
-    return io::more;
+    return true;
   }
 
   // Writes what `b` holds to `to`; false on error.
   static bool flush_(int to, pipe_buf& b) {
     while (b.size() > 0) {
-      const ssize_t w = ::send(to, b.data.get() + b.head, b.size(), MSG_NOSIGNAL);
+      const ssize_t w = ::send(to, b.data.data() + b.head, b.size(), MSG_NOSIGNAL);
       if (w < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
       b.head += static_cast<std::size_t>(w);
     }
-    b.head = b.tail = 0;
+    b.data.clear();
+    b.head = 0;
     return true;
-  }
-
-  // Changes what epoll watches on `fd` only when it differs: one syscall
-  // saved per event on the hot path.
-  void rewatch_(int fd, std::uint32_t& current, std::uint32_t wanted, std::uint64_t tag) const {
-    if (current == wanted) return;
-    watch_(fd, wanted, tag, EPOLL_CTL_MOD);
-    current = wanted;
   }
 
   void service_(std::uint64_t id, conn& c, bool inner_side) {
@@ -451,41 +442,33 @@ class inbound_guard {
       if (err != 0) return close_(id);
       c.inner_connected = true;
     }
-    bool alive = true;
-    // outer -> inner, metered. Read it only when its event came, or when it
-    // was paused on a full buffer that the inner side has since drained.
-    if (!inner_side || (c.outer_events & EPOLLIN) == 0) {
-      std::size_t got = 0;
-      const io r = c.in.size() < lim_.buffer_bytes ? fill_(c.outer, c.in, lim_.buffer_bytes, got) : io::more;
-      if (got > 0) {
-        const std::size_t before = c.in.tail - got;
-        std::size_t accepted = 0;
-        const auto v =
-            c.meter.feed(reinterpret_cast<const unsigned char*>(c.in.data.get() + before), got, accepted);
-        if (v != zmtp_meter::verdict::ok) {
-          // What came before the offending frame still goes (best effort).
-          c.in.tail = before + accepted;
-          if (c.inner_connected) flush_(c.inner, c.in);
-          (v == zmtp_meter::verdict::too_many_frames ? counters_.closed_frames
-           : v == zmtp_meter::verdict::too_large     ? counters_.closed_bytes
-                                                     : counters_.closed_protocol)++;
-          log_(std::string("inbound guard: closed a connection: ") +
-               (v == zmtp_meter::verdict::too_many_frames
-                    ? "a message of more than " + std::to_string(lim_.max_frames) + " frames"
-                : v == zmtp_meter::verdict::too_large ? std::string("a frame or message over its limit")
-                                                      : std::string("not ZMTP 3 with the NULL mechanism")));
-          return close_(id);
-        }
+    // outer -> inner, metered; inner -> outer, as is.
+    std::size_t got = 0;
+    compact_(c.in);
+    const std::size_t before = c.in.data.size();  // where the bytes read now start
+    bool alive = fill_(c.outer, c.in, lim_.buffer_bytes, got);
+    if (got > 0) {
+      std::size_t accepted = 0;
+      const auto v =
+          c.meter.feed(reinterpret_cast<const unsigned char*>(c.in.data.data() + before), got, accepted);
+      if (v != zmtp_meter::verdict::ok) {
+        // What came before the offending frame still goes (best effort).
+        c.in.data.resize(before + accepted);
+        if (c.inner_connected) flush_(c.inner, c.in);
+        (v == zmtp_meter::verdict::too_many_frames ? counters_.closed_frames
+         : v == zmtp_meter::verdict::too_large     ? counters_.closed_bytes
+                                                   : counters_.closed_protocol)++;
+        log_(std::string("inbound guard: closed a connection: ") +
+             (v == zmtp_meter::verdict::too_many_frames
+                  ? "a message of more than " + std::to_string(lim_.max_frames) + " frames"
+              : v == zmtp_meter::verdict::too_large ? std::string("a frame or message over its limit")
+                                                    : std::string("not ZMTP 3 with the NULL mechanism")));
+        return close_(id);
       }
-      alive = r != io::closed;
     }
     if (c.inner_connected) alive = flush_(c.inner, c.in) && alive;
-    // inner -> outer, as is (the node's own replies).
-    if (c.inner_connected && (inner_side || (c.inner_events & EPOLLIN) == 0)) {
-      std::size_t got = 0;
-      if (c.out.size() < lim_.buffer_bytes)
-        alive = fill_(c.inner, c.out, lim_.buffer_bytes, got) != io::closed && alive;
-    }
+    alive = fill_(c.inner_connected ? c.inner : -1, c.out, c.inner_connected ? lim_.buffer_bytes : 0, got) &&
+            alive;
     alive = flush_(c.outer, c.out) && alive;
     if (!alive) return close_(id);
     // Read a side only while its buffer has room; wait for writability
@@ -495,8 +478,8 @@ class inbound_guard {
     if (c.out.size() > 0) outer_ev |= EPOLLOUT;
     if (!c.inner_connected || c.in.size() > 0) inner_ev |= EPOLLOUT;
     if (c.inner_connected && c.out.size() < lim_.buffer_bytes) inner_ev |= EPOLLIN;
-    rewatch_(c.outer, c.outer_events, outer_ev, (id << 2) | 2);
-    rewatch_(c.inner, c.inner_events, inner_ev, (id << 2) | 3);
+    watch_(c.outer, outer_ev, (id << 2) | 2, EPOLL_CTL_MOD);
+    watch_(c.inner, inner_ev, (id << 2) | 3, EPOLL_CTL_MOD);
   }
 
   guard_limits lim_;
