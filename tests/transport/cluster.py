@@ -10,6 +10,7 @@ import os
 import selectors
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -187,3 +188,30 @@ def main_wrapper(fn):
     except Failure as e:
         print(f"FAIL: {e}", flush=True)
         sys.exit(1)
+
+
+def zmtp_frame(body, more=False, command=False):
+    """One ZMTP 3 frame (or command) carrying `body`."""
+    flags = (1 if more else 0) | (4 if command else 0)
+    if len(body) > 255:
+        return bytes([flags | 2]) + struct.pack(">Q", len(body)) + body
+    return bytes([flags, len(body)]) + body
+
+
+def zmtp_dealer(port):
+    """A hand-made ZMTP 3.0 NULL DEALER connection to 127.0.0.1:port."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(b"\xff" + b"\x00" * 8 + b"\x7f" + b"\x03\x00" + b"NULL" + b"\x00" * 16 + b"\x00" + b"\x00" * 31)
+    ready = b"\x05READY" + b"\x0bSocket-Type" + struct.pack(">I", 6) + b"DEALER"
+    s.sendall(zmtp_frame(ready, command=True))
+    s.settimeout(2)
+    try:
+        s.recv(4096)  # the node's greeting and READY
+    except socket.timeout:
+        pass
+    return s
+
+
+def envelope(kind, sender, replica=7):
+    """The transport envelope (detail/envelope.hpp): kind, sender id, replica id."""
+    return b"CV\x01" + bytes([kind]) + struct.pack("<QQ", sender, replica)

@@ -35,15 +35,14 @@ import math
 import os
 import shutil
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster import Failure, Node, check, free_ports, main_wrapper  # noqa: E402
+from cluster import (Failure, Node, check, envelope, free_ports, main_wrapper, zmtp_dealer,  # noqa: E402
+                     zmtp_frame)
 
 BIN = os.path.abspath(sys.argv[1])
 WORK = tempfile.mkdtemp(prefix="converge-membership-")
@@ -340,31 +339,6 @@ def curve_test():
     check(set(statuses(intruder)) == {4}, f"an unlisted key joined: {statuses(intruder)}")
     log("CURVE: 3 members joined through one seed, each record with its public key; an unlisted key never joins")
     stop_all(nodes + [intruder])
-
-
-def zmtp_frame(body, more=False, command=False):
-    flags = (1 if more else 0) | (4 if command else 0)
-    if len(body) > 255:
-        return bytes([flags | 2]) + struct.pack(">Q", len(body)) + body
-    return bytes([flags, len(body)]) + body
-
-
-def zmtp_dealer(port):
-    """A hand-made ZMTP 3.0 NULL DEALER connection to 127.0.0.1:port."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    s.sendall(b"\xff" + b"\x00" * 8 + b"\x7f" + b"\x03\x00" + b"NULL" + b"\x00" * 16 + b"\x00" + b"\x00" * 31)
-    ready = b"\x05READY" + b"\x0bSocket-Type" + struct.pack(">I", 6) + b"DEALER"
-    s.sendall(zmtp_frame(ready, command=True))
-    s.settimeout(2)
-    try:
-        s.recv(4096)
-    except socket.timeout:
-        pass
-    return s
-
-
-def envelope(kind, sender, replica=7):
-    return b"CV\x01" + bytes([kind]) + struct.pack("<QQ", sender, replica)
 
 
 def seeds_test():

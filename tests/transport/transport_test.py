@@ -9,15 +9,14 @@ import os
 import random
 import shutil
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster import (SKIP, Failure, Node, check, free_ports, main_wrapper, mesh,  # noqa: E402
-                     wait_converged)
+from cluster import (SKIP, Failure, Node, check, envelope, free_ports, main_wrapper, mesh,  # noqa: E402
+                     wait_converged, zmtp_dealer, zmtp_frame)
 
 BIN = os.path.abspath(sys.argv[1])
 WORK = tempfile.mkdtemp(prefix="converge-transport-")
@@ -119,31 +118,6 @@ def restart_test():
     b.ok("put k b-again")
     state, _ = wait_converged([a, b, c])
     check(state["map"]["k"] == ["b-again"], "a write after the state transfer observes the old value")
-
-
-def zmtp_frame(body, more=False, command=False):
-    flags = (1 if more else 0) | (4 if command else 0)
-    if len(body) > 255:
-        return bytes([flags | 2]) + struct.pack(">Q", len(body)) + body
-    return bytes([flags, len(body)]) + body
-
-
-def zmtp_dealer(port):
-    """A hand-made ZMTP 3.0 NULL DEALER connection to 127.0.0.1:port."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    s.sendall(b"\xff" + b"\x00" * 8 + b"\x7f" + b"\x03\x00" + b"NULL" + b"\x00" * 16 + b"\x00" + b"\x00" * 31)
-    ready = b"\x05READY" + b"\x0bSocket-Type" + struct.pack(">I", 6) + b"DEALER"
-    s.sendall(zmtp_frame(ready, command=True))
-    s.settimeout(2)
-    try:
-        s.recv(4096)  # the node's greeting and READY
-    except socket.timeout:
-        pass
-    return s
-
-
-def envelope(kind, sender, replica=7):
-    return b"CV\x01" + bytes([kind]) + struct.pack("<QQ", sender, replica)
 
 
 def garbage_test():
