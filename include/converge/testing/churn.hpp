@@ -678,24 +678,7 @@ class churn_simulator {
   }
 
   void collect_metrics() {
-    const replicator_metrics mt = c_.metrics();
-    const peer_metrics& t = mt.total;
-    result_.unsendable = mt.unsendable;
-    result_.buffer_evictions = mt.buffer_evictions;
-    result_.max_buffer_bytes = mt.max_buffer_bytes;
-    result_.delta_messages = t.delta_messages_out;
-    result_.acks = t.acks_out;
-    result_.retransmissions = t.retransmissions;
-    result_.state_transfers = t.state_transfers_sent;
-    result_.deltas_applied = t.deltas_applied;
-    result_.redundant_dropped = t.redundant_dropped;
-    result_.malformed = t.malformed_dropped;
-    const network_stats& n = c_.net().stats();
-    result_.messages_sent = n.messages_sent;
-    result_.bytes_sent = n.bytes_sent;
-    result_.messages_lost = n.messages_lost;
-    result_.messages_duplicated = n.messages_duplicated;
-    result_.partitions = n.partitions;
+    detail::record_counters(result_, c_);
     result_.crashes = res().crashes;
   }
 

@@ -265,6 +265,35 @@ struct sim_result {
   std::string failure;  ///< on failure: what went wrong
 };
 
+namespace detail {
+
+/// Copies what every run reports from the cluster's replicator and network
+/// counters into `r` (the simulator and the churn simulator share it).
+template <class Cluster>
+void record_counters(sim_result& r, Cluster& c) {
+  const replicator_metrics m = c.metrics();
+  const peer_metrics& t = m.total;
+  r.unsendable = m.unsendable;
+  r.buffer_evictions = m.buffer_evictions;
+  r.max_buffer_bytes = m.max_buffer_bytes;
+  r.delta_messages = t.delta_messages_out;
+  r.acks = t.acks_out;
+  r.retransmissions = t.retransmissions;
+  r.state_transfers = t.state_transfers_sent;
+  r.deltas_applied = t.deltas_applied;
+  r.redundant_dropped = t.redundant_dropped;
+  r.malformed = t.malformed_dropped;
+  const network_stats& n = c.net().stats();
+  r.messages_sent = n.messages_sent;
+  r.bytes_sent = n.bytes_sent;
+  r.messages_lost = n.messages_lost;
+  r.messages_duplicated = n.messages_duplicated;
+  r.partitions = n.partitions;
+  r.syncs = m.syncs;
+}
+
+}  // namespace detail
+
 /// A deterministic simulation of `replicas` replicators of `State` driven by
 /// `Op`, a callable `State(State&, replica_id, entropy&)` that applies one
 /// random local operation and returns its delta (a workload of
@@ -496,27 +525,7 @@ class simulator {
     return true;
   }
 
-  void collect_metrics() {
-    const replicator_metrics m = c_.metrics();
-    const peer_metrics& t = m.total;
-    result_.unsendable = m.unsendable;
-    result_.buffer_evictions = m.buffer_evictions;
-    result_.max_buffer_bytes = m.max_buffer_bytes;
-    result_.delta_messages = t.delta_messages_out;
-    result_.acks = t.acks_out;
-    result_.retransmissions = t.retransmissions;
-    result_.state_transfers = t.state_transfers_sent;
-    result_.deltas_applied = t.deltas_applied;
-    result_.redundant_dropped = t.redundant_dropped;
-    result_.malformed = t.malformed_dropped;
-    const network_stats& n = c_.net().stats();
-    result_.messages_sent = n.messages_sent;
-    result_.bytes_sent = n.bytes_sent;
-    result_.messages_lost = n.messages_lost;
-    result_.messages_duplicated = n.messages_duplicated;
-    result_.partitions = n.partitions;
-    result_.syncs = m.syncs;
-  }
+  void collect_metrics() { detail::record_counters(result_, c_); }
 
   sim_options opt_;
   Op op_;
