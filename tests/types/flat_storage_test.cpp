@@ -223,9 +223,63 @@ TEST_CASE("element_store keeps no dot index while its records are in dot order")
   // What a delta, a decoded message or a gathered interval saves: 4 bytes
   // per slot of a table sized for 1,000 records at most 3/4 full.
   CHECK(unsorted.heap_bytes() >= sorted.heap_bytes() + 4 * 1000 * 4 / 3);
-  store grown = sorted;
-  grown.add(5, converge::dot{converge::replica_id{1}, 5000});  // out of order: indexes its dots
-  CHECK(grown.heap_bytes() > sorted.heap_bytes() + 4 * 1000);
+  store grown = sorted, twin = sorted;  // twin: the same records, appended in dot order
+  // Out of order, each starts a run of its own: still no dot index, up to
+  // the run that would be one too many.
+  for (std::uint64_t run = 0; run + 1 < 4; ++run) {
+    grown.add(5 + run, converge::dot{converge::replica_id{1}, 5000 - run});
+    twin.add(5 + run, converge::dot{converge::replica_id{9}, 1 + run});
+    CHECK(grown.heap_bytes() == twin.heap_bytes());
+  }
+  grown.add(9, converge::dot{converge::replica_id{1}, 4000});
+  twin.add(9, converge::dot{converge::replica_id{9}, 9});
+  CHECK(grown.heap_bytes() > twin.heap_bytes() + 4 * 1000);
   CHECK(grown.contains(converge::dot{converge::replica_id{1}, 5000}));
+  CHECK(grown.contains(converge::dot{converge::replica_id{1}, 4000}));
   CHECK(grown.contains(converge::dot{converge::replica_id{2}, 1}));
+}
+
+TEST_CASE("element_store joined from replicas in any order finds every dot through its runs") {
+  // A join of whole states appends each one's records as a run; the order
+  // of the replicas' ids must not matter (a dot index costs about as much
+  // as the join itself).
+  using store = converge::detail::element_store<std::uint64_t>;
+  auto rng = test::rng_for("element_store runs");
+  CAPTURE(test::seed());
+  for (int c = 0; c < test::cases(200); ++c) {
+    const std::uint64_t replicas = 1 + rng.below(6);
+    store s;
+    std::map<converge::dot, std::uint64_t> model;
+    for (std::uint64_t r = replicas; r > 0; --r) {  // descending ids: every block breaks the order
+      store block;
+      const converge::replica_id id{r * 1000003 + rng.below(1000)};
+      for (std::uint64_t k = 1; k <= 1 + rng.below(40); ++k) {
+        const converge::dot d{id, k * (1 + rng.below(3))};
+        if (model.count(d) != 0) continue;
+        block.add(rng.below(50), d);
+        model.emplace(d, block.records().back().element);
+      }
+      s.add_unseen(block, converge::causal_context{});
+    }
+    for (const auto& [d, e] : model) CHECK(s.contains(d));
+    for (std::uint64_t k = 0; k < 20; ++k) {
+      const converge::dot absent{converge::replica_id{rng.below(8) * 1000003 + rng.below(1000)}, 200 + k};
+      CHECK(s.contains(absent) == (model.count(absent) == 1));
+    }
+    while (!model.empty()) {  // removals: of the last record, or anywhere (a hole gives the runs up)
+      auto it = model.find(s.records().back().tag);  // the last record: the runs stay
+      if (rng.below(3) == 0) {
+        it = model.begin();
+        std::advance(it, static_cast<std::ptrdiff_t>(rng.below(model.size())));
+      }
+      const converge::dot gone = it->first;
+      s.remove(gone);
+      model.erase(it);
+      CHECK(!s.contains(gone));
+      if (model.size() % 7 == 0) {
+        for (const auto& [d, e] : model) REQUIRE(s.contains(d));
+      }
+    }
+    CHECK(s.empty());
+  }
 }
