@@ -813,7 +813,7 @@ class replicator {
     op.deadline = deadline;
     op.required = level.required(1 + members.size());
     op.members = std::move(members);
-    if (op.required > 1) request_sync();  // self counts only once durable
+    request_sync();  // this replica counts only once the write is durable
     writes_.push_back(std::move(op));
     return token;
   }
