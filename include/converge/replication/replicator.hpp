@@ -625,13 +625,13 @@ class replicator {
   /// `tick` reports once `level.required(member_count())` members, this one
   /// included once its journal made the write durable, acknowledged the
   /// delta interval that holds it; or `timed_out` after `timeout` (virtual
-  /// time from the last `tick`). A timed-out write is not rolled back: it
+  /// time from the next `tick`, as for every operation). A timed-out write is not rolled back: it
   /// stays applied here and still converges everywhere by anti-entropy.
   template <class F>
   requires std::invocable<F&, State&> && std::same_as<std::invoke_result_t<F&, State&>, State> operation_token
   write(F&& fn, consistency level, std::uint64_t timeout) {
     mutate(std::forward<F>(fn));
-    return start_write(next_token(), level, now_ + timeout, other_members());
+    return start_write(next_token(), level, timeout, false, other_members());
   }
 
   /// Starts a read: done once this replica joined the states of
@@ -643,7 +643,7 @@ class replicator {
     read_op op;
     op.token = next_token();
     op.request = ++requests_;
-    op.deadline = now_ + timeout;
+    op.deadline = timeout;
     op.members = other_members();
     op.required = level.required(1 + op.members.size());
     reads_.push_back(std::move(op));
@@ -666,7 +666,7 @@ class replicator {
     op.token = next_token();
     op.n = n;
     op.level = level;
-    op.deadline = now_ + timeout;
+    op.deadline = timeout;
     op.members = other_members();
     const operation_token token = op.token;
     rights_ops_.push_back(std::move(op));
@@ -761,14 +761,16 @@ class replicator {
     operation_token token = 0;
     std::uint64_t target = 0;      // the peers must acknowledge up to here (`c` after the write)
     std::uint64_t journal_at = 0;  // this replica counts once durable_position() reaches it
-    std::uint64_t deadline = 0;
+    std::uint64_t deadline = 0;    // the timeout until armed
+    bool armed = false;
     std::size_t required = 1;
     std::vector<peer_id> members;  // the other members when it started
   };
   struct read_op {
     operation_token token = 0;
     std::uint64_t request = 0;
-    std::uint64_t deadline = 0;
+    std::uint64_t deadline = 0;  // the timeout until armed
+    bool armed = false;
     std::size_t required = 1;
     std::vector<peer_id> members;
     std::vector<peer_id> answered;
@@ -778,7 +780,8 @@ class replicator {
     operation_token token = 0;
     std::uint64_t n = 0;
     consistency level = consistency::local();
-    std::uint64_t deadline = 0;
+    std::uint64_t deadline = 0;  // the timeout until armed
+    bool armed = false;
     std::vector<peer_id> members;
     std::optional<std::uint64_t> last_ask;
   };
@@ -804,10 +807,11 @@ class replicator {
     return std::max<std::uint64_t>(opt_.min_timeout_intervals, 1) * opt_.gossip_interval;
   }
 
-  operation_token start_write(operation_token token, consistency level, std::uint64_t deadline,
+  operation_token start_write(operation_token token, consistency level, std::uint64_t deadline, bool armed,
                               std::vector<peer_id> members) {
     write_op op;
     op.token = token;
+    op.armed = armed;
     op.target = buffer_.end();
     op.journal_at = appended_;
     op.deadline = deadline;
@@ -842,7 +846,7 @@ class replicator {
         if (auto r = (s.*rights_field_).decrement(self_, n)) d.*rights_field_ = std::move(*r);
         return d;
       });
-      start_write(it->token, it->level, it->deadline, std::move(it->members));
+      start_write(it->token, it->level, it->deadline, it->armed, std::move(it->members));
       it = rights_ops_.erase(it);
     }
   }
@@ -894,6 +898,18 @@ class replicator {
   /// this replica). Returns the next time an operation needs a tick.
   std::uint64_t run_operations(tick_result& out) {
     std::uint64_t next = std::numeric_limits<std::uint64_t>::max();
+    // Timeouts count from the first tick that sees the operation, so a
+    // caller that ticked long ago does not lose part of its timeout.
+    const auto arm = [&](auto& ops) {
+      for (auto& op : ops) {
+        if (op.armed) continue;
+        op.deadline = now_ + std::min(op.deadline, std::numeric_limits<std::uint64_t>::max() - now_);
+        op.armed = true;
+      }
+    };
+    arm(writes_);
+    arm(reads_);
+    arm(rights_ops_);
     // Answers first: a read gets this replica's state, rights their transfer.
     for (auto it = read_answers_.begin(); it != read_answers_.end();) {
       const auto p = peers_.find(it->first);
