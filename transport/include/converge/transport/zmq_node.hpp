@@ -71,6 +71,17 @@
 ///   injection for tests (every link lost for a while).
 /// See docs/membership.md for the timeouts and what is not done yet.
 ///
+/// # Quorum operations
+/// `start_op(op, callback)` runs `op(replicator&)` — a `write`, `read` or
+/// `decrement` at a consistency level (replicator.hpp, "Consistency
+/// levels"), timeouts in milliseconds — and calls `callback` with its
+/// outcome; `run_op`, `run_write`, `run_read` and `run_decrement` wait for
+/// it. The members quorums count are the membership view's up members
+/// (refreshed at every start and every 200 ms), or the peers without
+/// membership. Only replicator peers can answer: with `--join` alone those
+/// are the active view, so `all` in a cluster larger than the active view
+/// times out (configured peers always replicate).
+///
 /// # Memory
 /// What a peer can make this node hold is bounded by the options:
 /// - The node takes at most `receive_budget` (4096) messages per
