@@ -151,9 +151,13 @@
 ///   in parts — are spaced by `min_state_transfer_interval` (`transfer_pacer.hpp`),
 ///   whatever the peer sends; one held back is counted once in
 ///   `state_transfers_deferred`.
+/// - Quorum messages: a `read_request` earns at most one state answer per
+///   gossip interval, a `rights_ask` one small answer once per request.
 /// So over any time `T`, with no local writes, the bytes sent to one peer
 /// are at most `4 × bytes received from it + (1 + T / min_state_transfer_interval)
-/// × W`, where `W` is one state transfer (all its parts). A strict `4 ×` with
+/// × W`, where `W` is one state transfer (all its parts), plus, for a peer
+/// that sends read requests, `T / gossip_interval × W` more (a read is
+/// answered with the state: the price of reads that do not wait a round). A strict `4 ×` with
 /// no time term is impossible without refusing state to a replica that
 /// restarted without its data (it legitimately sends a few bytes and needs
 /// the whole state).
@@ -196,6 +200,9 @@
 ///   rights are here, then is written at its level; `no_rights` when they
 ///   did not come before the timeout. Rights only ever move from their
 ///   holder, so the counter never goes below zero, whatever the interleaving.
+///
+/// Operations live in memory: a replicator rebuilt by `restore` has none
+/// (their writes, once durable, are in the journal like any other).
 ///
 /// # Parts
 /// `delta_buffer.hpp` (the buffer `D`), `peer_timing.hpp` (RTT, Karn, back-off),
