@@ -254,6 +254,54 @@ TEST_CASE("consistency: a majority write completes with a majority, and times ou
   for (std::size_t i = 0; i < c.size(); ++i) CHECK(c[i].state().items.contains(2));  // and it converges
 }
 
+TEST_CASE("consistency: all and of(n) count every member, or n of them") {
+  quorum_cluster c(5, {.delay = 1}, 6);
+  const auto all = await(c, 0, c[0].write(insert(7), consistency::all(), 100));
+  REQUIRE(all.has_value());
+  CHECK(all->status == operation_status::done);
+  CHECK(all->acknowledged == 5);
+  CHECK(all->required == 5);
+  for (std::size_t i = 0; i < c.size(); ++i) CHECK(c[i].state().items.contains(7));
+  // One member cut off: `all` times out with 4 of 5, of(4) still completes.
+  c.net().partition([k = 0]() mutable { return k++ < 4 ? 0 : 1; });
+  const auto most = await(c, 0, c[0].write(insert(8), consistency::of(4), 100));
+  REQUIRE(most.has_value());
+  CHECK(most->status == operation_status::done);
+  CHECK(most->required == 4);
+  const auto none = await(c, 0, c[0].write(insert(9), consistency::all(), 60));
+  REQUIRE(none.has_value());
+  CHECK(none->status == operation_status::timed_out);
+  CHECK(none->acknowledged == 4);
+  CHECK(none->required == 5);
+  // Members are what set_members says, not the links: two unknown members
+  // more make a majority of 7 (4), which the 4 reachable replicas still reach.
+  c[0].set_members({1, 2, 3, 4, 90, 91});
+  CHECK(c[0].member_count() == 7);
+  const auto seven = await(c, 0, c[0].write(insert(10), consistency::majority(), 100));
+  REQUIRE(seven.has_value());
+  CHECK(seven->status == operation_status::done);
+  CHECK(seven->required == 4);
+}
+
+TEST_CASE("consistency: a flood of read requests earns one state per gossip interval") {
+  quorum_cluster c(2, {}, 7);
+  for (int s = 0; s < 50; ++s) c.step();
+  const auto before = c[1].metrics().total.delta_messages_out;
+  for (std::uint64_t k = 0; k < 1000; ++k) {
+    const auto req =
+        converge::replication::write_quorum_message({.kind = converge::replication::quorum_kind::read_request,
+                                                     .session = 77,
+                                                     .replica = 1,
+                                                     .request = k});
+    c[1].receive(0, req);
+    if (k % 10 == 0) (void)c[1].tick(c.now + k / 10);
+  }
+  // 100 ticks over 100 steps of time, gossip interval 10: about 10 answers.
+  const auto answers = c[1].metrics().total.delta_messages_out - before;
+  CHECK(answers >= 5);
+  CHECK(answers <= 12);
+}
+
 TEST_CASE("consistency: a majority read sees a majority write made elsewhere") {
   quorum_cluster c(5, {.delay = 3}, 3);
   // Node 4 hears nothing of the write until it reads.
