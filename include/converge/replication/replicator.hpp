@@ -181,7 +181,8 @@
 ///   replica only once what it acknowledges is durable), this replica
 ///   counting once its journal synced the write. While a write waits,
 ///   intervals go out at every tick instead of every gossip interval, so it
-///   costs about one round trip and one sync per member. **A timed-out write
+///   costs about one round trip and two syncs in sequence (this replica's
+///   before its interval leaves, then the members' before they ack). **A timed-out write
 ///   is not rolled back**: it stays applied here and converges everywhere
 ///   like any other write; the timeout only says the quorum was not seen.
 /// - A read sends `read_request` to the members (again every base timeout
