@@ -1,6 +1,7 @@
 #include "commands.hpp"
 
 #include "converge/membership/retirement.hpp"
+#include "converge/replication/consistency.hpp"
 #include "converge/wire/json.hpp"
 
 #include <chrono>
@@ -51,7 +52,31 @@ std::uint64_t number_arg(std::string_view& rest, const char* name,
 }
 
 void no_more(std::string_view rest) {
-  if (!rest.empty()) throw command_error{"unexpected '" + std::string(rest) + "'"};
+  if (!rest.empty())
+    throw command_error{"unexpected '" + std::string(rest) +
+                        "' (an optional last word names the consistency level: local, majority or all)"};
+}
+
+// Splits off a last word naming a consistency level, when at least
+// `min_words` words stay before it (`add majority` adds "majority").
+std::optional<converge::consistency> take_level(std::string_view& rest, std::size_t min_words) {
+  rest = trim(rest);
+  const auto space = rest.find_last_of(" \t");
+  const std::string_view last = space == std::string_view::npos ? rest : rest.substr(space + 1);
+  const auto level = converge::consistency::parse(last);
+  if (!level) return std::nullopt;
+  std::string_view before =
+      space == std::string_view::npos ? std::string_view{} : trim(rest.substr(0, space));
+  std::size_t words = 0;
+  for (std::string_view b = before; !next_word(b).empty();) ++words;
+  if (words < min_words) return std::nullopt;
+  rest = before;
+  return level;
+}
+
+std::string timed_out(const converge::operation_outcome& o, const char* what) {
+  return "error: timed out: " + std::to_string(o.acknowledged) + " of " + std::to_string(o.required) +
+         " members acknowledged" + what;
 }
 
 std::string text_arg(std::string_view rest, const char* name) {
@@ -165,20 +190,49 @@ std::string answer_for(const demo_state& delta) {
   return converge::is_bottom(delta) ? "ok (no change)" : "ok";
 }
 
+/// Applies a mutation at `level`: `local` (or none) as always; above it,
+/// waits until that many members hold it durably, or answers the timeout.
+template <class F>
+std::string write_at(node& n, std::optional<converge::consistency> level, const command_settings& st,
+                     F&& fn) {
+  if (!level || level->is_local()) return answer_for(n.mutate(fn));
+  demo_state delta;
+  const converge::operation_outcome o = n.run_write(
+      [&](demo_state& s) {
+        delta = fn(s);
+        return delta;
+      },
+      *level, st.timeout);
+  if (o.status != converge::operation_status::done)
+    return timed_out(o, " (the write stays applied here and still reaches every member)");
+  return answer_for(delta);
+}
+
 /// Runs a stock mutation that only succeeds within this node's rights
 /// (`spend` returns nullopt otherwise) and answers `ok` or why not.
 template <class Spend>
-std::string spend_rights(node& n, std::uint64_t need, Spend&& spend) {
+std::string spend_rights(node& n, std::uint64_t need, Spend&& spend,
+                         std::optional<converge::consistency> level = {}, const command_settings& st = {}) {
   std::uint64_t have = 0;
   bool done = false;
-  const demo_state delta = n.mutate([&](demo_state& s) {
+  const auto mutator = [&](demo_state& s) {
     return converge::update(s, &demo_state::stock, [&](converge::bounded_counter& b) {
       have = b.rights(n.replica());
       auto d = spend(b);
       done = d.has_value();
       return d ? *d : converge::bounded_counter{};
     });
-  });
+  };
+  if (level && !level->is_local()) {
+    // Refused at once when short: a write of nothing would only wait.
+    if (n.read([&](const demo_state& s) { return s.stock.rights(n.replica()); }) >= need) {
+      const std::string reply = write_at(n, level, st, mutator);
+      if (done || reply.starts_with("error: timed out")) return reply;
+    }
+    have = n.read([&](const demo_state& s) { return s.stock.rights(n.replica()); });
+    done = false;
+  }
+  const demo_state delta = level && !level->is_local() ? demo_state{} : n.mutate(mutator);
   if (!done) {
     return "error: not enough local stock rights (have " + std::to_string(have) + ", need " +
            std::to_string(need) + ")";
@@ -194,61 +248,85 @@ std::string execute(node& n, std::string_view line, bool& quit) {
 }
 
 std::string execute(node& n, std::string_view line, bool& quit, bool& leave) {
+  return execute(n, line, quit, leave, command_settings{});
+}
+
+std::string execute(node& n, std::string_view line, bool& quit, bool& leave, const command_settings& st) {
   using converge::bounded_counter;
   std::string_view rest = line;
   const std::string_view cmd = next_word(rest);
   const converge::replica_id me = n.replica();
   try {
+    // The commands that take a consistency level as their last word.
+    std::optional<converge::consistency> level;
+    if (cmd == "add" || cmd == "rm") {
+      level = take_level(rest, 1);
+    } else if (cmd == "put") {
+      level = take_level(rest, 2);
+    } else if (cmd == "inc" || cmd == "dec" || cmd == "del" || cmd == "stock-add" || cmd == "sell" ||
+               cmd == "grant" || cmd == "state") {
+      level = take_level(rest, 0);
+    }
     if (cmd == "inc" || cmd == "dec") {
       const std::uint64_t k = number_arg(rest, "N", 1);
       no_more(rest);
-      return answer_for(n.mutate([&](demo_state& s) {
+      return write_at(n, level, st, [&](demo_state& s) {
         return converge::update(s, &demo_state::counter, [&](auto& c) {
           return cmd == "inc" ? c.increment(me, k) : c.decrement(me, k);
         });
-      }));
+      });
     }
     if (cmd == "add") {
       const std::string elem = text_arg(rest, "ELEM");
-      return answer_for(n.mutate([&](demo_state& s) {
+      return write_at(n, level, st, [&](demo_state& s) {
         return converge::update(s, &demo_state::set, [&](auto& x) { return x.insert(me, elem); });
-      }));
+      });
     }
     if (cmd == "rm") {
       const std::string elem = text_arg(rest, "ELEM");
-      return answer_for(n.mutate([&](demo_state& s) {
+      return write_at(n, level, st, [&](demo_state& s) {
         return converge::update(s, &demo_state::set, [&](auto& x) { return x.erase(elem); });
-      }));
+      });
     }
     if (cmd == "put") {
       const std::string key(next_word(rest));
       if (key.empty()) throw command_error{"missing KEY"};
       const std::string value = text_arg(rest, "VALUE");
-      return answer_for(n.mutate([&](demo_state& s) {
+      return write_at(n, level, st, [&](demo_state& s) {
         return converge::update(s, &demo_state::map, [&](auto& m) {
           return m.update(key, [&](auto& reg) { return reg.assign(me, value); });
         });
-      }));
+      });
     }
     if (cmd == "del") {
       const std::string key(next_word(rest));
       if (key.empty()) throw command_error{"missing KEY"};
       no_more(rest);
-      return answer_for(n.mutate([&](demo_state& s) {
+      return write_at(n, level, st, [&](demo_state& s) {
         return converge::update(s, &demo_state::map, [&](auto& m) { return m.erase(key); });
-      }));
+      });
     }
     if (cmd == "stock-add") {
       const std::uint64_t k = number_arg(rest, "N");
       no_more(rest);
-      return answer_for(n.mutate([&](demo_state& s) {
+      return write_at(n, level, st, [&](demo_state& s) {
         return converge::update(s, &demo_state::stock, [&](auto& b) { return b.increment(me, k); });
-      }));
+      });
     }
     if (cmd == "sell") {
       const std::uint64_t k = number_arg(rest, "N");
       no_more(rest);
-      return spend_rights(n, k, [&](bounded_counter& b) { return b.decrement(me, k); });
+      if (!level || level->is_local())
+        return spend_rights(n, k, [&](bounded_counter& b) { return b.decrement(me, k); });
+      // Short of local rights, the members holding the most are asked for theirs.
+      const converge::operation_outcome o = n.run_decrement(k, *level, st.timeout);
+      if (o.status == converge::operation_status::no_rights)
+        return "error: not enough stock rights (have " + std::to_string(o.acknowledged) + ", need " +
+               std::to_string(o.required) + "): no member gave enough within " +
+               std::to_string(st.timeout.count()) + " ms; nothing sold";
+      if (o.status == converge::operation_status::timed_out)
+        return timed_out(o, " (the sale stays applied here and still reaches every member)");
+      return "ok";
     }
     if (cmd == "grant") {
       const std::uint64_t target = number_arg(rest, "REPLICA");
@@ -271,10 +349,15 @@ std::string execute(node& n, std::string_view line, bool& quit, bool& leave) {
         to = n.peer_replica(target);
       }
       if (!to) return "error: unknown replica " + std::to_string(target) + " (no message from it yet)";
-      return spend_rights(n, k, [&](bounded_counter& b) { return b.transfer(me, *to, k); });
+      return spend_rights(
+          n, k, [&](bounded_counter& b) { return b.transfer(me, *to, k); }, level, st);
     }
     if (cmd == "state") {
       no_more(rest);
+      if (level && !level->is_local()) {
+        const converge::operation_outcome o = n.run_read(*level, st.timeout);
+        if (o.status != converge::operation_status::done) return timed_out(o, "");
+      }
       return n.read([](const demo_state& s) { return converge::to_json(s); });
     }
     if (cmd == "rights") {
@@ -313,12 +396,20 @@ std::string execute(node& n, std::string_view line, bool& quit, bool& leave) {
       return "ok";
     }
     if (cmd == "help") {
-      return "commands: inc [N] | dec [N] | add ELEM | rm ELEM | put KEY VALUE | del KEY | stock-add N | "
-             "sell N | grant REPLICA N | rights | state | stats | peers | members | leave | isolate MS "
+      return "commands: inc [N] [LEVEL] | dec [N] [LEVEL] | add ELEM [LEVEL] | rm ELEM [LEVEL] | "
+             "put KEY VALUE [LEVEL] | del KEY [LEVEL] | stock-add N [LEVEL] | sell N [LEVEL] | "
+             "grant REPLICA N [LEVEL] | rights | state [LEVEL] | stats | peers | members | leave | isolate "
+             "MS "
              "[silent] | "
              "help | "
              "quit; a mutation answers "
-             "'ok', 'ok (no change)' when it changed nothing, or 'error: ...' (and changes nothing)";
+             "'ok', 'ok (no change)' when it changed nothing, or 'error: ...' (and changes nothing); "
+             "inc, dec, add, rm, put, del, stock-add, sell, grant and state take an optional last word "
+             "LEVEL: local (the default), majority or all (e.g. 'add X majority', 'sell 5 majority'): "
+             "it answers once that many up members hold the write (or answered the read), else "
+             "'error: timed out: A of R members acknowledged' after --timeout-ms (a write stays "
+             "applied and still converges); 'sell N LEVEL' short of local rights asks other members "
+             "for theirs";
     }
     if (cmd == "quit") {
       no_more(rest);

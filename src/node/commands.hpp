@@ -4,6 +4,7 @@
 
 #include "converge/transport/zmq_node.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -14,6 +15,11 @@ namespace converge_node {
 
 using node = converge::zmq_node<demo_state>;
 
+/// What commands at a consistency level above `local` need.
+struct command_settings {
+  std::chrono::milliseconds timeout{2000};  ///< --timeout-ms
+};
+
 /// Runs one command line on `n` and returns the one-line answer (no newline).
 /// Sets `quit` for `quit`.
 std::string execute(node& n, std::string_view line, bool& quit);
@@ -21,6 +27,11 @@ std::string execute(node& n, std::string_view line, bool& quit);
 /// `execute`, which also sets `leave` for `leave` (the caller then runs the
 /// graceful leave: `leave_cluster`).
 std::string execute(node& n, std::string_view line, bool& quit, bool& leave);
+
+/// `execute`, with the settings of commands at a consistency level (an
+/// optional last word `local`, `majority` or `all`; see `help`).
+std::string execute(node& n, std::string_view line, bool& quit, bool& leave,
+                    const command_settings& settings);
 
 /// The one-line JSON array of members: id, replica, endpoints, status,
 /// incarnation, active (in this node's active view), self.

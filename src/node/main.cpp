@@ -318,6 +318,8 @@ int run(const converge_node::options& o) {
   std::unique_ptr<converge::storage::lmdb_journal> journal;
   const std::unique_ptr<converge_node::node> holder = open_node(o, no, journal);
   converge_node::node& node = *holder;
+  // Peers short of stock rights may ask this node for its own (sell N majority).
+  node.set_rights_counter(&converge_node::demo_state::stock);
   const auto started = std::chrono::steady_clock::now();
   install_signals();
   if (!o.quiet) {
@@ -340,7 +342,7 @@ int run(const converge_node::options& o) {
     bool quit = false;
     bool leave = false;
     const std::uint64_t before = node.journal_position();
-    std::string reply = converge_node::execute(node, line, quit, leave);
+    std::string reply = converge_node::execute(node, line, quit, leave, {.timeout = o.timeout});
     // --sync write: a write is answered once it is on disk.
     if (journal && o.sync == converge_node::options::sync_mode::write && node.journal_position() != before &&
         !node.wait_durable(node.journal_position(), std::chrono::seconds(10))) {

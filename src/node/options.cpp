@@ -47,6 +47,14 @@ constexpr const char* footer =
     "runs again refutes at once, so a pause shorter than the timeout minus T is never\n"
     "taken for a crash. 'leave' hands this node's stock rights to the up member with\n"
     "the smallest replica id, says leaving, then removed, and exits 0.\n"
+    "Consistency levels: a mutating command (inc, dec, add, rm, put, del, stock-add,\n"
+    "sell, grant) and 'state' take an optional last word: local (the default, as\n"
+    "without it), majority or all, e.g. 'add X majority', 'inc 3 all', 'state majority',\n"
+    "'sell 5 majority'. A write then answers 'ok' once that many of the up members\n"
+    "(this node included) hold it on disk; 'state' joins the states of that many\n"
+    "first; 'sell' short of local rights asks the members holding the most for theirs.\n"
+    "After --timeout-ms it answers 'error: timed out: A of R members acknowledged'\n"
+    "(the write stays applied and still reaches every node).\n"
     "Exit status: 0 on quit, leave, end of input or SIGTERM/SIGINT; 1 on a runtime failure;\n"
     "2 on bad arguments (one line on stderr).\n";
 
@@ -166,6 +174,10 @@ options parse_options(const std::vector<std::string_view>& args) {
   };
   converge_cli::add_number(*app, "--gossip-ms", 1, 600000, millis(o.gossip),
                            "gossip interval in milliseconds, 1 to 600000 (default 50)", "MS");
+  converge_cli::add_number(*app, "--timeout-ms", 1, 600000, millis(o.timeout),
+                           "timeout of a command at level majority or all, in milliseconds, 1 to 600000 "
+                           "(default 2000)",
+                           "MS");
   converge_cli::add_number(*app, "--heartbeat-ms", 10, 600000, millis(o.heartbeat),
                            "hello interval, 10 to 600000; a peer silent for 3 is unreachable (default 500)",
                            "MS");

@@ -151,9 +151,13 @@
 ///   in parts — are spaced by `min_state_transfer_interval` (`transfer_pacer.hpp`),
 ///   whatever the peer sends; one held back is counted once in
 ///   `state_transfers_deferred`.
+/// - Quorum messages: a `read_request` earns at most one state answer per
+///   gossip interval, a `rights_ask` one small answer once per request.
 /// So over any time `T`, with no local writes, the bytes sent to one peer
 /// are at most `4 × bytes received from it + (1 + T / min_state_transfer_interval)
-/// × W`, where `W` is one state transfer (all its parts). A strict `4 ×` with
+/// × W`, where `W` is one state transfer (all its parts), plus, for a peer
+/// that sends read requests, `T / gossip_interval × W` more (a read is
+/// answered with the state: the price of reads that do not wait a round). A strict `4 ×` with
 /// no time term is impossible without refusing state to a replica that
 /// restarted without its data (it legitimately sends a few bytes and needs
 /// the whole state).
@@ -165,6 +169,41 @@
 /// them oldest first. An application mirrors or reacts to changes from them
 /// in time proportional to each change, never to the state. The queue is
 /// bounded (`max_events`): past it events are folded into the last one.
+///
+/// # Consistency levels
+/// `write`, `read` and `decrement` take a `consistency` level and a timeout
+/// (virtual time) and return an `operation_token`; `tick` resolves them and
+/// `poll_outcome()` reports `done`, or `timed_out` with how many members
+/// took part of how many were required. Members are what `set_members`
+/// says (membership's up members), never the configured links.
+/// - A write is `mutate` plus waiting: it completes once `required` members
+///   acknowledged an interval ending at or after its delta (an ack leaves a
+///   replica only once what it acknowledges is durable), this replica
+///   counting once its journal synced the write. While a write waits,
+///   intervals go out at every tick instead of every gossip interval, so it
+///   costs about one round trip and two syncs in sequence (this replica's
+///   before its interval leaves, then the members' before they ack). **A timed-out write
+///   is not rolled back**: it stays applied here and converges everywhere
+///   like any other write; the timeout only says the quorum was not seen.
+/// - A read sends `read_request` to the members (again every base timeout
+///   while unanswered); each answers `read_done` with its state (durable
+///   first, like every message), which is joined as a state transfer is.
+///   It completes once the states of `required` members, this one included,
+///   are joined: a majority read then holds every write a majority
+///   acknowledged before it began (the two majorities share a member).
+///   A peer gets at most one state answer per gossip interval.
+/// - A decrement of the `set_rights_counter` field that local rights cannot
+///   cover sends `rights_ask` to the members known to hold the most rights
+///   (those whose replica is not known yet too). A member gives, once per
+///   request, `transfer(self, asker, k)` from its own rights only, less what
+///   its own waiting decrements need, and answers `rights_answer` with the
+///   transfer delta (also gossiped as usual). The decrement runs once the
+///   rights are here, then is written at its level; `no_rights` when they
+///   did not come before the timeout. Rights only ever move from their
+///   holder, so the counter never goes below zero, whatever the interleaving.
+///
+/// Operations live in memory: a replicator rebuilt by `restore` has none
+/// (their writes, once durable, are in the journal like any other).
 ///
 /// # Parts
 /// `delta_buffer.hpp` (the buffer `D`), `peer_timing.hpp` (RTT, Karn, back-off),
@@ -181,18 +220,22 @@
 /// and payload decoding (`limits`). `receive` never throws: malformed input is
 /// dropped and counted, the state unchanged.
 
+#include "converge/bounded_counter.hpp"
 #include "converge/lattice.hpp"
 #include "converge/membership/retirement.hpp"
 #include "converge/replica_id.hpp"
 #include "converge/replication/back_propagation.hpp"
 #include "converge/replication/chunking.hpp"
+#include "converge/replication/consistency.hpp"
 #include "converge/replication/delta_buffer.hpp"
 #include "converge/replication/envelope.hpp"
 #include "converge/replication/events.hpp"
 #include "converge/replication/journal.hpp"
 #include "converge/replication/metrics.hpp"
+#include "converge/replication/operations.hpp"
 #include "converge/replication/origin_signing.hpp"
 #include "converge/replication/peer_timing.hpp"
+#include "converge/replication/quorum_message.hpp"
 #include "converge/replication/transfer_pacer.hpp"
 #include "converge/wire/encode.hpp"
 
@@ -380,6 +423,10 @@ class replicator {
         add(p, &peer_metrics::malformed_dropped);
         return;
       }
+      if (replication::is_quorum_message(bytes)) {
+        receive_quorum(from, p, bytes);
+        return;
+      }
       const std::optional<replication::envelope> e = replication::read_envelope(bytes, opt_.max_parts);
       if (!e) {
         add(p, &peer_metrics::malformed_dropped);
@@ -448,7 +495,9 @@ class replicator {
     }
     part_acks_.clear();
 
-    std::uint64_t next = std::numeric_limits<std::uint64_t>::max();
+    // Before the intervals: a decrement whose rights came is buffered now,
+    // and goes out in this tick's intervals.
+    std::uint64_t next = run_operations(out);
     const replication::timing_options t = timing();
     for (auto& [id, p] : peers_) {
       if (idle > p.timing.timeout(t)) p.timing.stalled();
@@ -472,6 +521,7 @@ class replicator {
       }
       next = std::min(next, settle_journal(out));
     }
+    next = std::min(next, resolve_operations());
     out.next_deadline = next;
     return out;
   }
@@ -510,6 +560,8 @@ class replicator {
   bool remove_peer(peer_id id) {
     if (peers_.erase(id) == 0) return false;
     forget_pending(id);
+    read_answers_.erase(id);
+    std::erase_if(rights_answers_, [&](const rights_answer_due& r) { return r.to == id; });
     collect();
     return true;
   }
@@ -563,6 +615,90 @@ class replicator {
            std::all_of(peers_.begin(), peers_.end(), [&](const auto& kv) { return !needs_send(kv.second); });
   }
 
+  // --- quorum operations (see "Consistency levels") --------------------------
+
+  /// Sets the other members counted for quorums (usually membership's up
+  /// members less this one); this replica always counts once. Until it is
+  /// called, the members are this replica and its peers. A member that is
+  /// no peer counts but can never answer.
+  void set_members(std::vector<peer_id> others) {
+    std::sort(others.begin(), others.end());
+    others.erase(std::unique(others.begin(), others.end()), others.end());
+    members_ = std::move(others);
+  }
+  /// How many members quorums count now, this replica included.
+  [[nodiscard]] std::size_t member_count() const { return 1 + other_members().size(); }
+
+  /// Applies a local mutator (as `mutate`) and returns a token whose outcome
+  /// `tick` reports once `level.required(member_count())` members, this one
+  /// included once its journal made the write durable, acknowledged the
+  /// delta interval that holds it; or `timed_out` after `timeout` (virtual
+  /// time from the next `tick`, as for every operation). A timed-out write is not rolled back: it
+  /// stays applied here and still converges everywhere by anti-entropy.
+  template <class F>
+  requires std::invocable<F&, State&> && std::same_as<std::invoke_result_t<F&, State&>, State> operation_token
+  write(F&& fn, consistency level, std::uint64_t timeout) {
+    mutate(std::forward<F>(fn));
+    return start_write(next_token(), level, timeout, false, other_members());
+  }
+
+  /// Starts a read: done once this replica joined the states of
+  /// `level.required(member_count())` members, itself included; then
+  /// `state()` holds every write those members held when they answered.
+  /// `timed_out` after `timeout`. A member whose state does not fit in
+  /// `max_message_bytes` cannot answer (counted in `metrics().unsendable`).
+  operation_token read(consistency level, std::uint64_t timeout) {
+    read_op op;
+    op.token = next_token();
+    op.request = ++requests_;
+    op.deadline = timeout;
+    op.members = other_members();
+    op.required = level.required(1 + op.members.size());
+    reads_.push_back(std::move(op));
+    return reads_.back().token;
+  }
+
+  /// Names the `bounded_counter` field of `State` that `decrement` spends
+  /// and peers ask rights of (rights are given only when it is set).
+  void set_rights_counter(bounded_counter State::*field) { rights_field_ = field; }
+
+  /// Decrements the rights counter by `n` (`set_rights_counter` first).
+  /// When this replica's rights are short, it asks the members that hold
+  /// the most (a `rights_ask`); they transfer from their own rights only,
+  /// so the counter never goes below zero. Once the rights suffice, the
+  /// decrement is written at `level` (as `write`); `no_rights` when they
+  /// have not come by the timeout (nothing was decremented then).
+  operation_token decrement(std::uint64_t n, consistency level, std::uint64_t timeout) {
+    if (rights_field_ == nullptr) throw std::logic_error("replicator::decrement: set_rights_counter first");
+    rights_op op;
+    op.token = next_token();
+    op.n = n;
+    op.level = level;
+    op.deadline = timeout;
+    op.members = other_members();
+    const operation_token token = op.token;
+    rights_ops_.push_back(std::move(op));
+    settle_rights();
+    return token;
+  }
+
+  /// The rights this replica holds in the rights counter (0 when none is set).
+  [[nodiscard]] std::uint64_t own_rights() const {
+    return rights_field_ == nullptr ? 0 : (state_.*rights_field_).rights(self_);
+  }
+
+  /// The oldest operation outcome not yet taken; nullopt when none.
+  std::optional<operation_outcome> poll_outcome() {
+    if (outcomes_.empty()) return std::nullopt;
+    operation_outcome o = outcomes_.front();
+    outcomes_.erase(outcomes_.begin());
+    return o;
+  }
+  /// How many operations wait for their outcome.
+  [[nodiscard]] std::size_t pending_operations() const noexcept {
+    return writes_.size() + reads_.size() + rights_ops_.size();
+  }
+
  private:
   struct restoring {};
   replicator(replica_id self, replicator_options options, State initial, restoring)
@@ -608,6 +744,10 @@ class replicator {
     replication::heard_filter<State> heard;  // BP
     replication::transfer_pacer pacer;       // spaces state transfers (kept across sessions)
     peer_metrics m;
+    // Quorum operations: whose rights the peer holds, and what it asked last.
+    std::optional<replica_id> replica;
+    std::optional<std::uint64_t> last_read_answer;
+    std::optional<std::pair<std::uint64_t, std::uint64_t>> last_rights_ask;  // session, request
   };
 
   struct pending_ack {
@@ -622,6 +762,365 @@ class replicator {
     std::uint64_t part;
     bool whole;
   };
+
+  // --- quorum operations (see "Consistency levels") --------------------------
+
+  struct write_op {
+    operation_token token = 0;
+    std::uint64_t target = 0;      // the peers must acknowledge up to here (`c` after the write)
+    std::uint64_t journal_at = 0;  // this replica counts once durable_position() reaches it
+    std::uint64_t deadline = 0;    // the timeout until armed
+    bool armed = false;
+    std::size_t required = 1;
+    std::vector<peer_id> members;  // the other members when it started
+  };
+  struct read_op {
+    operation_token token = 0;
+    std::uint64_t request = 0;
+    std::uint64_t deadline = 0;  // the timeout until armed
+    bool armed = false;
+    std::size_t required = 1;
+    std::vector<peer_id> members;
+    std::vector<peer_id> answered;
+    std::optional<std::uint64_t> last_ask;
+  };
+  struct rights_op {
+    operation_token token = 0;
+    std::uint64_t n = 0;
+    consistency level = consistency::local();
+    std::uint64_t deadline = 0;  // the timeout until armed
+    bool armed = false;
+    std::vector<peer_id> members;
+    std::optional<std::uint64_t> last_ask;
+  };
+  struct read_answer_due {
+    std::uint64_t session = 0;
+    std::uint64_t request = 0;
+  };
+  struct rights_answer_due {
+    peer_id to = 0;
+    std::uint64_t session = 0;
+    std::uint64_t request = 0;
+    std::uint64_t amount = 0;
+    State delta;
+  };
+
+  [[nodiscard]] operation_token next_token() noexcept { return ++token_; }
+
+  [[nodiscard]] std::vector<peer_id> other_members() const { return members_ ? *members_ : peers(); }
+
+  /// Asks go again this long after the last when unanswered: the base
+  /// retransmission timeout, which never fires before an honest answer.
+  [[nodiscard]] std::uint64_t ask_interval() const noexcept {
+    return std::max<std::uint64_t>(opt_.min_timeout_intervals, 1) * opt_.gossip_interval;
+  }
+
+  operation_token start_write(operation_token token, consistency level, std::uint64_t deadline, bool armed,
+                              std::vector<peer_id> members) {
+    write_op op;
+    op.token = token;
+    op.armed = armed;
+    op.target = buffer_.end();
+    op.journal_at = appended_;
+    op.deadline = deadline;
+    op.required = level.required(1 + members.size());
+    op.members = std::move(members);
+    request_sync();  // this replica counts only once the write is durable
+    writes_.push_back(std::move(op));
+    return token;
+  }
+
+  /// How many members hold write `w` durably, this replica included.
+  [[nodiscard]] std::size_t write_acks(const write_op& w) const {
+    std::size_t n = synced_ >= w.journal_at ? 1 : 0;
+    for (const peer_id m : w.members) {
+      const auto it = peers_.find(m);
+      if (it != peers_.end() && it->second.acked && *it->second.acked >= w.target) ++n;
+    }
+    return n;
+  }
+
+  /// Runs the decrements whose rights are here, in the order they came; the
+  /// rest wait. A run decrement becomes a write at its level.
+  void settle_rights() {
+    for (auto it = rights_ops_.begin(); it != rights_ops_.end();) {
+      if ((state_.*rights_field_).rights(self_) < it->n) {
+        ++it;
+        continue;
+      }
+      const std::uint64_t n = it->n;
+      mutate([&](State& s) {
+        State d{};
+        if (auto r = (s.*rights_field_).decrement(self_, n)) d.*rights_field_ = std::move(*r);
+        return d;
+      });
+      start_write(it->token, it->level, it->deadline, it->armed, std::move(it->members));
+      it = rights_ops_.erase(it);
+    }
+  }
+
+  /// The rights this replica keeps for its own waiting decrements.
+  [[nodiscard]] std::uint64_t reserved_rights() const noexcept {
+    std::uint64_t n = 0;
+    for (const rights_op& r : rights_ops_) n += r.n;
+    return n;
+  }
+
+  /// Whom to ask for `short_by` rights: the members known to hold the most,
+  /// until their rights cover it, then every member whose replica is not
+  /// known yet (its answer teaches it).
+  [[nodiscard]] std::vector<std::pair<peer_id, std::uint64_t>> rights_holders(const rights_op& op,
+                                                                              std::uint64_t short_by) const {
+    std::vector<std::pair<std::uint64_t, peer_id>> known;
+    std::vector<peer_id> unknown;
+    for (const peer_id m : op.members) {
+      const auto it = peers_.find(m);
+      if (it == peers_.end()) continue;
+      if (!it->second.replica) {
+        unknown.push_back(m);
+      } else if (const std::uint64_t r = (state_.*rights_field_).rights(*it->second.replica); r != 0) {
+        known.emplace_back(r, m);
+      }
+    }
+    std::sort(known.begin(), known.end(), std::greater<>{});
+    std::vector<std::pair<peer_id, std::uint64_t>> out;
+    std::uint64_t covered = 0;
+    for (const auto& [rights, m] : known) {
+      if (covered >= short_by) break;
+      const std::uint64_t ask = std::min(rights, short_by - covered);
+      out.emplace_back(m, ask);
+      covered += ask;
+    }
+    if (covered < short_by) {
+      for (const peer_id m : unknown) out.emplace_back(m, short_by - covered);
+    }
+    return out;
+  }
+
+  [[nodiscard]] replication::quorum_message quorum_header(replication::quorum_kind kind) const {
+    return {.kind = kind, .session = opt_.session, .replica = self_.value()};
+  }
+
+  /// Sends the quorum messages due and resolves the operations whose
+  /// outcome is known (after the journal settled: a durable write counts
+  /// this replica). Returns the next time an operation needs a tick.
+  std::uint64_t run_operations(tick_result& out) {
+    std::uint64_t next = std::numeric_limits<std::uint64_t>::max();
+    // Timeouts count from the first tick that sees the operation, so a
+    // caller that ticked long ago does not lose part of its timeout.
+    const auto arm = [&](auto& ops) {
+      for (auto& op : ops) {
+        if (op.armed) continue;
+        op.deadline = now_ + std::min(op.deadline, std::numeric_limits<std::uint64_t>::max() - now_);
+        op.armed = true;
+      }
+    };
+    arm(writes_);
+    arm(reads_);
+    arm(rights_ops_);
+    // Answers first: a read gets this replica's state, rights their transfer.
+    for (auto it = read_answers_.begin(); it != read_answers_.end();) {
+      const auto p = peers_.find(it->first);
+      if (p == peers_.end()) {
+        it = read_answers_.erase(it);
+        continue;
+      }
+      // At most one state per peer per gossip interval, however often it asks.
+      if (p->second.last_read_answer && *p->second.last_read_answer + opt_.gossip_interval > now_) {
+        next = std::min(next, *p->second.last_read_answer + opt_.gossip_interval);
+        ++it;
+        continue;
+      }
+      p->second.last_read_answer = now_;
+      replication::quorum_message m = quorum_header(replication::quorum_kind::read_done);
+      m.echo = it->second.session;
+      m.request = it->second.request;
+      m.signed_entries = signs_payloads();
+      const std::vector<std::byte> payload = encode_payload(state_);
+      m.payload = payload;
+      emit_quorum(out, it->first, m);
+      it = read_answers_.erase(it);
+    }
+    for (rights_answer_due& a : rights_answers_) {
+      if (!peers_.contains(a.to)) continue;
+      replication::quorum_message m = quorum_header(replication::quorum_kind::rights_answer);
+      m.echo = a.session;
+      m.request = a.request;
+      m.amount = a.amount;
+      std::vector<std::byte> payload;
+      if (a.amount != 0) {
+        m.signed_entries = signs_payloads();
+        payload = encode_payload(a.delta);
+        m.payload = payload;
+      }
+      emit_quorum(out, a.to, m);
+    }
+    rights_answers_.clear();
+
+    const auto due_again = [&](std::optional<std::uint64_t>& last) {
+      if (last && *last + ask_interval() > now_) {
+        next = std::min(next, *last + ask_interval());
+        return false;
+      }
+      last = now_;
+      next = std::min(next, now_ + ask_interval());
+      return true;
+    };
+    for (read_op& r : reads_) {
+      if (!due_again(r.last_ask)) continue;
+      for (const peer_id m : r.members) {
+        if (!peers_.contains(m) || std::find(r.answered.begin(), r.answered.end(), m) != r.answered.end())
+          continue;
+        replication::quorum_message q = quorum_header(replication::quorum_kind::read_request);
+        q.request = r.request;
+        emit_quorum(out, m, q);
+      }
+    }
+    settle_rights();
+    for (rights_op& r : rights_ops_) {
+      const std::uint64_t have = (state_.*rights_field_).rights(self_);
+      if (!due_again(r.last_ask)) continue;
+      const std::uint64_t request = ++requests_;
+      for (const auto& [m, amount] : rights_holders(r, r.n - std::min(have, r.n))) {
+        replication::quorum_message q = quorum_header(replication::quorum_kind::rights_ask);
+        q.request = request;
+        q.amount = amount;
+        emit_quorum(out, m, q);
+        ++metrics_.rights_asked;
+      }
+    }
+    return next;
+  }
+
+  /// Queues the outcome of every operation that is done or past its deadline.
+  std::uint64_t resolve_operations() {
+    std::uint64_t next = std::numeric_limits<std::uint64_t>::max();
+    std::erase_if(writes_, [&](const write_op& w) {
+      const std::size_t acks = write_acks(w);
+      if (acks >= w.required) {
+        outcomes_.push_back({w.token, operation_status::done, acks, w.required});
+      } else if (now_ >= w.deadline) {
+        outcomes_.push_back({w.token, operation_status::timed_out, acks, w.required});
+      } else {
+        next = std::min(next, w.deadline);
+        return false;
+      }
+      return true;
+    });
+    std::erase_if(reads_, [&](const read_op& r) {
+      const std::size_t answers = 1 + r.answered.size();
+      if (answers >= r.required) {
+        outcomes_.push_back({r.token, operation_status::done, answers, r.required});
+      } else if (now_ >= r.deadline) {
+        outcomes_.push_back({r.token, operation_status::timed_out, answers, r.required});
+      } else {
+        next = std::min(next, r.deadline);
+        return false;
+      }
+      return true;
+    });
+    std::erase_if(rights_ops_, [&](const rights_op& r) {
+      if (now_ < r.deadline) {
+        next = std::min(next, r.deadline);
+        return false;
+      }
+      outcomes_.push_back({r.token, operation_status::no_rights,
+                           static_cast<std::size_t>((state_.*rights_field_).rights(self_)),
+                           static_cast<std::size_t>(r.n)});
+      return true;
+    });
+    return next;
+  }
+
+  void emit_quorum(tick_result& out, peer_id to, const replication::quorum_message& m) {
+    std::vector<std::byte> bytes = replication::write_quorum_message(m);
+    if (bytes.size() > opt_.max_message_bytes) {
+      ++metrics_.unsendable;
+      return;
+    }
+    emit(out, to, std::move(bytes), !m.payload.empty());
+  }
+
+  /// A quorum message from peer `from` (see quorum_message.hpp). Throws on
+  /// a payload that does not decode; `receive` counts it malformed.
+  void receive_quorum(peer_id from, peer_state& p, std::span<const std::byte> bytes) {
+    const std::optional<replication::quorum_message> m = replication::read_quorum_message(bytes);
+    if (!m) {
+      add(p, &peer_metrics::malformed_dropped);
+      return;
+    }
+    using replication::quorum_kind;
+    if (m->kind == quorum_kind::read_done || m->kind == quorum_kind::rights_answer) {
+      if (m->echo != opt_.session) {
+        add(p, &peer_metrics::stale_dropped);
+        return;
+      }
+      std::span<const std::byte> payload = m->payload;
+      std::optional<State> d;
+      if (!payload.empty()) d = decode_received(p, payload, m->signed_entries);  // before anything changes
+      p.replica = replica_id{m->replica};
+      if (m->kind == quorum_kind::read_done) {
+        const auto r = std::find_if(reads_.begin(), reads_.end(),
+                                    [&](const read_op& o) { return o.request == m->request; });
+        apply_received(from, p, std::move(*d), true, {}, false);
+        if (r != reads_.end() && std::binary_search(r->members.begin(), r->members.end(), from) &&
+            std::find(r->answered.begin(), r->answered.end(), from) == r->answered.end())
+          r->answered.push_back(from);
+      } else if (d) {
+        ++metrics_.rights_received;
+        apply_received(from, p, std::move(*d), false, payload);
+      }
+      return;
+    }
+    p.replica = replica_id{m->replica};
+    if (m->kind == quorum_kind::read_request) {
+      read_answers_[from] = {m->session, m->request};  // one answer per peer at a time
+      return;
+    }
+    // rights_ask: once per request (a duplicate or a retry of the same
+    // request gives nothing more), from this replica's own rights only,
+    // less what its own waiting decrements need.
+    if (p.last_rights_ask && p.last_rights_ask->first == m->session &&
+        p.last_rights_ask->second >= m->request)
+      return;
+    p.last_rights_ask = std::pair{m->session, m->request};
+    if (rights_field_ == nullptr || m->replica == self_.value()) return;
+    const std::uint64_t have = (state_.*rights_field_).rights(self_);
+    const std::uint64_t spare = have - std::min(have, reserved_rights());
+    const std::uint64_t give = std::min(spare, m->amount);
+    rights_answer_due a{from, m->session, m->request, give, State{}};
+    if (give != 0) {
+      a.delta = mutate([&](State& s) {
+        State d{};
+        if (auto t = (s.*rights_field_).transfer(self_, replica_id{m->replica}, give))
+          d.*rights_field_ = std::move(*t);
+        return d;
+      });
+      metrics_.rights_given += give;
+    }
+    if (rights_answers_.size() < opt_.max_peers) rights_answers_.push_back(std::move(a));
+  }
+
+  /// Decodes a received payload with its signatures, less unsigned entries
+  /// and retired replicas; clears `payload` (the bytes to journal) when it
+  /// had to change what arrived.
+  State decode_received(peer_state& p, std::span<const std::byte>& payload, bool signed_entries) {
+    std::optional<replication::signature_block::parsed> signatures;
+    if (signed_entries) {
+      signatures = replication::signature_block::read(payload);
+      if (!signatures) throw std::invalid_argument("quorum message: bad signature block");
+      payload = signatures->rest;
+    }
+    State d = converge::decode<State>(payload, opt_.limits);
+    const bool unsigned_dropped = check_signatures(p, d, signatures ? &*signatures : nullptr) != 0;
+    const bool stripped = strip_received(d);
+    if (unsigned_dropped || stripped) payload = {};
+    return d;
+  }
+
+  /// True while a write waits for acknowledgements: intervals then go out at
+  /// the next tick instead of a gossip interval after the last.
+  [[nodiscard]] bool quorum_waiting() const noexcept { return !writes_.empty(); }
 
   static replicator_options normalized(replicator_options o) noexcept {
     if (o.gossip_interval == 0) o.gossip_interval = 1;
@@ -729,7 +1228,9 @@ class replicator {
   /// the last send.
   [[nodiscard]] std::uint64_t send_due(const peer_state& p) const noexcept {
     if (!p.ever_sent) return 0;
-    return p.last_send + (awaiting_ack(p) ? p.timing.timeout(timing()) : opt_.gossip_interval);
+    if (awaiting_ack(p)) return p.last_send + p.timing.timeout(timing());
+    // A waiting write needs its interval now, not at the next gossip round.
+    return quorum_waiting() ? p.last_send : p.last_send + opt_.gossip_interval;
   }
 
   /// True when the next send to `p` is (part of) a state transfer.
@@ -832,12 +1333,12 @@ class replicator {
   }
 
   void apply_received(peer_id from, peer_state& p, State&& d, bool state_transfer,
-                      std::span<const std::byte> payload) {
+                      std::span<const std::byte> payload, bool count_transfer = true) {
     const std::size_t bytes = payload.size();
     // Journaled as it arrived (no encoding), except a state transfer: by its
     // novel part, usually far smaller than the state.
     const std::span<const std::byte> journaled = state_transfer ? std::span<const std::byte>{} : payload;
-    if (state_transfer) add(p, &peer_metrics::state_transfers_received);
+    if (state_transfer && count_transfer) add(p, &peer_metrics::state_transfers_received);
     const bool bp = opt_.avoid_back_propagation;
     if (bp && p.acked) {
       // Entries this payload covers are held by the sender: never send them back.
@@ -1156,6 +1657,17 @@ class replicator {
   std::size_t snapshot_bytes_ = 0;           // the last snapshot record
   replication::durable_acks restored_acks_;  // from the journal, until the peer is added
   replication::durable_acks written_acks_;   // as last written to the journal
+  // Quorum operations (see "Consistency levels").
+  std::optional<std::vector<peer_id>> members_;  // sorted; nullopt: the peers
+  operation_token token_ = 0;
+  std::uint64_t requests_ = 0;
+  std::vector<write_op> writes_;
+  std::vector<read_op> reads_;
+  std::vector<rights_op> rights_ops_;
+  std::vector<operation_outcome> outcomes_;
+  std::map<peer_id, read_answer_due> read_answers_;
+  std::vector<rights_answer_due> rights_answers_;
+  bounded_counter State::*rights_field_ = nullptr;
 };
 
 }  // namespace converge

@@ -71,6 +71,17 @@
 ///   injection for tests (every link lost for a while).
 /// See docs/membership.md for the timeouts and what is not done yet.
 ///
+/// # Quorum operations
+/// `start_op(op, callback)` runs `op(replicator&)` — a `write`, `read` or
+/// `decrement` at a consistency level (replicator.hpp, "Consistency
+/// levels"), timeouts in milliseconds — and calls `callback` with its
+/// outcome; `run_op`, `run_write`, `run_read` and `run_decrement` wait for
+/// it. The members quorums count are the membership view's up members
+/// (refreshed at every start and every 200 ms), or the peers without
+/// membership. Only replicator peers can answer: with `--join` alone those
+/// are the active view, so `all` in a cluster larger than the active view
+/// times out (configured peers always replicate).
+///
 /// # Memory
 /// What a peer can make this node hold is bounded by the options:
 /// - The node takes at most `receive_budget` (4096) messages per
@@ -441,6 +452,91 @@ class zmq_node {
       dirty_ = true;
     }
     if (running_) wake();
+  }
+
+  // --- quorum operations (replicator.hpp, "Consistency levels") -------------
+
+  /// Called once with an operation's outcome.
+  using outcome_callback = std::function<void(const operation_outcome&)>;
+
+  /// Starts a quorum operation: `op(replicator<State>&)` calls `write`,
+  /// `read` or `decrement` on the node's replicator (under the node's lock;
+  /// timeouts are in milliseconds) and returns its token; `done` gets the
+  /// outcome on the node's thread (threaded mode) or inside `process`
+  /// (poll mode). Members are the membership view's up members (refreshed
+  /// at every start and every `members_refresh` ms), or the peers without
+  /// membership. Thread-safe. Returns the token.
+  template <class Op>
+  requires std::invocable < Op&, replicator<State>
+  & > operation_token start_op(Op&& op, outcome_callback done) {
+    operation_token token = 0;
+    {
+      std::lock_guard lock(mutex_);
+      refresh_members_locked_(now_ms_());
+      token = std::forward<Op>(op)(replicator_);
+      waiting_ops_.emplace(token, std::move(done));
+      dirty_ = true;
+      collect_changes_();
+    }
+    if (running_) {
+      wake();
+    } else {
+      feed_.dispatch();
+    }
+    return token;
+  }
+
+  /// `start_op`, waiting for the outcome: on the node's thread when it runs
+  /// (do not call from a subscriber or an outcome callback), else by
+  /// running `process` here.
+  template <class Op>
+  requires std::invocable < Op&, replicator<State>
+  & > operation_outcome run_op(Op&& op) {
+    auto result = std::make_shared<std::optional<operation_outcome>>();
+    std::unique_lock lock(op_mutex_);
+    start_op(std::forward<Op>(op), [this, result](const operation_outcome& o) {
+      std::lock_guard l(op_mutex_);
+      *result = o;
+      op_cv_.notify_all();
+    });
+    while (!result->has_value()) {
+      if (running_) {
+        op_cv_.wait(lock);
+      } else {
+        lock.unlock();
+        poll_once_(std::chrono::milliseconds(5));
+        lock.lock();
+      }
+    }
+    return **result;
+  }
+
+  /// `write(fn, level, timeout)`, waiting for its outcome (see `run_op`).
+  template <class F>
+  operation_outcome run_write(F&& fn, consistency level, std::chrono::milliseconds timeout) {
+    return run_op(
+        [&](replicator<State>& r) { return r.write(std::forward<F>(fn), level, ms_count_(timeout)); });
+  }
+  /// `read(level, timeout)`, waiting for its outcome; then `read`/`snapshot` reflect it.
+  operation_outcome run_read(consistency level, std::chrono::milliseconds timeout) {
+    return run_op([&](replicator<State>& r) { return r.read(level, ms_count_(timeout)); });
+  }
+  /// `decrement(n, level, timeout)` of the replicator's rights counter
+  /// (`set_rights_counter` below), waiting for its outcome.
+  operation_outcome run_decrement(std::uint64_t n, consistency level, std::chrono::milliseconds timeout) {
+    return run_op([&](replicator<State>& r) { return r.decrement(n, level, ms_count_(timeout)); });
+  }
+  /// Names the `bounded_counter` field that decrements spend and peers ask
+  /// rights of; until it is set this node gives no rights. Thread-safe.
+  void set_rights_counter(bounded_counter State::*field) {
+    std::lock_guard lock(mutex_);
+    replicator_.set_rights_counter(field);
+  }
+  /// How many members quorums count now, this node included.
+  [[nodiscard]] std::size_t quorum_members() {
+    std::lock_guard lock(mutex_);
+    refresh_members_locked_(now_ms_());
+    return replicator_.member_count();
   }
 
   // --- durability (see the file comment) ------------------------------------
@@ -834,6 +930,38 @@ class zmq_node {
     ++metrics_.send_dropped;
   }
 
+  // --- quorum operations ------------------------------------------------------
+
+  static std::uint64_t ms_count_(std::chrono::milliseconds t) {
+    return static_cast<std::uint64_t>(std::max<std::int64_t>(0, t.count()));
+  }
+
+  /// The replicator counts membership's up members (less this node) for
+  /// quorums; without membership it counts its peers.
+  void refresh_members_locked_(std::uint64_t now) {
+    next_members_refresh_ = now + members_refresh;
+    if (!ms_) return;
+    std::vector<peer_id> up;
+    for (const auto& r : ms_->fd.view().records()) {
+      if (r.node != opts_.id && r.status == membership::member_status::up) up.push_back(r.node);
+    }
+    replicator_.set_members(std::move(up));
+  }
+
+  /// The callbacks of the operations `tick` resolved, to call outside the lock.
+  std::vector<std::pair<outcome_callback, operation_outcome>> take_outcomes_locked_() {
+    std::vector<std::pair<outcome_callback, operation_outcome>> out;
+    while (auto o = replicator_.poll_outcome()) {
+      const auto it = waiting_ops_.find(o->token);
+      if (it == waiting_ops_.end()) continue;
+      out.emplace_back(std::move(it->second), *o);
+      waiting_ops_.erase(it);
+    }
+    return out;
+  }
+
+  static constexpr std::uint64_t members_refresh = 200;  // ms
+
   void process_() {
     const std::uint64_t now = now_ms_();
     std::vector<inbound_data> data;
@@ -861,6 +989,7 @@ class zmq_node {
 
     tick_result result;
     bool ticked = false;
+    std::vector<std::pair<outcome_callback, operation_outcome>> outcomes;
     {
       std::lock_guard lock(mutex_);
       for (auto& in : data) {
@@ -888,7 +1017,12 @@ class zmq_node {
         dirty_ = false;
         ticked = true;
         if (replicator_.durable_position() != durable_before) durable_cv_.notify_all();
+        outcomes = take_outcomes_locked_();
       }
+      if (now >= next_members_refresh_) refresh_members_locked_(now);
+    }
+    for (auto& [done, o] : outcomes) {
+      if (done) done(o);
     }
     if (ticked && !result.messages.empty()) {
       std::vector<send_result> sent;
@@ -1357,7 +1491,11 @@ class zmq_node {
   mutable std::mutex
       mutex_;  // guards the replicator, the peer table and the metrics (the node's thread owns the sockets)
   replicator<State> replicator_;
-  std::condition_variable durable_cv_;  // the journal synced (wait_durable)
+  std::condition_variable durable_cv_;                       // the journal synced (wait_durable)
+  std::map<operation_token, outcome_callback> waiting_ops_;  // quorum operations started, by token
+  std::uint64_t next_members_refresh_ = 0;
+  std::mutex op_mutex_;  // run_op's wait for its outcome
+  std::condition_variable op_cv_;
   transport::detail::rate_limited_log log_;
   std::chrono::steady_clock::time_point epoch_;
 
