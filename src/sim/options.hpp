@@ -26,6 +26,7 @@ struct config {
   bool durable = false;            ///< replicas over journals; crashes lose what was not synced
   std::uint64_t ops_per_tick = 0;  ///< 0: the simulator's default, max(1, replicas / 8)
   std::uint64_t gossip_interval = 50;
+  std::string broadcast = "gossip";  ///< gossip or tree (replication/broadcast_tree.hpp)
   std::uint64_t churn = 0;  ///< departures (leaves, crashes) each followed by a fresh life; 0: no churn
   std::optional<std::uint64_t> seed;
   bool json = false;
