@@ -112,7 +112,7 @@ inline std::optional<envelope> read_envelope(std::span<const std::byte> bytes, s
   const bool delta = e.kind == message_kind::delta;
   if (e.kind == message_kind::tree && (e.state_transfer || e.multipart || e.signed_entries)) return std::nullopt;
   e.session = next();
-  if (!delta) e.acked_session = next();
+  if (e.kind == message_kind::ack) e.acked_session = next();
   e.to = next();
   if (e.multipart) {
     e.part = next();
