@@ -59,6 +59,8 @@ sim_options options_of(const config& c) {
   o.replication.remove_redundant = !c.no_rr;
   o.replication.gossip_interval = c.gossip_interval;
   o.replication.broadcast = *converge::replication::parse_broadcast(c.broadcast);
+  o.replication.tree.prune_ratio = c.prune_ratio;
+  o.replication.tree.lazy_delay_intervals = c.lazy_delay;
   o.seed = *c.seed;
   o.durable = c.durable;
   return o;

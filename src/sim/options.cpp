@@ -96,6 +96,12 @@ config parse_config(const std::vector<std::string_view>& args) {
                       "gossip (every interval to every peer, the default) or tree (an epidemic broadcast tree "
                       "with lazy digests on the other links)")
           ->type_name("B"),
+      add_probability(*app, "--prune-ratio", c.prune_ratio,
+                      "tree: prune a link when this fraction of its bytes was redundant (default 0.75)"),
+      add_number(*app, "--lazy-delay", 1, 1000, store(c.lazy_delay),
+                 "tree: graft a lazy link after this many still intervals with a differing digest, 1 to 1000 "
+                 "(default 3)",
+                 "N", "1 to 1000"),
   };
   add_number(
       *app, "--seed", 0, UINT64_MAX, [&](std::uint64_t v) { c.seed = v; }, "the seed (0 to 2^64-1)", "S",
@@ -165,6 +171,8 @@ std::string command_line(const config& c) {
   if (c.ops_per_tick != 0) s += " --ops-per-tick " + std::to_string(c.ops_per_tick);
   if (c.gossip_interval != 50) s += " --gossip-interval " + std::to_string(c.gossip_interval);
   if (c.broadcast != "gossip") s += " --broadcast " + c.broadcast;
+  if (c.prune_ratio != 0.75) s += " --prune-ratio " + shortest(c.prune_ratio);
+  if (c.lazy_delay != 3) s += " --lazy-delay " + std::to_string(c.lazy_delay);
   s += " --seed " + std::to_string(*c.seed);
   return s;
 }

@@ -34,7 +34,8 @@
 /// # Wire
 /// @code
 ///   tree message  := envelope kind 3: byte0 varint(session) varint(to) control
-///   control       := 0x01 fingerprint(8 bytes, little-endian)   "I have up to `to`"
+///   control       := 0x01 fingerprint(8 bytes, little-endian)   "I have up to `to`" (0: my
+///                                                                state still changes)
 ///                  | 0x02                                        graft
 ///                  | 0x03                                        prune
 /// @endcode
@@ -161,16 +162,24 @@ class broadcast_tree {
     fingerprint_.reset();
     changed_at_ = now;
   }
-  /// The cached fingerprint of the state, computed by `compute()` when stale.
+  /// The fingerprint of the state (cached, `compute()` when stale; never
+  /// `changing`), or `changing` while the state changed within half a
+  /// gossip interval before `now`: a state still changing will hardly equal
+  /// a peer's, and hashing it at every digest would cost more than the tree saves.
   template <class Compute>
-  std::uint64_t state_fingerprint(Compute&& compute) {
-    if (!fingerprint_) fingerprint_ = compute();
+  std::uint64_t state_fingerprint(std::uint64_t now, std::uint64_t interval, Compute&& compute) {
+    if (now < changed_at_ + interval / 2) return changing;
+    if (!fingerprint_) fingerprint_ = std::max<std::uint64_t>(compute(), 1);
     return *fingerprint_;
   }
+  /// The fingerprint a digest carries while the sender's state still changes.
+  static constexpr std::uint64_t changing = 0;
 
   /// A delta message from `p` of `total` payload bytes, `novel` of them new
-  /// here: prunes a redundant eager link, grafts a useful lazy one.
-  void delivered(peer_id p, std::size_t novel, std::size_t total) {
+  /// here, at `now`: prunes a redundant eager link, grafts a useful lazy one
+  /// (not one pruned within two gossip intervals: what it delivers then was
+  /// sent before the peer heard of the prune, not by the safety net).
+  void delivered(peer_id p, std::size_t novel, std::size_t total, std::uint64_t now, std::uint64_t interval) {
     link& l = links_[p];
     l.novel += novel;
     l.total += total;
@@ -179,9 +188,10 @@ class broadcast_tree {
     l.messages = l.novel = l.total = 0;
     if (l.eager && redundant >= opt_.prune_ratio && eager_count() > opt_.min_eager_links) {
       l.eager = false;
+      l.pruned_at = now;
       ++m_.prunes;
       outbox_.push_back({p, tree_op::prune});
-    } else if (!l.eager && redundant < 0.5) {
+    } else if (!l.eager && redundant < 0.5 && now > l.pruned_at + 2 * interval) {
       graft(p);
     }
   }
@@ -193,10 +203,12 @@ class broadcast_tree {
     graft(p);
   }
 
-  /// A control message from `p`: graft or prune makes the link eager or lazy here too.
-  void control(peer_id p, tree_op op) {
-    if (op == tree_op::graft) links_[p].eager = true;
-    if (op == tree_op::prune) links_[p].eager = false;
+  /// A control message from `p` at `now`: graft or prune makes the link
+  /// eager or lazy here too.
+  void control(peer_id p, tree_op op, std::uint64_t now) {
+    link& l = links_[p];
+    l.eager = op == tree_op::graft;
+    if (!l.eager) l.pruned_at = now;
   }
 
   /// Whether a lazy link to `p`, behind since its ack was `acked`, is held
@@ -249,7 +261,7 @@ class broadcast_tree {
   }
 
  private:
-  static constexpr std::uint64_t window = 2;  // delta messages weighed per prune/graft decision
+  static constexpr std::uint64_t window = 1;  // delta messages weighed per prune/graft decision
 
   struct link {
     bool eager = true;
@@ -258,6 +270,7 @@ class broadcast_tree {
     std::uint64_t behind_acked = 0;
     bool digested = false;
     std::uint64_t last_digest = 0;
+    std::uint64_t pruned_at = 0;
   };
 
   void graft(peer_id p) {

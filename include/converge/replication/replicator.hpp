@@ -838,7 +838,8 @@ class replicator {
   [[nodiscard]] bool tree_on() const noexcept { return opt_.broadcast == replication::broadcast_mode::tree; }
 
   [[nodiscard]] std::uint64_t state_fingerprint() {
-    return tree_.state_fingerprint([&] { return replication::fingerprint(converge::encode(state_)); });
+    return tree_.state_fingerprint(now_, opt_.gossip_interval,
+                                   [&] { return replication::fingerprint(converge::encode(state_)); });
   }
 
   /// A tree message: only from the peer's known session (it proves nothing
@@ -855,8 +856,8 @@ class replicator {
       return;
     }
     if (c->op != replication::tree_op::ihave) {
-      tree_.control(from, c->op);
-    } else if (c->fingerprint == state_fingerprint()) {
+      tree_.control(from, c->op, now_);
+    } else if (c->fingerprint != replication::broadcast_tree::changing && c->fingerprint == state_fingerprint()) {
       tree_.count_digest_ack();
       queue_ack(from, e);
     } else {
@@ -932,13 +933,14 @@ class replicator {
       State r = converge::absorb(state_, d);  // joins d, returns its novel part
       if (converge::is_bottom(r)) {
         add(p, &peer_metrics::redundant_dropped);
-        if (tree_on() && !state_transfer) tree_.delivered(from, 0, bytes);
+        if (tree_on() && !state_transfer) tree_.delivered(from, 0, bytes, now_, opt_.gossip_interval);
       } else {
         add(p, &peer_metrics::deltas_applied);
         all_novel = bp && converge::leq(d, r);  // r <= d always: equal
         tree_.state_changed(now_);
         if (tree_on() && !state_transfer)
-          tree_.delivered(from, (all_novel || converge::leq(d, r)) ? bytes : converge::encoded_size(r), bytes);
+          tree_.delivered(from, (all_novel || converge::leq(d, r)) ? bytes : converge::encoded_size(r), bytes, now_,
+                         opt_.gossip_interval);
         if (bp && sole_holder(from, p) && buffer_.size() == 0) {
           // The sender is the only peer and holds everything else: no one
           // needs this entry, so it is numbered, not kept (nor copied).
