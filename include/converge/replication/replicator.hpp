@@ -472,14 +472,14 @@ class replicator {
       p.timing.sample(now_);
       if (!needs_send(p)) continue;
       if (tree_on() && hold_back_lazy(out, id, p, next)) continue;
-      const std::uint64_t due = paced_due(p);
+      const std::uint64_t due = tree_on() ? eager_due(id, p) : paced_due(p);
       if (due > now_) {
         if (send_due(p) <= now_ && p.pacer.hold()) add(p, &peer_metrics::state_transfers_deferred);
         next = std::min(next, due);
         continue;
       }
       send_to(out, id, p);
-      if (needs_send(p)) next = std::min(next, std::max(paced_due(p), now_ + 1));
+      if (needs_send(p)) next = std::min(next, std::max(tree_on() ? eager_due(id, p) : paced_due(p), now_ + 1));
     }
     if (opt_.journal != nullptr) {
       // Acknowledgements are journaled as they change (synced with the next
@@ -863,6 +863,15 @@ class replicator {
     } else {
       tree_.digest_differs(from, now_, opt_.gossip_interval);
     }
+  }
+
+  /// Tree mode: an eager link forwards what arrived as soon as its last
+  /// interval is acknowledged (Plumtree's eager push), not a gossip interval
+  /// later, so a delta crosses the tree in a few round trips per hop.
+  [[nodiscard]] std::uint64_t eager_due(peer_id id, const peer_state& p) const {
+    const std::uint64_t due = paced_due(p);
+    if (!tree_.eager(id) || !p.ever_sent || awaiting_ack(p) || next_is_whole(p)) return due;
+    return std::min(due, p.last_send + 1);
   }
 
   /// Tree mode, a peer behind: a lazy link gets a digest instead of its
