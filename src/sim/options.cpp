@@ -100,7 +100,7 @@ config parse_config(const std::vector<std::string_view>& args) {
                       "tree: prune a link when this fraction of its bytes was redundant (default 0.75)"),
       add_number(*app, "--lazy-delay", 1, 1000, store(c.lazy_delay),
                  "tree: graft a lazy link after this many still intervals with a differing digest, 1 to 1000 "
-                 "(default 3)",
+                 "(default 2)",
                  "N", "1 to 1000"),
   };
   add_number(
@@ -172,7 +172,7 @@ std::string command_line(const config& c) {
   if (c.gossip_interval != 50) s += " --gossip-interval " + std::to_string(c.gossip_interval);
   if (c.broadcast != "gossip") s += " --broadcast " + c.broadcast;
   if (c.prune_ratio != 0.75) s += " --prune-ratio " + shortest(c.prune_ratio);
-  if (c.lazy_delay != 3) s += " --lazy-delay " + std::to_string(c.lazy_delay);
+  if (c.lazy_delay != 2) s += " --lazy-delay " + std::to_string(c.lazy_delay);
   s += " --seed " + std::to_string(*c.seed);
   return s;
 }

@@ -121,7 +121,7 @@ inline std::uint64_t fingerprint(std::span<const std::byte> bytes) noexcept {
 struct tree_options {
   std::size_t min_eager_links = 2;            ///< a replica prunes no link below this many eager ones
   double prune_ratio = 0.75;                  ///< prune a link when this fraction of its bytes was redundant
-  std::uint64_t lazy_delay_intervals = 3;     ///< still this long with a differing digest: graft
+  std::uint64_t lazy_delay_intervals = 2;     ///< still this long with a differing digest: graft
   std::uint64_t lazy_safety_intervals = 40;   ///< a lazy peer behind this long gets its interval anyway
 };
 
