@@ -115,11 +115,11 @@ std::string to_json(const config& c, const outcome& out, double seconds) {
     << ",\"durable\":" << (c.durable ? "true" : "false") << ",\"syncs\":" << r.syncs
     << ",\"lost_unsynced\":" << r.lost_unsynced << ",\"torn_records\":" << r.torn_records
     << ",\"reissued\":" << r.reissued << ",\"bp\":" << (c.no_bp ? "false" : "true")
-    << ",\"rr\":" << (c.no_rr ? "false" : "true") << ",\"wall_seconds\":" << seconds
-    << ",\"broadcast\":\"" << c.broadcast << "\",\"tree_prunes\":" << r.tree.prunes
-    << ",\"tree_grafts\":" << r.tree.grafts << ",\"tree_digests\":" << r.tree.digests_sent
-    << ",\"tree_digest_bytes\":" << r.tree.digest_bytes << ",\"tree_digest_acks\":" << r.tree.digest_acks
-    << ",\"tree_lazy_repairs\":" << r.tree.lazy_repairs << ",\"tree_eager_links\":" << r.tree.eager_links
+    << ",\"rr\":" << (c.no_rr ? "false" : "true") << ",\"wall_seconds\":" << seconds << ",\"broadcast\":\""
+    << c.broadcast << "\",\"tree_prunes\":" << r.tree.prunes << ",\"tree_grafts\":" << r.tree.grafts
+    << ",\"tree_digests\":" << r.tree.digests_sent << ",\"tree_digest_bytes\":" << r.tree.digest_bytes
+    << ",\"tree_digest_acks\":" << r.tree.digest_acks << ",\"tree_lazy_repairs\":" << r.tree.lazy_repairs
+    << ",\"tree_eager_links\":" << r.tree.eager_links
     << ",\"p99_propagation_intervals\":" << r.p99_propagation_intervals
     << ",\"max_propagation_intervals\":" << r.max_propagation_intervals;
   if (c.churn != 0) {

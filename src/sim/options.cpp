@@ -18,7 +18,8 @@ constexpr const char* synopsis =
     "usage: converge-sim --replicas N --topology mesh|ring|random:K --workload "
     "gset|or_set|gcounter|or_map|mixed\n"
     "                    [--ops N] [--loss P] [--duplicate P] [--reorder] [--partitions] [--crash P]\n"
-    "                    [--no-bp] [--no-rr] [--ops-per-tick N] [--gossip-interval N] [--broadcast gossip|tree]\n"
+    "                    [--no-bp] [--no-rr] [--ops-per-tick N] [--gossip-interval N] [--broadcast "
+    "gossip|tree]\n"
     "                    [--durable] --seed S [--json]\n"
     "       converge-sim --swarm N --seed S [--durable] [--json]";
 
@@ -92,9 +93,10 @@ config parse_config(const std::vector<std::string_view>& args) {
                  "operation rate, 1 to 10^9 (default replicas/8, at least 1)", "N", "1 to 10^9"),
       add_number(*app, "--gossip-interval", 1, max_gossip_interval, store(c.gossip_interval),
                  "virtual time between sends, 1 to 10^6 (default 50)", "N", "1 to 10^6"),
-      app->add_option("--broadcast", c.broadcast,
-                      "gossip (every interval to every peer, the default) or tree (an epidemic broadcast tree "
-                      "with lazy digests on the other links)")
+      app->add_option(
+             "--broadcast", c.broadcast,
+             "gossip (every interval to every peer, the default) or tree (an epidemic broadcast tree "
+             "with lazy digests on the other links)")
           ->type_name("B"),
       add_probability(*app, "--prune-ratio", c.prune_ratio,
                       "tree: prune a link when this fraction of its bytes was redundant (default 0.75)"),

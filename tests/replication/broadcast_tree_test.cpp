@@ -80,8 +80,8 @@ TEST_CASE("broadcast tree: control messages round-trip and garbage is refused") 
   CHECK_FALSE(read_tree_control({}));
   CHECK_FALSE(read_tree_control(bytes_of({0})));
   CHECK_FALSE(read_tree_control(bytes_of({4})));
-  CHECK_FALSE(read_tree_control(bytes_of({2, 0})));           // graft takes nothing after it
-  CHECK_FALSE(read_tree_control(bytes_of({1, 1, 2, 3})));     // a short fingerprint
+  CHECK_FALSE(read_tree_control(bytes_of({2, 0})));                          // graft takes nothing after it
+  CHECK_FALSE(read_tree_control(bytes_of({1, 1, 2, 3})));                    // a short fingerprint
   CHECK_FALSE(read_tree_control(bytes_of({1, 0, 0, 0, 0, 0, 0, 0, 0, 0})));  // a long one
   // A tree envelope takes no state-transfer, multipart or signature flag, and needs a body.
   CHECK_FALSE(converge::replication::read_envelope(bytes_of({0x13 | 0x04, 1, 0, 2}), 16));
@@ -174,7 +174,8 @@ TEST_CASE("broadcast tree: with 20% of replicas crashed for good and 10% loss, e
       }
     } while (!survivors_connected(graph, dead));
     cluster<set_t> c(n, network(n, {.delay = 1, .loss = 0.1}, sim_rng::derive(seed, 2)));
-    for (std::size_t i = 0; i < n; ++i) c.start(i, converge::replica_id{i + 1}, tree_options(100 + i), {}, graph[i]);
+    for (std::size_t i = 0; i < n; ++i)
+      c.start(i, converge::replica_id{i + 1}, tree_options(100 + i), {}, graph[i]);
     set_t expected;  // what the survivors wrote: every survivor must hold it
     // Writes for 60 ticks; the doomed replicas crash at random times among them.
     std::vector<std::uint64_t> crash_at(n, 0);

@@ -69,7 +69,9 @@ inline std::optional<broadcast_mode> parse_broadcast(std::string_view s) {
   return std::nullopt;
 }
 /// The name `parse_broadcast` reads back.
-inline std::string_view broadcast_name(broadcast_mode m) { return m == broadcast_mode::tree ? "tree" : "gossip"; }
+inline std::string_view broadcast_name(broadcast_mode m) {
+  return m == broadcast_mode::tree ? "tree" : "gossip";
+}
 
 /// What a tree control message asks.
 enum class tree_op : std::uint8_t { ihave = 1, graft = 2, prune = 3 };
@@ -96,7 +98,8 @@ inline std::optional<tree_control> read_tree_control(std::span<const std::byte> 
   if (op == static_cast<std::uint8_t>(tree_op::ihave)) {
     if (bytes.size() != 9) return std::nullopt;
     tree_control c{tree_op::ihave, 0};
-    for (std::size_t k = 0; k < 8; ++k) c.fingerprint |= std::to_integer<std::uint64_t>(bytes[1 + k]) << (8 * k);
+    for (std::size_t k = 0; k < 8; ++k)
+      c.fingerprint |= std::to_integer<std::uint64_t>(bytes[1 + k]) << (8 * k);
     return c;
   }
   if (op != static_cast<std::uint8_t>(tree_op::graft) && op != static_cast<std::uint8_t>(tree_op::prune))
@@ -119,21 +122,21 @@ inline std::uint64_t fingerprint(std::span<const std::byte> bytes) noexcept {
 
 /// The tree's knobs (part of `replicator_options`).
 struct tree_options {
-  std::size_t min_eager_links = 2;            ///< a replica prunes no link below this many eager ones
-  double prune_ratio = 0.75;                  ///< prune a link when this fraction of its bytes was redundant
-  std::uint64_t lazy_delay_intervals = 2;     ///< still this long with a differing digest: graft
-  std::uint64_t lazy_safety_intervals = 40;   ///< a lazy peer behind this long gets its interval anyway
+  std::size_t min_eager_links = 2;           ///< a replica prunes no link below this many eager ones
+  double prune_ratio = 0.75;                 ///< prune a link when this fraction of its bytes was redundant
+  std::uint64_t lazy_delay_intervals = 2;    ///< still this long with a differing digest: graft
+  std::uint64_t lazy_safety_intervals = 40;  ///< a lazy peer behind this long gets its interval anyway
 };
 
 /// What the tree did (summed over peers).
 struct tree_metrics {
-  BOOST_HANA_DEFINE_STRUCT(tree_metrics,
-                           (std::uint64_t, prunes),        ///< links this replica pruned
-                           (std::uint64_t, grafts),        ///< links this replica grafted
-                           (std::uint64_t, digests_sent),  ///< ihave digests sent
-                           (std::uint64_t, digest_bytes),  ///< bytes of tree messages sent
-                           (std::uint64_t, digest_acks),   ///< digests that matched and were acknowledged
-                           (std::uint64_t, lazy_repairs),  ///< intervals sent on a lazy link by the safety net
+  BOOST_HANA_DEFINE_STRUCT(tree_metrics, (std::uint64_t, prunes),  ///< links this replica pruned
+                           (std::uint64_t, grafts),                ///< links this replica grafted
+                           (std::uint64_t, digests_sent),          ///< ihave digests sent
+                           (std::uint64_t, digest_bytes),          ///< bytes of tree messages sent
+                           (std::uint64_t, digest_acks),  ///< digests that matched and were acknowledged
+                           (std::uint64_t,
+                            lazy_repairs),  ///< intervals sent on a lazy link by the safety net
                            (std::uint64_t, eager_links));  ///< eager links now (a gauge)
   tree_metrics() noexcept { detail::zero_counters(*this); }
 };
@@ -184,7 +187,8 @@ class broadcast_tree {
     l.novel += novel;
     l.total += total;
     if (++l.messages < window) return;
-    const double redundant = l.total == 0 ? 0 : 1.0 - static_cast<double>(l.novel) / static_cast<double>(l.total);
+    const double redundant =
+        l.total == 0 ? 0 : 1.0 - static_cast<double>(l.novel) / static_cast<double>(l.total);
     l.messages = l.novel = l.total = 0;
     if (l.eager && redundant >= opt_.prune_ratio && eager_count() > opt_.min_eager_links) {
       l.eager = false;

@@ -110,7 +110,8 @@ inline std::optional<envelope> read_envelope(std::span<const std::byte> bytes, s
   wire::detail::varint_error error = wire::detail::varint_error::none;
   const auto next = [&] { return wire::detail::read_varint(bytes, pos, error); };
   const bool delta = e.kind == message_kind::delta;
-  if (e.kind == message_kind::tree && (e.state_transfer || e.multipart || e.signed_entries)) return std::nullopt;
+  if (e.kind == message_kind::tree && (e.state_transfer || e.multipart || e.signed_entries))
+    return std::nullopt;
   e.session = next();
   if (e.kind == message_kind::ack) e.acked_session = next();
   e.to = next();

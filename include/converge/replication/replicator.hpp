@@ -479,7 +479,8 @@ class replicator {
         continue;
       }
       send_to(out, id, p);
-      if (needs_send(p)) next = std::min(next, std::max(tree_on() ? eager_due(id, p) : paced_due(p), now_ + 1));
+      if (needs_send(p))
+        next = std::min(next, std::max(tree_on() ? eager_due(id, p) : paced_due(p), now_ + 1));
     }
     if (opt_.journal != nullptr) {
       // Acknowledgements are journaled as they change (synced with the next
@@ -857,7 +858,8 @@ class replicator {
     }
     if (c->op != replication::tree_op::ihave) {
       tree_.control(from, c->op, now_);
-    } else if (c->fingerprint != replication::broadcast_tree::changing && c->fingerprint == state_fingerprint()) {
+    } else if (c->fingerprint != replication::broadcast_tree::changing &&
+               c->fingerprint == state_fingerprint()) {
       tree_.count_digest_ack();
       queue_ack(from, e);
     } else {
@@ -948,8 +950,8 @@ class replicator {
         all_novel = bp && converge::leq(d, r);  // r <= d always: equal
         tree_.state_changed(now_);
         if (tree_on() && !state_transfer)
-          tree_.delivered(from, (all_novel || converge::leq(d, r)) ? bytes : converge::encoded_size(r), bytes, now_,
-                         opt_.gossip_interval);
+          tree_.delivered(from, (all_novel || converge::leq(d, r)) ? bytes : converge::encoded_size(r), bytes,
+                          now_, opt_.gossip_interval);
         if (bp && sole_holder(from, p) && buffer_.size() == 0) {
           // The sender is the only peer and holds everything else: no one
           // needs this entry, so it is numbered, not kept (nor copied).
