@@ -12,6 +12,9 @@
 /// peer (`prune`), which does the same, while at least `min_eager_links`
 /// eager links remain. The eager links left are the first deliverers: a
 /// spanning tree (plus a few extra links) rooted wherever a delta starts.
+/// An eager link forwards what arrives as soon as its previous interval is
+/// acknowledged (eager push), not a gossip interval later, so a delta
+/// crosses the tree in a round trip or two per hop.
 ///
 /// A lazy link gets, at most once a gossip interval while the peer has not
 /// acknowledged everything, a digest: this replica's sequence number `c`
@@ -30,6 +33,12 @@
 /// > `lazy_safety_intervals` gets its interval as under gossip (counted in
 /// > `lazy_repairs`), so no crash, loss or partition can leave a replica
 /// > behind for good, whatever the tree looks like.
+/// >
+/// > Known cost: a lazy peer's acknowledgement advances only when a digest
+/// > matches (equal states), so under long unbroken load the sender buffers
+/// > what it sent its eager links until then, and a graft sends the whole
+/// > interval since the lazy peer's last ack (mostly redundant). A digest of
+/// > sequence ranges per origin would fix both, at a few bytes per origin.
 ///
 /// # Wire
 /// @code
