@@ -15,7 +15,6 @@ import argparse
 import json
 import math
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -24,15 +23,16 @@ import time
 def run(sim, n, ops, seed, broadcast, topology, workload):
     cmd = [sim, "--replicas", str(n), "--topology", topology, "--workload", workload, "--ops", str(ops),
            "--seed", str(seed), "--broadcast", broadcast, "--json"]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # GNU time reports each run's own peak RSS (getrusage of children keeps the largest so far).
+    timer = ["/usr/bin/time", "-f", "maxrss_kb=%M"] if os.path.exists("/usr/bin/time") else []
     t0 = time.monotonic()
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
+    p = subprocess.run(timer + cmd, capture_output=True, text=True, timeout=3600)
     wall = time.monotonic() - t0
     lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
     if not lines:
         raise RuntimeError(f"no JSON from {' '.join(cmd)} (exit {p.returncode}): {p.stderr[-500:]}")
     j = json.loads(lines[-1])
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    rss = [int(l.split("=")[1]) for l in p.stderr.splitlines() if l.startswith("maxrss_kb=")]
     return {
         "command": " ".join(["converge-sim"] + cmd[1:]),
         "replicas": n, "ops": ops, "seed": seed, "broadcast": broadcast, "converged": j["converged"],
@@ -44,8 +44,7 @@ def run(sim, n, ops, seed, broadcast, topology, workload):
         "tree_prunes": j["tree_prunes"], "tree_grafts": j["tree_grafts"], "tree_digests": j["tree_digests"],
         "tree_eager_links": j["tree_eager_links"], "tree_lazy_repairs": j["tree_lazy_repairs"],
         "wall_seconds": round(wall, 2),
-        # ru_maxrss of children is the largest child so far: exact only when it grew with this run.
-        "max_rss_mb": round(rss / 1024) if rss > before else None,
+        "max_rss_mb": round(rss[-1] / 1024) if rss else None,
     }
 
 
