@@ -204,8 +204,16 @@ class broadcast_tree {
       l.pruned_at = now;
       ++m_.prunes;
       outbox_.push_back({p, tree_op::prune});
-    } else if (!l.eager && redundant < 0.5 && now > l.pruned_at + 2 * interval) {
-      graft(p);
+    } else if (!l.eager && now > l.pruned_at + 2 * interval) {
+      // The peer still pushes to a link pruned here (a prune and a graft
+      // crossed): graft it if it brings news, else prune it again, so both
+      // ends agree and each counts its eager links truly.
+      if (redundant < 0.5) {
+        graft(p);
+      } else {
+        l.pruned_at = now;
+        outbox_.push_back({p, tree_op::prune});
+      }
     }
   }
 
