@@ -58,6 +58,9 @@ sim_options options_of(const config& c) {
   o.replication.avoid_back_propagation = !c.no_bp;
   o.replication.remove_redundant = !c.no_rr;
   o.replication.gossip_interval = c.gossip_interval;
+  o.replication.broadcast = *converge::replication::parse_broadcast(c.broadcast);
+  o.replication.tree.prune_ratio = c.prune_ratio;
+  o.replication.tree.lazy_delay_intervals = c.lazy_delay;
   o.seed = *c.seed;
   o.durable = c.durable;
   return o;
@@ -112,7 +115,13 @@ std::string to_json(const config& c, const outcome& out, double seconds) {
     << ",\"durable\":" << (c.durable ? "true" : "false") << ",\"syncs\":" << r.syncs
     << ",\"lost_unsynced\":" << r.lost_unsynced << ",\"torn_records\":" << r.torn_records
     << ",\"reissued\":" << r.reissued << ",\"bp\":" << (c.no_bp ? "false" : "true")
-    << ",\"rr\":" << (c.no_rr ? "false" : "true") << ",\"wall_seconds\":" << seconds;
+    << ",\"rr\":" << (c.no_rr ? "false" : "true") << ",\"wall_seconds\":" << seconds << ",\"broadcast\":\""
+    << c.broadcast << "\",\"tree_prunes\":" << r.tree.prunes << ",\"tree_grafts\":" << r.tree.grafts
+    << ",\"tree_digests\":" << r.tree.digests_sent << ",\"tree_digest_bytes\":" << r.tree.digest_bytes
+    << ",\"tree_digest_acks\":" << r.tree.digest_acks << ",\"tree_lazy_repairs\":" << r.tree.lazy_repairs
+    << ",\"tree_eager_links\":" << r.tree.eager_links
+    << ",\"p99_propagation_intervals\":" << r.p99_propagation_intervals
+    << ",\"max_propagation_intervals\":" << r.max_propagation_intervals;
   if (c.churn != 0) {
     const auto& h = r.churn;
     o << ",\"churn\":" << c.churn << ",\"max_replica_ids\":" << h.max_replica_ids

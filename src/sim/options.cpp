@@ -18,8 +18,9 @@ constexpr const char* synopsis =
     "usage: converge-sim --replicas N --topology mesh|ring|random:K --workload "
     "gset|or_set|gcounter|or_map|mixed\n"
     "                    [--ops N] [--loss P] [--duplicate P] [--reorder] [--partitions] [--crash P]\n"
-    "                    [--no-bp] [--no-rr] [--ops-per-tick N] [--gossip-interval N] [--durable] --seed S "
-    "[--json]\n"
+    "                    [--no-bp] [--no-rr] [--ops-per-tick N] [--gossip-interval N] [--broadcast "
+    "gossip|tree]\n"
+    "                    [--durable] --seed S [--json]\n"
     "       converge-sim --swarm N --seed S [--durable] [--json]";
 
 constexpr const char* description =
@@ -92,6 +93,17 @@ config parse_config(const std::vector<std::string_view>& args) {
                  "operation rate, 1 to 10^9 (default replicas/8, at least 1)", "N", "1 to 10^9"),
       add_number(*app, "--gossip-interval", 1, max_gossip_interval, store(c.gossip_interval),
                  "virtual time between sends, 1 to 10^6 (default 50)", "N", "1 to 10^6"),
+      app->add_option(
+             "--broadcast", c.broadcast,
+             "gossip (every interval to every peer, the default) or tree (an epidemic broadcast tree "
+             "with lazy digests on the other links)")
+          ->type_name("B"),
+      add_probability(*app, "--prune-ratio", c.prune_ratio,
+                      "tree: prune a link when this fraction of its bytes was redundant (default 0.75)"),
+      add_number(*app, "--lazy-delay", 1, 1000, store(c.lazy_delay),
+                 "tree: graft a lazy link after this many still intervals with a differing digest, 1 to 1000 "
+                 "(default 2)",
+                 "N", "1 to 1000"),
   };
   add_number(
       *app, "--seed", 0, UINT64_MAX, [&](std::uint64_t v) { c.seed = v; }, "the seed (0 to 2^64-1)", "S",
@@ -129,6 +141,8 @@ config parse_config(const std::vector<std::string_view>& args) {
     }
     return c;
   }
+  if (!converge::replication::parse_broadcast(c.broadcast))
+    throw usage_error("--broadcast must be gossip or tree, got '" + c.broadcast + "'");
   if (c.replicas == 0) throw usage_error("--replicas is required (at least 1)");
   if (c.topo.empty()) throw usage_error("--topology is required");
   const auto t = topology::parse(c.topo);
@@ -158,6 +172,9 @@ std::string command_line(const config& c) {
   if (c.churn != 0) s += " --churn " + std::to_string(c.churn);
   if (c.ops_per_tick != 0) s += " --ops-per-tick " + std::to_string(c.ops_per_tick);
   if (c.gossip_interval != 50) s += " --gossip-interval " + std::to_string(c.gossip_interval);
+  if (c.broadcast != "gossip") s += " --broadcast " + c.broadcast;
+  if (c.prune_ratio != 0.75) s += " --prune-ratio " + shortest(c.prune_ratio);
+  if (c.lazy_delay != 2) s += " --lazy-delay " + std::to_string(c.lazy_delay);
   s += " --seed " + std::to_string(*c.seed);
   return s;
 }

@@ -26,6 +26,9 @@ struct config {
   bool durable = false;            ///< replicas over journals; crashes lose what was not synced
   std::uint64_t ops_per_tick = 0;  ///< 0: the simulator's default, max(1, replicas / 8)
   std::uint64_t gossip_interval = 50;
+  std::string broadcast = "gossip";  ///< gossip or tree (replication/broadcast_tree.hpp)
+  double prune_ratio = 0.75;         ///< tree: prune a link this redundant
+  std::uint64_t lazy_delay = 2;      ///< tree: graft after this many still intervals with a differing digest
   std::uint64_t churn = 0;  ///< departures (leaves, crashes) each followed by a fresh life; 0: no churn
   std::optional<std::uint64_t> seed;
   bool json = false;

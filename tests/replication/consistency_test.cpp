@@ -219,7 +219,7 @@ TEST_CASE("consistency: garbage quorum messages are counted malformed and change
   for (int k = 0; k < 500; ++k) {
     std::vector<std::byte> junk(1 + rng.below(40));
     for (auto& b : junk) b = static_cast<std::byte>(rng.below(256));
-    junk[0] = std::byte{0x13};
+    junk[0] = std::byte{0x10};
     if (converge::replication::read_quorum_message(junk)) continue;  // valid by chance: not garbage
     c[1].receive(0, junk);
     ++sent;

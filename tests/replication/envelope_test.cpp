@@ -108,10 +108,11 @@ TEST_CASE("envelope: malformed headers are refused") {
   CHECK_FALSE(read_envelope(bytes({0x41, 1, 1, 0xaa}), max_parts));  // no version, only the signed bit
   CHECK_FALSE(read_envelope(bytes({0x52, 1, 1, 1}), max_parts));     // an ack cannot carry signatures
   CHECK(read_envelope(bytes({0x51, 1, 1, 0xaa}), max_parts)->signed_entries);
-  CHECK_FALSE(read_envelope(bytes({0x10, 1, 1, 0xaa}), max_parts));           // kind 0
-  CHECK_FALSE(read_envelope(bytes({0x13, 1, 1, 0xaa}), max_parts));           // kind 3
-  CHECK_FALSE(read_envelope(bytes({0x11, 1, 1}), max_parts));                 // a delta without payload
-  CHECK_FALSE(read_envelope(bytes({0x11, 0x80}), max_parts));                 // truncated varint
+  CHECK_FALSE(read_envelope(bytes({0x10, 1, 1, 0xaa}), max_parts));                        // kind 0
+  CHECK(read_envelope(bytes({0x13, 1, 1, 0xaa}), max_parts)->kind == message_kind::tree);  // kind 3
+  CHECK_FALSE(read_envelope(bytes({0x13, 1, 1}), max_parts));  // a tree message without its control byte
+  CHECK_FALSE(read_envelope(bytes({0x11, 1, 1}), max_parts));  // a delta without payload
+  CHECK_FALSE(read_envelope(bytes({0x11, 0x80}), max_parts));  // truncated varint
   CHECK_FALSE(read_envelope(bytes({0x11, 0x81, 0x00, 1, 0xaa}), max_parts));  // overlong varint
   CHECK_FALSE(
       read_envelope(bytes({0x11, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 1, 0xaa}),

@@ -6,7 +6,8 @@
 /// than its payload. An `envelope` is written and read as one struct.
 ///
 /// @code
-///   byte 0        := 0x10 (envelope version 1) | kind (1 delta, 2 ack)
+///   byte 0        := 0x10 (envelope version 1) | kind (1 delta, 2 ack, 3 tree)
+///                    (0x10 alone, kind 0, is a quorum message: quorum_message.hpp)
 ///                    | 0x04 if the payload is a state transfer
 ///                    | 0x08 if the interval travels in several parts
 ///                    | 0x20 if the sender's session resumes an earlier one
@@ -14,6 +15,8 @@
 ///   delta         := byte0 varint(session) varint(to) [varint(part) varint(parts)] payload
 ///   ack           := byte0 varint(session) varint(acked_session) varint(to) [varint(part)]
 ///                    (0x04 set when it acknowledges a state transfer)
+///   tree          := byte0 varint(session) varint(to) control (broadcast_tree.hpp;
+///                    no flag but 0x20)
 ///   payload       := [signatures] converge::encode(State) — the rest of the message
 ///   signatures    := the owners' signatures of the payload's owned entries
 ///                    (origin_signing.hpp), when 0x40 is set
@@ -39,7 +42,7 @@
 namespace converge::replication {
 
 /// What a message carries.
-enum class message_kind : std::uint8_t { delta = 1, ack = 2 };
+enum class message_kind : std::uint8_t { delta = 1, ack = 2, tree = 3 };
 
 /// One message's header, and the payload bytes of a delta. Build one with
 /// designated initializers, e.g.
@@ -85,7 +88,7 @@ inline std::vector<std::byte> write_envelope(const envelope& e) {
     put_varint(out, e.part);
     if (e.kind == message_kind::delta) put_varint(out, e.parts);
   }
-  if (e.kind == message_kind::delta) out.insert(out.end(), e.payload.begin(), e.payload.end());
+  if (e.kind != message_kind::ack) out.insert(out.end(), e.payload.begin(), e.payload.end());
   return out;
 }
 
@@ -97,7 +100,7 @@ inline std::optional<envelope> read_envelope(std::span<const std::byte> bytes, s
   const auto b0 = std::to_integer<std::uint8_t>(bytes[0]);
   if ((b0 & 0xf0 & ~(detail::flag_resumed | detail::flag_signed)) != detail::envelope_version)
     return std::nullopt;
-  if ((b0 & 0x03) != 1 && (b0 & 0x03) != 2) return std::nullopt;
+  if ((b0 & 0x03) == 0) return std::nullopt;
   envelope e;
   e.kind = static_cast<message_kind>(b0 & 0x03);
   e.state_transfer = (b0 & detail::flag_state_transfer) != 0;
@@ -108,15 +111,20 @@ inline std::optional<envelope> read_envelope(std::span<const std::byte> bytes, s
   wire::detail::varint_error error = wire::detail::varint_error::none;
   const auto next = [&] { return wire::detail::read_varint(bytes, pos, error); };
   const bool delta = e.kind == message_kind::delta;
+  if (e.kind == message_kind::tree && (e.state_transfer || e.multipart || e.signed_entries))
+    return std::nullopt;
   e.session = next();
-  if (!delta) e.acked_session = next();
+  if (e.kind == message_kind::ack) e.acked_session = next();
   e.to = next();
   if (e.multipart) {
     e.part = next();
     if (delta) e.parts = next();
   }
   if (error != wire::detail::varint_error::none) return std::nullopt;
-  if (delta) {
+  if (e.kind == message_kind::tree) {
+    if (pos >= bytes.size()) return std::nullopt;
+    e.payload = bytes.subspan(pos);
+  } else if (delta) {
     if (e.multipart && (e.parts < 2 || e.parts > max_parts || e.part >= e.parts)) return std::nullopt;
     if (pos >= bytes.size()) return std::nullopt;
     e.payload = bytes.subspan(pos);

@@ -2,11 +2,11 @@
 /// @file
 /// The replicator's quorum messages: reads that gather members' states, and
 /// bounded-counter rights asked of and given by peers. They share the
-/// envelope's version nibble with the unused kind 3, so an older replicator
+/// envelope's version nibble with kind 0, which envelopes never use, so an older replicator
 /// drops them as malformed and nothing else changes.
 ///
 /// @code
-///   byte 0   := 0x13
+///   byte 0   := 0x10 (exactly: no kind bits, no flags)
 ///   message  := byte0 varint(sub-kind) byte(flags) varint(session) varint(replica)
 ///               varint(echo) varint(request) varint(amount) payload
 ///   sub-kind := 1 read_request | 2 read_done | 3 rights_ask | 4 rights_answer
@@ -49,7 +49,7 @@ struct quorum_message {
 };
 
 namespace detail {
-inline constexpr std::uint8_t quorum_byte = envelope_version | 0x03;
+inline constexpr std::uint8_t quorum_byte = envelope_version;
 inline constexpr std::uint8_t quorum_flag_signed = 0x01;
 }  // namespace detail
 

@@ -205,6 +205,12 @@
 /// Operations live in memory: a replicator rebuilt by `restore` has none
 /// (their writes, once durable, are in the journal like any other).
 ///
+/// # Broadcast trees
+/// With `broadcast = tree`, new deltas go eagerly only along the links of an
+/// epidemic broadcast tree; the other peers get lazy digests, and are sent
+/// their interval only when a digest or a long safety timeout says they
+/// need it (broadcast_tree.hpp). Anti-entropy is unchanged underneath.
+///
 /// # Parts
 /// `delta_buffer.hpp` (the buffer `D`), `peer_timing.hpp` (RTT, Karn, back-off),
 /// `back_propagation.hpp` (the BP filters), `chunking.hpp` (cutting under the
@@ -225,6 +231,7 @@
 #include "converge/membership/retirement.hpp"
 #include "converge/replica_id.hpp"
 #include "converge/replication/back_propagation.hpp"
+#include "converge/replication/broadcast_tree.hpp"
 #include "converge/replication/chunking.hpp"
 #include "converge/replication/consistency.hpp"
 #include "converge/replication/delta_buffer.hpp"
@@ -290,6 +297,11 @@ struct replicator_options {
   /// transfers, and keeps a received one only when its owner's signature
   /// covers it. nullptr: off, every entry is taken as it comes.
   const entry_signer* signer = nullptr;
+  /// How new deltas spread: to every peer (`gossip`), or along a broadcast
+  /// tree with lazy digests on the other links (`tree`, broadcast_tree.hpp).
+  replication::broadcast_mode broadcast = replication::broadcast_mode::gossip;
+  /// The tree's knobs (`lazy_delay_intervals`, `prune_ratio`, ...), used with `tree`.
+  replication::tree_options tree = {};
 };
 
 /// One message to send.
@@ -353,6 +365,7 @@ class replicator {
     State delta = fn(state_);
     if (!converge::is_bottom(delta)) {
       converge::join_into(state_, delta);
+      tree_.state_changed(now_);
       note_own_entries(delta);
       ++metrics_.local_deltas;
       report(delta, std::nullopt);
@@ -379,6 +392,7 @@ class replicator {
     std::merge(retired_.begin(), retired_.end(), fresh.begin(), fresh.end(), std::back_inserter(all));
     retired_ = std::move(all);
     signatures_.forget(retired_);  // their entries go from the state: their signatures too
+    tree_.state_changed(now_);
     return membership::strip_retired(state_, retired_);
   }
   /// How many entry signatures this replicator holds (signing on): one per
@@ -455,6 +469,8 @@ class replicator {
         observe_session(from, p, e->session, e->resumed);
         apply_received(from, p, std::move(d), e->state_transfer, payload);
         queue_ack(from, *e);
+      } else if (e->kind == replication::message_kind::tree) {
+        handle_tree(from, p, *e);
       } else if (e->acked_session != opt_.session) {
         // Not an ack of this life: it proves nothing, so it changes nothing,
         // not even the peer's session (which would cost a state transfer).
@@ -494,6 +510,7 @@ class replicator {
       emit(out, a.peer, replication::write_envelope(e), false);
     }
     part_acks_.clear();
+    for (const auto& [to, op] : tree_.take_outbox()) emit_tree(out, to, op);
 
     // Before the intervals: a decrement whose rights came is buffered now,
     // and goes out in this tick's intervals.
@@ -503,14 +520,16 @@ class replicator {
       if (idle > p.timing.timeout(t)) p.timing.stalled();
       p.timing.sample(now_);
       if (!needs_send(p)) continue;
-      const std::uint64_t due = paced_due(p);
+      if (tree_on() && hold_back_lazy(out, id, p, next)) continue;
+      const std::uint64_t due = tree_on() ? eager_due(id, p) : paced_due(p);
       if (due > now_) {
         if (send_due(p) <= now_ && p.pacer.hold()) add(p, &peer_metrics::state_transfers_deferred);
         next = std::min(next, due);
         continue;
       }
       send_to(out, id, p);
-      if (needs_send(p)) next = std::min(next, std::max(paced_due(p), now_ + 1));
+      if (needs_send(p))
+        next = std::min(next, std::max(tree_on() ? eager_due(id, p) : paced_due(p), now_ + 1));
     }
     if (opt_.journal != nullptr) {
       // Acknowledgements are journaled as they change (synced with the next
@@ -553,12 +572,14 @@ class replicator {
       }
       restored_acks_.erase(it);
     }
+    tree_.add_peer(id);
     return true;
   }
 
   /// Removes a neighbour and what is pending for it. False when unknown.
   bool remove_peer(peer_id id) {
     if (peers_.erase(id) == 0) return false;
+    tree_.remove_peer(id);
     forget_pending(id);
     read_answers_.erase(id);
     std::erase_if(rights_answers_, [&](const rights_answer_due& r) { return r.to == id; });
@@ -580,6 +601,8 @@ class replicator {
     for (const auto& [id, p] : peers_) metrics_.peers.emplace(id, p.m);
     return metrics_;
   }
+  /// What the broadcast tree did (all zero with `gossip`).
+  [[nodiscard]] replication::tree_metrics tree_metrics() const { return tree_.metrics(); }
   /// The current peers, ascending.
   [[nodiscard]] std::vector<peer_id> peers() const {
     std::vector<peer_id> out;
@@ -706,7 +729,8 @@ class replicator {
         opt_(normalized(options)),
         state_(std::move(initial)),
         buffer_(opt_.max_buffer_bytes),
-        events_(opt_.max_events) {
+        events_(opt_.max_events),
+        tree_(opt_.tree) {
     note_own_entries(state_);
   }
 
@@ -1311,6 +1335,78 @@ class replicator {
     collect();
   }
 
+  // --- broadcast tree (broadcast_tree.hpp) ----------------------------------
+
+  [[nodiscard]] bool tree_on() const noexcept { return opt_.broadcast == replication::broadcast_mode::tree; }
+
+  [[nodiscard]] std::uint64_t state_fingerprint() {
+    return tree_.state_fingerprint(now_, opt_.gossip_interval,
+                                   [&] { return replication::fingerprint(converge::encode(state_)); });
+  }
+
+  /// A tree message: only from the peer's known session (it proves nothing
+  /// else, so it announces nothing). A digest matching this state is
+  /// acknowledged like the interval it stands for: this replica holds all of it.
+  void handle_tree(peer_id from, peer_state& p, const replication::envelope& e) {
+    const std::optional<replication::tree_control> c = replication::read_tree_control(e.payload);
+    if (!c) {
+      add(p, &peer_metrics::malformed_dropped);
+      return;
+    }
+    if (!p.session || *p.session != e.session) {
+      add(p, &peer_metrics::stale_dropped);
+      return;
+    }
+    if (c->op != replication::tree_op::ihave) {
+      tree_.control(from, c->op, now_);
+    } else if (c->fingerprint != replication::broadcast_tree::changing &&
+               c->fingerprint == state_fingerprint()) {
+      tree_.count_digest_ack();
+      queue_ack(from, e);
+    } else {
+      tree_.digest_differs(from, now_, opt_.gossip_interval);
+    }
+  }
+
+  /// Tree mode: an eager link forwards what arrived as soon as its last
+  /// interval is acknowledged (Plumtree's eager push), not a gossip interval
+  /// later, so a delta crosses the tree in a few round trips per hop.
+  [[nodiscard]] std::uint64_t eager_due(peer_id id, const peer_state& p) const {
+    const std::uint64_t due = paced_due(p);
+    if (!tree_.eager(id) || !p.ever_sent || awaiting_ack(p) || next_is_whole(p)) return due;
+    return std::min(due, p.last_send + 1);
+  }
+
+  /// Tree mode, a peer behind: a lazy link gets a digest instead of its
+  /// interval, until the safety timeout. True when held back.
+  bool hold_back_lazy(tick_result& out, peer_id id, const peer_state& p, std::uint64_t& next) {
+    if (!p.acked || p.multi || *p.acked < buffer_.begin()) return false;  // state transfers go as always
+    std::uint64_t wake = 0;
+    if (!tree_.hold_back(id, *p.acked, now_, opt_.gossip_interval, wake)) return false;
+    if (tree_.digest_due(id, now_, opt_.gossip_interval)) {
+      emit_tree(out, id, replication::tree_op::ihave);
+      wake = std::min(wake, now_ + opt_.gossip_interval);
+    }
+    next = std::min(next, wake);
+    return true;
+  }
+
+  void emit_tree(tick_result& out, peer_id to, replication::tree_op op) {
+    const auto it = peers_.find(to);
+    if (it == peers_.end()) return;
+    const std::uint64_t fp = op == replication::tree_op::ihave ? state_fingerprint() : 0;
+    const std::vector<std::byte> body = replication::write_tree_control({op, fp});
+    std::vector<std::byte> bytes = replication::write_envelope({.kind = replication::message_kind::tree,
+                                                                .resumed = resumed_,
+                                                                .session = opt_.session,
+                                                                .to = buffer_.end(),
+                                                                .payload = body});
+    add(it->second, &peer_metrics::messages_out);
+    add(it->second, &peer_metrics::bytes_out, bytes.size());
+    tree_.count_bytes(bytes.size());
+    out.messages.push_back({to, std::move(bytes)});
+  }
+
   /// Queues the acknowledgement of a received delta for the next tick.
   void queue_ack(peer_id from, const replication::envelope& e) {
     if (e.multipart) {
@@ -1349,9 +1445,14 @@ class replicator {
       State r = converge::absorb(state_, d);  // joins d, returns its novel part
       if (converge::is_bottom(r)) {
         add(p, &peer_metrics::redundant_dropped);
+        if (tree_on() && !state_transfer) tree_.delivered(from, 0, bytes, now_, opt_.gossip_interval);
       } else {
         add(p, &peer_metrics::deltas_applied);
         all_novel = bp && converge::leq(d, r);  // r <= d always: equal
+        tree_.state_changed(now_);
+        if (tree_on() && !state_transfer)
+          tree_.delivered(from, (all_novel || converge::leq(d, r)) ? bytes : converge::encoded_size(r), bytes,
+                          now_, opt_.gossip_interval);
         if (bp && sole_holder(from, p) && buffer_.size() == 0) {
           // The sender is the only peer and holds everything else: no one
           // needs this entry, so it is numbered, not kept (nor copied).
@@ -1368,6 +1469,7 @@ class replicator {
       add(p, &peer_metrics::redundant_dropped);
     } else {
       converge::join_into(state_, d);
+      tree_.state_changed(now_);
       add(p, &peer_metrics::deltas_applied);
       report(d, from);
       push_entry(d, from, bytes, journaled);
@@ -1646,6 +1748,7 @@ class replicator {
   std::vector<part_ack> part_acks_;
   std::uint64_t now_ = 0;
   mutable replicator_metrics metrics_;  // `peers` is refreshed by metrics()
+  replication::broadcast_tree tree_;    // link modes; unused with gossip
   // Durability (see the file comment).
   bool resumed_ = false;
   std::uint64_t appended_ = 0;        // records handed to the journal

@@ -264,6 +264,17 @@ class cluster {
     return false;
   }
 
+  /// The broadcast-tree counters of every replicator that ran, crashed ones
+  /// included; `eager_links` counts the running ones' links only.
+  [[nodiscard]] replication::tree_metrics tree_metrics() const {
+    replication::tree_metrics t = retired_tree_;
+    t.eager_links = 0;
+    for (const node& n : nodes_) {
+      if (n.r) converge::add_metrics(t, n.r->tree_metrics());
+    }
+    return t;
+  }
+
   /// The metrics of every replicator that ran, crashed ones included.
   [[nodiscard]] replicator_metrics metrics() const {
     replicator_metrics t = retired_;
@@ -284,11 +295,17 @@ class cluster {
     t.compactions += m.compactions;
     t.journal_bytes += m.journal_bytes;
   }
-  void retire(const replicator<State>& r) { add(retired_, r.metrics()); }
+  void retire(const replicator<State>& r) {
+    add(retired_, r.metrics());
+    replication::tree_metrics t = r.tree_metrics();
+    t.eager_links = 0;  // a gauge: only running replicas count
+    converge::add_metrics(retired_tree_, t);
+  }
 
   network net_;
   std::vector<node> nodes_;
   replicator_metrics retired_{};
+  replication::tree_metrics retired_tree_{};
 };
 
 }  // namespace converge::testing

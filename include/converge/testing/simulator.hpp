@@ -260,6 +260,12 @@ struct sim_result {
   std::uint64_t lost_unsynced = 0;  ///< durable: records crashes lost (never synced)
   std::uint64_t torn_records = 0;   ///< durable: records a crash left torn or corrupted, dropped at restart
   std::uint64_t reissued = 0;       ///< durable: durable sequence numbers issued again (must be 0)
+  replication::tree_metrics tree;   ///< broadcast tree counters (zero with gossip)
+  /// Propagation delay of sampled deltas (up to `propagation_samples` of
+  /// them, spread over the run) to every other replica, in gossip
+  /// intervals: the 99th percentile and the maximum over all arrivals seen.
+  double p99_propagation_intervals = 0;
+  double max_propagation_intervals = 0;
   std::vector<std::size_t>
       diverging;        ///< on failure: the first replicas that differ (or one that differs from the oracle)
   std::string failure;  ///< on failure: what went wrong
@@ -290,6 +296,7 @@ void record_counters(sim_result& r, Cluster& c) {
   r.messages_duplicated = n.messages_duplicated;
   r.partitions = n.partitions;
   r.syncs = m.syncs;
+  r.tree = c.tree_metrics();
 }
 
 }  // namespace detail
@@ -344,6 +351,7 @@ class simulator {
         restart_due();
       }
       c_.deliver_due();
+      observe_samples();
       c_.tick_due();
       if (opt_.durable) promote_durable();
       if (ops_done && c_.now >= next_check) {
@@ -373,8 +381,12 @@ class simulator {
     result_.ticks = c_.now;
     result_.ticks_to_converge = c_.now - ended_at;
     collect_metrics();
+    summarize_samples();
     return result_;
   }
+
+  /// How many deltas the propagation delay is measured on.
+  static constexpr std::size_t propagation_samples = 16;
 
   /// Replica `i` (nullptr while crashed).
   [[nodiscard]] const replicator<State>* replica(std::size_t i) const { return c_.up(i) ? &c_[i] : nullptr; }
@@ -480,6 +492,7 @@ class simulator {
       c_.at(i).touched = true;
       if (converge::is_bottom(delta)) continue;
       result_.bytes_lower_bound += converge::encoded_size(delta) * (c_.size() - 1);
+      maybe_sample(i, delta);
       if (opt_.durable) {
         pending_[i].push_back({r.journal_position(), r.sequence() - 1, std::move(delta)});
         if (work_rng_.chance(0.5)) r.request_sync();
@@ -527,6 +540,50 @@ class simulator {
 
   void collect_metrics() { detail::record_counters(result_, c_); }
 
+  // --- propagation delay: a few deltas, spread over the run, are watched
+  // until every replica holds them (checked where deliveries land, so the
+  // cost is samples x touched replicas per step).
+  struct sample {
+    State delta;
+    std::uint64_t issued_at = 0;
+    std::vector<bool> reached;
+    std::size_t missing = 0;
+  };
+
+  void maybe_sample(std::size_t origin, const State& delta) {
+    const std::uint64_t every = std::max<std::uint64_t>(1, opt_.ops / propagation_samples);
+    if ((issued_ - 1) % every != 0 || samples_taken_ >= propagation_samples || c_.size() < 2) return;
+    ++samples_taken_;
+    sample s{delta, c_.now, std::vector<bool>(c_.size(), false), c_.size() - 1};
+    s.reached[origin] = true;
+    samples_.push_back(std::move(s));
+  }
+
+  void observe_samples() {
+    if (samples_.empty()) return;
+    for (std::size_t i = 0; i < c_.size(); ++i) {
+      if (!c_.up(i) || !c_.at(i).touched) continue;
+      for (sample& s : samples_) {
+        if (s.missing == 0 || s.reached[i] || !converge::leq(s.delta, c_[i].state())) continue;
+        s.reached[i] = true;
+        --s.missing;
+        delays_.push_back(c_.now - s.issued_at);
+      }
+    }
+    std::erase_if(samples_, [](const sample& s) { return s.missing == 0; });
+  }
+
+  void summarize_samples() {
+    if (delays_.empty()) return;
+    std::sort(delays_.begin(), delays_.end());
+    const std::size_t k = std::min(delays_.size() - 1, (delays_.size() * 99 + 99) / 100 - 1);
+    const auto in_intervals = [&](std::uint64_t d) {
+      return static_cast<double>(d) / static_cast<double>(interval_);
+    };
+    result_.p99_propagation_intervals = in_intervals(delays_[k]);
+    result_.max_propagation_intervals = in_intervals(delays_.back());
+  }
+
   sim_options opt_;
   Op op_;
   std::uint64_t interval_ = 1;
@@ -538,6 +595,9 @@ class simulator {
   std::uint64_t issued_ = 0;
   State oracle_{};
   sim_result result_{};
+  std::vector<sample> samples_;
+  std::size_t samples_taken_ = 0;
+  std::vector<std::uint64_t> delays_;
   // Durable runs: each replica's writes not yet durable, oldest first, and
   // every durable (replica, sequence number).
   struct pending_write {
