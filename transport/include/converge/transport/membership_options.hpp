@@ -57,6 +57,11 @@ struct membership_options {
   std::uint64_t held_for = 3000;
   /// Between join attempts through the seeds while this node has no link (ms).
   std::uint64_t join_retry = 2000;
+  /// Retirement (transport/detail/node_retirement.hpp): a member `down` this
+  /// long (ms) is retired; one that left gracefully is retired
+  /// `retire_leave_grace` ms after its removal (0: twice the probe interval).
+  std::uint64_t retire_down = 300000;
+  std::uint64_t retire_leave_grace = 0;
 };
 
 }  // namespace converge
