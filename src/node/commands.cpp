@@ -71,6 +71,9 @@ std::string stats_json(const node& n) {
   out += ",\"quiescent\":";
   out += n.quiescent() ? "true" : "false";
   out += ",\"transport\":" + converge::metrics_json(n.transport_stats());
+  const auto retirement = n.retirement_stats();
+  out += ",\"metadata_replica_ids\":" + std::to_string(retirement.metadata_replica_ids) +
+         ",\"retired_replicas\":" + std::to_string(retirement.retired_replicas);
   if (n.has_membership()) {
     const auto [d, awareness] = n.detector_stats();
     out +=
@@ -150,7 +153,7 @@ std::uint64_t start_leave(node& n) {
   }
   if (!survivor) return 0;
   const converge::replica_id me = n.replica();
-  n.mutate([&](demo_state& s) {
+  n.mutate_including_retired([&](demo_state& s) {
     return converge::update(s, &demo_state::stock, [&](converge::bounded_counter& b) {
       return converge::membership::hand_over_rights(b, me, *survivor);
     });
@@ -166,12 +169,13 @@ std::string answer_for(const demo_state& delta) {
 }
 
 /// Runs a stock mutation that only succeeds within this node's rights
-/// (`spend` returns nullopt otherwise) and answers `ok` or why not.
+/// (`spend` returns nullopt otherwise) and answers `ok` or why not. Rights
+/// count the transfers of retired replicas (see node_retirement.hpp).
 template <class Spend>
 std::string spend_rights(node& n, std::uint64_t need, Spend&& spend) {
   std::uint64_t have = 0;
   bool done = false;
-  const demo_state delta = n.mutate([&](demo_state& s) {
+  const demo_state delta = n.mutate_including_retired([&](demo_state& s) {
     return converge::update(s, &demo_state::stock, [&](converge::bounded_counter& b) {
       have = b.rights(n.replica());
       auto d = spend(b);
@@ -275,11 +279,12 @@ std::string execute(node& n, std::string_view line, bool& quit, bool& leave) {
     }
     if (cmd == "state") {
       no_more(rest);
-      return n.read([](const demo_state& s) { return converge::to_json(s); });
+      return n.read_including_retired([](const demo_state& s) { return converge::to_json(s); });
     }
     if (cmd == "rights") {
       no_more(rest);
-      return std::to_string(n.read([&](const demo_state& s) { return s.stock.rights(me); }));
+      return std::to_string(
+          n.read_including_retired([&](const demo_state& s) { return s.stock.rights(me); }));
     }
     if (cmd == "stats") {
       no_more(rest);

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <fcntl.h>
 #include <filesystem>
@@ -36,6 +37,11 @@
 namespace {
 
 int signal_pipe[2] = {-1, -1};
+char** program_argv = nullptr;  // for the restart of a retired replica
+
+// What `run` returns when this life's replica was retired: main restarts
+// the program as a new replica.
+constexpr int restart_as_new_replica = -1;
 
 extern "C" void on_signal(int) {
   const char c = 's';
@@ -214,6 +220,8 @@ converge::membership_options membership_for(const converge_node::options& o) {
   m.join_retry = 2 * t;
   m.held_for = 3 * t;
   m.transient_idle = 10 * t;
+  m.retire_down = static_cast<std::uint64_t>(o.retire_down.count());
+  m.retire_leave_grace = 2 * t;
   return m;
 }
 
@@ -375,6 +383,15 @@ int run(const converge_node::options& o) {
     const int n = ::poll(fds.data(), fds.size(), wait);
     if (n < 0 && errno != EINTR) throw std::system_error(errno, std::generic_category(), "poll");
     node.process();
+    if (node.replica_retired()) {
+      // The cluster retired this replica (it was down past --retire-down-ms,
+      // or removed): its dots are ignored everywhere, and writing on as it
+      // could only be lost. Nothing more is sent; a new replica takes over.
+      std::cerr << "converge-node " << o.id << ": replica " << node.replica().value()
+                << " was retired by the cluster; restarting as a new replica"
+                << (o.data_dir.empty() ? "" : ", its data directory set aside") << '\n';
+      return restart_as_new_replica;
+    }
     if (n > 0 && (fds[1].revents & POLLIN)) {
       if (!o.quiet) std::cerr << "converge-node " << o.id << ": signal, exiting\n";
       flush_to_disk();
@@ -399,6 +416,7 @@ int run(const converge_node::options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  program_argv = argv;
   std::vector<std::string_view> args(argv + 1, argv + argc);
   converge_node::options o;
   try {
@@ -431,7 +449,16 @@ int main(int argc, char** argv) {
     }
   }
   try {
-    return run(o);
+    const int status = run(o);
+    if (status != restart_as_new_replica) return status;
+    if (!o.data_dir.empty()) {
+      const std::filesystem::path aside = converge::storage::set_aside(o.data_dir, "retired");
+      std::cerr << "converge-node " << o.id << ": retired data directory set aside as " << aside.string()
+                << '\n';
+    }
+    ::execv("/proc/self/exe", program_argv);
+    report(std::string("cannot restart as a new replica: ") + std::strerror(errno));
+    return 1;
   } catch (const converge::curve_error& e) {
     report(e.what());
     return 2;

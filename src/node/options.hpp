@@ -30,6 +30,8 @@ struct options {
   std::vector<std::string> advertise;
   std::chrono::milliseconds gossip{50};
   std::chrono::milliseconds heartbeat{500};
+  /// --retire-down-ms: a member down this long is retired.
+  std::chrono::milliseconds retire_down{300000};
   std::string curve_key;
   std::string curve_allow;
   /// --signing-key: own Ed25519 key pair file; origin signing on (needs CURVE,
