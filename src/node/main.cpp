@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <poll.h>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -244,6 +245,67 @@ void leave_cluster(converge_node::node& node, const converge_node::options& o) {
   pump(node, std::chrono::steady_clock::now() + spread, [] { return false; });
 }
 
+// The record of retired replicas a durable node keeps beside its journal
+// (DIR/retired-record): the final contributions its journaled state no
+// longer holds once stripped (see node_retirement.hpp).
+std::filesystem::path retired_record_path(const converge_node::options& o) {
+  return std::filesystem::path(o.data_dir) / "retired-record";
+}
+
+std::vector<std::byte> read_retired_record(const std::filesystem::path& path) {
+  std::vector<std::byte> out;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return out;
+    throw std::system_error(errno, std::generic_category(), "cannot read " + path.string());
+  }
+  std::array<char, 64 * 1024> buf{};
+  for (;;) {
+    const ssize_t got = ::read(fd, buf.data(), buf.size());
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      const int e = errno;
+      ::close(fd);
+      throw std::system_error(e, std::generic_category(), "cannot read " + path.string());
+    }
+    if (got == 0) break;
+    for (ssize_t i = 0; i < got; ++i) out.push_back(static_cast<std::byte>(buf[static_cast<std::size_t>(i)]));
+  }
+  ::close(fd);
+  return out;
+}
+
+// Replaces the file whole and durably: a crash leaves the old one or the new one.
+void write_retired_record(const std::filesystem::path& path, std::span<const std::byte> bytes) {
+  const std::filesystem::path tmp = path.string() + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "cannot write " + tmp.string());
+  std::size_t at = 0;
+  while (at < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + at, bytes.size() - at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int e = errno;
+      ::close(fd);
+      throw std::system_error(e, std::generic_category(), "cannot write " + tmp.string());
+    }
+    at += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    const int e = errno;
+    ::close(fd);
+    throw std::system_error(e, std::generic_category(), "cannot sync " + tmp.string());
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0)
+    throw std::system_error(errno, std::generic_category(), "cannot rename " + tmp.string());
+  const int dir = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+}
+
 // Opens --data-dir and the node over it: the journal, what it recovered, and
 // the node restored from that. Throws `journal_error` when the directory
 // cannot be read, and `std::invalid_argument` when it is another node's.
@@ -294,6 +356,11 @@ int run(const converge_node::options& o) {
   no.heartbeat_interval = o.heartbeat;
   no.replication.max_message_bytes = o.max_message_bytes;
   no.membership = membership_for(o);
+  if (!o.data_dir.empty()) {
+    const std::filesystem::path record = retired_record_path(o);
+    no.membership->retired_record = read_retired_record(record);
+    no.membership->save_retired = [record](std::span<const std::byte> b) { write_retired_record(record, b); };
+  }
   if (o.quiet) {
     no.log = nullptr;
   } else {

@@ -23,7 +23,8 @@ scenarios:
            leave every node's metadata) while every value stays the same at
            every sample; the killed node restarted with its old --data-dir
            finds its replica retired, sets the directory aside and comes back
-           as a new replica, changing no value
+           as a new replica, changing no value; a durable survivor restarted
+           alone keeps the values and its record of retired replicas
   seeds    a node alone lists only itself; --join to an unreachable seed keeps
            retrying (rate-limited lines on stderr) and joins once the seed
            runs; DNS names and --seed-command; bad values are usage errors;
@@ -435,7 +436,8 @@ def retire_test():
         return Node(BIN, i, f"tcp://127.0.0.1:{ports[i - 1]}", heartbeat_ms=200, workdir=WORK,
                     extra=([] if i == 1 else ["--join", seed]) + fast + list(extra))
 
-    nodes = [node(1), node(2), node(3, ["--data-dir", data]), node(4)]
+    kept = os.path.join(WORK, "retire-n2")
+    nodes = [node(1), node(2, ["--data-dir", kept]), node(3, ["--data-dir", data]), node(4)]
     ids = {1, 2, 3, 4}
     poll("all up", 10, lambda: all(set(statuses(x)) == ids and set(statuses(x).values()) == {"up"} for x in nodes))
     for i, x in enumerate(nodes, 1):
@@ -495,7 +497,16 @@ def retire_test():
         check(s["metadata_replica_ids"] <= 3, f"{x.name}: metadata_replica_ids {s['metadata_replica_ids']}")
     log(f"the killed node restarted with its old data: replica {replicas[3]} -> {new_replica} "
         f"{back:.2f}s after the start, directory set aside, values unchanged")
+    # Every node gone at once; the durable survivor alone, from its journal
+    # and its record of retired replicas: the same values, nothing counted twice.
     stop_all(everyone)
+    check(os.path.exists(os.path.join(kept, "retired-record")), "the record of retired replicas is on disk")
+    alone = survivors[1]
+    alone.start()
+    check(values(alone) == want, f"restarted alone: {values(alone)}, expected {want}")
+    check(alone.stats()["retired_replicas"] == 2, "the restarted node keeps its record of retired replicas")
+    log("a durable survivor restarted alone: values unchanged, its record of retired replicas kept")
+    stop_all([alone])
 
 
 SCENARIOS = {"retire": retire_test, "join": join_test, "crash": crash_test, "blackout": blackout_test, "leave": leave_test,

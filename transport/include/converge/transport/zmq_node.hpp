@@ -1032,6 +1032,14 @@ class zmq_node {
         transport::detail::retirement_options{
             mo.retire_leave_grace != 0 ? mo.retire_leave_grace : 2 * mo.detector.probe_interval,
             mo.retire_down});
+    if (!mo.retired_record.empty()) {
+      // Kept by this node's earlier life; bytes that do not decode stop the start (decode_error).
+      using record_type = typename transport::detail::member_replication<State>::record_type;
+      ms_->record->restore(converge::decode<record_type>(std::span<const std::byte>(mo.retired_record)));
+    }
+    if (mo.save_retired) {
+      ms_->record->on_retired_change([save = mo.save_retired](const auto& r) { save(converge::encode(r)); });
+    }
     // No one to join through: the first member of a cluster.
     if (mo.seeds.empty() && !mo.seed_source && opts_.peers.empty()) ms_->fd.bootstrap();
   }

@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <utility>
 #include <vector>
@@ -60,6 +61,7 @@ class member_replication {
   member_step step(std::uint64_t now, membership::failure_detector& fd, const membership::members& deltas,
                    replicator<State>& user) {
     member_step out;
+    persist_();  // what arrived, before anything is stripped because of it
     if (!deltas.empty()) record_({deltas, {}, {}});
     follow_peers_(user.peers());
     to_detector_(fd);
@@ -67,6 +69,7 @@ class member_replication {
       retirement_actions<State> a =
           retirement_.step(now, fd.view(), self_, rep_.state(), user.state(), user.retired());
       if (!converge::is_bottom(a.record)) record_(std::move(a.record));
+      persist_();  // durable before the strips below: a crash must not lose a stripped value
       for (const replica_id gone : a.retag) {
         user.mutate([&](State& s) { return retag_causal(s, gone, self_); });
       }
@@ -76,6 +79,22 @@ class member_replication {
     }
     out.messages = rep_.tick(now);
     return out;
+  }
+
+  /// Called with the retired part of the record (recorded ids and
+  /// contributions, roster bottom) whenever it grows, before any strip that
+  /// depends on it: the node keeps it on disk with its journal, since the
+  /// journaled user state no longer holds the stripped entries.
+  void on_retired_change(std::function<void(const record_type&)> save) { save_ = std::move(save); }
+
+  /// Joins a record kept from an earlier life (its retired part, see
+  /// `on_retired_change`); it is gossiped like any local change.
+  void restore(const record_type& kept) {
+    record_type r;
+    r.recorded = kept.recorded;
+    r.contributions = kept.contributions;
+    saved_ = r;
+    if (!converge::is_bottom(r)) record_(std::move(r));
   }
 
   /// The replicated record: roster, recorded ids, contributions.
@@ -106,6 +125,16 @@ class member_replication {
     });
   }
 
+  void persist_() {
+    const record_type& now = rep_.state();
+    if (!save_ || (now.recorded == saved_.recorded && now.contributions == saved_.contributions)) return;
+    record_type r;
+    r.recorded = now.recorded;
+    r.contributions = now.contributions;
+    save_(r);  // throws when it cannot: nothing is stripped then
+    saved_ = std::move(r);
+  }
+
   void follow_peers_(const std::vector<peer_id>& want) {
     for (const peer_id p : rep_.peers()) {
       if (!std::binary_search(want.begin(), want.end(), p)) rep_.remove_peer(p);
@@ -124,6 +153,8 @@ class member_replication {
   replica_id self_;
   replicator<record_type> rep_;
   retirement retirement_;
+  std::function<void(const record_type&)> save_;
+  record_type saved_;  // the retired part as last saved
 };
 
 }  // namespace converge::transport::detail
