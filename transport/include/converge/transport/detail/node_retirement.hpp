@@ -69,9 +69,10 @@
 /// - The record keeps one entry per retired replica and counter, as
 ///   `members::retired()` keeps one id: it grows by a few bytes per
 ///   departure and is never compacted.
-/// - The record lives in memory; a node restarted from its data directory
-///   gets it back from its peers (its journal still holds the entries it
-///   stripped). A cluster restarted whole at once loses it.
+/// - The record is kept on disk only by a node given a place for it
+///   (`membership_options::save_retired`; `converge-node --data-dir` keeps it
+///   in DIR/retired-record, written before any strip it allows); an
+///   in-memory node gets it back from its peers.
 
 #include "converge/bounded_counter.hpp"
 #include "converge/g_map.hpp"
