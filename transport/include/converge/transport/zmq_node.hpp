@@ -454,7 +454,7 @@ class zmq_node {
   template <class F>
   decltype(auto) read_including_retired(F&& fn) const {
     std::lock_guard lock(mutex_);
-    if (!ms_) return std::forward<F>(fn)(replicator_.state());
+    if (!ms_ || !ms_->record->has_contributions()) return std::forward<F>(fn)(replicator_.state());
     const State view = ms_->record->including_retired(replicator_.state());
     return std::forward<F>(fn)(view);
   }
@@ -468,7 +468,7 @@ class zmq_node {
     State delta;
     {
       std::lock_guard lock(mutex_);
-      if (!ms_) {
+      if (!ms_ || !ms_->record->has_contributions()) {
         delta = replicator_.mutate(std::forward<F>(fn));
       } else {
         State view = ms_->record->including_retired(replicator_.state());

@@ -104,6 +104,9 @@ class member_replication {
   [[nodiscard]] State including_retired(const State& s) const {
     return transport::detail::including_retired(s, rep_.state());
   }
+  /// True when some retired replica's contribution is recorded (else
+  /// `including_retired(s) == s`).
+  [[nodiscard]] bool has_contributions() const noexcept { return !rep_.state().contributions.empty(); }
   /// The number of retired replicas recorded.
   [[nodiscard]] std::size_t retired_count() const noexcept { return rep_.state().recorded.size(); }
   /// The membership replicator's counters.
