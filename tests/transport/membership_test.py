@@ -400,13 +400,15 @@ def seeds_test():
          lambda: all(set(statuses(x)) == {1, 2, 3, 4, 5} and set(statuses(x).values()) == {"up"}
                      for x in everyone))
     log("joined through tcp://localhost:PORT and through --seed-command")
-    # Garbage in membership envelopes (kinds 3 and 4): dropped, counted, nothing changes.
+    # Garbage in membership envelopes (kinds 3, 4 and 5): dropped, counted, nothing changes.
     before = members(a)
     malformed = a.stats()["transport"]["dropped_malformed"]
     sock = zmtp_dealer(ports[0])
     for k, body in ((3, b"\x00garbage"), (4, b"\xff" * 40), (3, b""), (4, b"\x01\x02")):
         sock.sendall(zmtp_frame(envelope(k, 99), more=True) + zmtp_frame(body))
     sock.sendall(zmtp_frame(envelope(3, 98)))  # a membership envelope without its payload
+    # The members record's kind (5), from a node that is no replication peer: dropped, nothing changes.
+    sock.sendall(zmtp_frame(envelope(5, 97), more=True) + zmtp_frame(b"\x01garbage"))
     poll("garbage counted", 10, lambda: a.stats()["transport"]["dropped_malformed"] >= malformed + 5)
     sock.close()
     after = members(a)

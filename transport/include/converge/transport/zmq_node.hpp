@@ -1080,7 +1080,8 @@ class zmq_node {
         const auto m = converge::decode<membership::probe_message>(bytes_of(in.bytes));
         ms_->fd.receive(in.from, m, now);
       } else if (in.what == kind::members) {
-        ms_->record->receive(in.from, bytes_of(in.bytes));  // garbage: counted by its replicator
+        if (!ms_->record->receive(in.from, bytes_of(in.bytes)))
+          throw std::invalid_argument("a members record message that does not decode");
       } else {
         const auto m = converge::decode<membership::view_message>(bytes_of(in.bytes));
         ms_->v.receive(in.from, m, now);

@@ -49,9 +49,15 @@ class member_replication {
   member_replication(replica_id self, replicator_options o, retirement_options r)
       : self_(self), rep_(self, plain_(std::move(o))), retirement_(r) {}
 
-  /// Applies a membership message from `from` (garbage is dropped and
-  /// counted in `metrics().malformed`, and changes nothing).
-  void receive(peer_id from, std::span<const std::byte> bytes) noexcept { rep_.receive(from, bytes); }
+  /// Applies a membership message from `from`; false when it was malformed
+  /// (dropped, counted in `metrics().total.malformed_dropped`, nothing
+  /// changed). A message from a node that is not a peer (any more) is
+  /// dropped too, counted in `unknown_peer_dropped`.
+  bool receive(peer_id from, std::span<const std::byte> bytes) {
+    const std::uint64_t before = rep_.metrics().total.malformed_dropped;
+    rep_.receive(from, bytes);
+    return rep_.metrics().total.malformed_dropped == before;
+  }
 
   /// One step at `now`: records the detector's own deltas, hands what the
   /// record learned to the detector, runs retirement over `user` (removals
