@@ -511,8 +511,8 @@ def retire_test():
     stop_all([alone])
 
 
-SCENARIOS = {"retire": retire_test, "join": join_test, "crash": crash_test, "blackout": blackout_test, "leave": leave_test,
-             "seeds": seeds_test, "restart": restart_test, "curve": curve_test}
+SCENARIOS = {"join": join_test, "crash": crash_test, "blackout": blackout_test, "leave": leave_test,
+             "seeds": seeds_test, "restart": restart_test, "curve": curve_test, "retire": retire_test}
 
 if __name__ == "__main__":
     try:
