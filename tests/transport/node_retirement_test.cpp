@@ -289,6 +289,12 @@ TEST_CASE("a departure is retired only after its period, by the survivor alone")
   CHECK(a.record.roster.status(9) == member_status::removed);
   CHECK(a.retag == std::vector<replica_id>{rg});
   CHECK(a.strip == std::vector<replica_id>{rg});
+  CHECK(n.ret.departures().size() == 1);
+  converge::join_into(n.rec, a.record);
+  n.stripped = a.strip;
+  const auto after = n.ret.step(106, n.view, n.self, n.rec, n.state, n.stripped);
+  CHECK(converge::is_bottom(after.record));
+  CHECK(n.ret.departures().empty());  // recorded and stripped: no more timing
   // Not the survivor (a smaller replica is up): nothing, however long it waits.
   node b{rb, view_with({{1, ra}, {2, rb}}, member_status::down), all, {}, {}};
   b.ret = td::retirement(td::retirement_options{10, 100});

@@ -283,6 +283,12 @@ class retirement {
       if (std::find(out.strip.begin(), out.strip.end(), r) == out.strip.end()) out.strip.push_back(r);
     }
     std::sort(out.strip.begin(), out.strip.end());
+    // A departure recorded and stripped needs no more timing (its tombstone stays in the roster).
+    std::erase_if(departed_, [&](const auto& d) {
+      return record.recorded.contains(d.first.value()) &&
+             (std::binary_search(stripped.begin(), stripped.end(), d.first) ||
+              std::binary_search(out.strip.begin(), out.strip.end(), d.first));
+    });
     return out;
   }
 
