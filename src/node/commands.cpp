@@ -96,6 +96,9 @@ std::string stats_json(const node& n) {
   out += ",\"quiescent\":";
   out += n.quiescent() ? "true" : "false";
   out += ",\"transport\":" + converge::metrics_json(n.transport_stats());
+  const auto retirement = n.retirement_stats();
+  out += ",\"metadata_replica_ids\":" + std::to_string(retirement.metadata_replica_ids) +
+         ",\"retired_replicas\":" + std::to_string(retirement.retired_replicas);
   if (n.has_membership()) {
     const auto [d, awareness] = n.detector_stats();
     out +=
@@ -175,7 +178,7 @@ std::uint64_t start_leave(node& n) {
   }
   if (!survivor) return 0;
   const converge::replica_id me = n.replica();
-  n.mutate([&](demo_state& s) {
+  n.mutate_including_retired([&](demo_state& s) {
     return converge::update(s, &demo_state::stock, [&](converge::bounded_counter& b) {
       return converge::membership::hand_over_rights(b, me, *survivor);
     });
@@ -209,7 +212,8 @@ std::string write_at(node& n, std::optional<converge::consistency> level, const 
 }
 
 /// Runs a stock mutation that only succeeds within this node's rights
-/// (`spend` returns nullopt otherwise) and answers `ok` or why not.
+/// (`spend` returns nullopt otherwise) and answers `ok` or why not. Rights
+/// count the transfers of retired replicas (see node_retirement.hpp).
 template <class Spend>
 std::string spend_rights(node& n, std::uint64_t need, Spend&& spend,
                          std::optional<converge::consistency> level = {}, const command_settings& st = {}) {
@@ -232,7 +236,7 @@ std::string spend_rights(node& n, std::uint64_t need, Spend&& spend,
     have = n.read([&](const demo_state& s) { return s.stock.rights(n.replica()); });
     done = false;
   }
-  const demo_state delta = level && !level->is_local() ? demo_state{} : n.mutate(mutator);
+  const demo_state delta = level && !level->is_local() ? demo_state{} : n.mutate_including_retired(mutator);
   if (!done) {
     return "error: not enough local stock rights (have " + std::to_string(have) + ", need " +
            std::to_string(need) + ")";
@@ -358,11 +362,12 @@ std::string execute(node& n, std::string_view line, bool& quit, bool& leave, con
         const converge::operation_outcome o = n.run_read(*level, st.timeout);
         if (o.status != converge::operation_status::done) return timed_out(o, "");
       }
-      return n.read([](const demo_state& s) { return converge::to_json(s); });
+      return n.read_including_retired([](const demo_state& s) { return converge::to_json(s); });
     }
     if (cmd == "rights") {
       no_more(rest);
-      return std::to_string(n.read([&](const demo_state& s) { return s.stock.rights(me); }));
+      return std::to_string(
+          n.read_including_retired([&](const demo_state& s) { return s.stock.rights(me); }));
     }
     if (cmd == "stats") {
       no_more(rest);

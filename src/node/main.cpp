@@ -12,6 +12,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <fcntl.h>
 #include <filesystem>
@@ -20,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <poll.h>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -36,6 +38,11 @@
 namespace {
 
 int signal_pipe[2] = {-1, -1};
+char** program_argv = nullptr;  // for the restart of a retired replica
+
+// What `run` returns when this life's replica was retired: main restarts
+// the program as a new replica.
+constexpr int restart_as_new_replica = -1;
 
 extern "C" void on_signal(int) {
   const char c = 's';
@@ -214,6 +221,8 @@ converge::membership_options membership_for(const converge_node::options& o) {
   m.join_retry = 2 * t;
   m.held_for = 3 * t;
   m.transient_idle = 10 * t;
+  m.retire_down = static_cast<std::uint64_t>(o.retire_down.count());
+  m.retire_leave_grace = 2 * t;
   return m;
 }
 
@@ -234,6 +243,67 @@ void leave_cluster(converge_node::node& node, const converge_node::options& o) {
   node.depart();
   node.process();
   pump(node, std::chrono::steady_clock::now() + spread, [] { return false; });
+}
+
+// The record of retired replicas a durable node keeps beside its journal
+// (DIR/retired-record): the final contributions its journaled state no
+// longer holds once stripped (see node_retirement.hpp).
+std::filesystem::path retired_record_path(const converge_node::options& o) {
+  return std::filesystem::path(o.data_dir) / "retired-record";
+}
+
+std::vector<std::byte> read_retired_record(const std::filesystem::path& path) {
+  std::vector<std::byte> out;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return out;
+    throw std::system_error(errno, std::generic_category(), "cannot read " + path.string());
+  }
+  std::array<char, 64 * 1024> buf{};
+  for (;;) {
+    const ssize_t got = ::read(fd, buf.data(), buf.size());
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      const int e = errno;
+      ::close(fd);
+      throw std::system_error(e, std::generic_category(), "cannot read " + path.string());
+    }
+    if (got == 0) break;
+    for (ssize_t i = 0; i < got; ++i) out.push_back(static_cast<std::byte>(buf[static_cast<std::size_t>(i)]));
+  }
+  ::close(fd);
+  return out;
+}
+
+// Replaces the file whole and durably: a crash leaves the old one or the new one.
+void write_retired_record(const std::filesystem::path& path, std::span<const std::byte> bytes) {
+  const std::filesystem::path tmp = path.string() + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "cannot write " + tmp.string());
+  std::size_t at = 0;
+  while (at < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + at, bytes.size() - at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int e = errno;
+      ::close(fd);
+      throw std::system_error(e, std::generic_category(), "cannot write " + tmp.string());
+    }
+    at += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    const int e = errno;
+    ::close(fd);
+    throw std::system_error(e, std::generic_category(), "cannot sync " + tmp.string());
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0)
+    throw std::system_error(errno, std::generic_category(), "cannot rename " + tmp.string());
+  const int dir = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
 }
 
 // Opens --data-dir and the node over it: the journal, what it recovered, and
@@ -286,6 +356,11 @@ int run(const converge_node::options& o) {
   no.heartbeat_interval = o.heartbeat;
   no.replication.max_message_bytes = o.max_message_bytes;
   no.membership = membership_for(o);
+  if (!o.data_dir.empty()) {
+    const std::filesystem::path record = retired_record_path(o);
+    no.membership->retired_record = read_retired_record(record);
+    no.membership->save_retired = [record](std::span<const std::byte> b) { write_retired_record(record, b); };
+  }
   if (o.quiet) {
     no.log = nullptr;
   } else {
@@ -377,6 +452,15 @@ int run(const converge_node::options& o) {
     const int n = ::poll(fds.data(), fds.size(), wait);
     if (n < 0 && errno != EINTR) throw std::system_error(errno, std::generic_category(), "poll");
     node.process();
+    if (node.replica_retired()) {
+      // The cluster retired this replica (it was down past --retire-down-ms,
+      // or removed): its dots are ignored everywhere, and writing on as it
+      // could only be lost. Nothing more is sent; a new replica takes over.
+      std::cerr << "converge-node " << o.id << ": replica " << node.replica().value()
+                << " was retired by the cluster; restarting as a new replica"
+                << (o.data_dir.empty() ? "" : ", its data directory set aside") << '\n';
+      return restart_as_new_replica;
+    }
     if (n > 0 && (fds[1].revents & POLLIN)) {
       if (!o.quiet) std::cerr << "converge-node " << o.id << ": signal, exiting\n";
       flush_to_disk();
@@ -401,6 +485,7 @@ int run(const converge_node::options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  program_argv = argv;
   std::vector<std::string_view> args(argv + 1, argv + argc);
   converge_node::options o;
   try {
@@ -433,7 +518,16 @@ int main(int argc, char** argv) {
     }
   }
   try {
-    return run(o);
+    const int status = run(o);
+    if (status != restart_as_new_replica) return status;
+    if (!o.data_dir.empty()) {
+      const std::filesystem::path aside = converge::storage::set_aside(o.data_dir, "retired");
+      std::cerr << "converge-node " << o.id << ": retired data directory set aside as " << aside.string()
+                << '\n';
+    }
+    ::execv("/proc/self/exe", program_argv);
+    report(std::string("cannot restart as a new replica: ") + std::strerror(errno));
+    return 1;
   } catch (const converge::curve_error& e) {
     report(e.what());
     return 2;

@@ -55,6 +55,14 @@ constexpr const char* footer =
     "first; 'sell' short of local rights asks the members holding the most for theirs.\n"
     "After --timeout-ms it answers 'error: timed out: A of R members acknowledged'\n"
     "(the write stays applied and still reaches every node).\n"
+    "Retirement: a replica that left (2T after its removal) or has been down for\n"
+    "--retire-down-ms (300000 by default) is retired by the up member with the smallest\n"
+    "replica id: its final counter entries are recorded in the replicated member\n"
+    "record and its id is pruned from every node's state; values never change\n"
+    "(command 'stats': metadata_replica_ids, retired_replicas). A crashed replica's\n"
+    "unspent stock rights stay with it, never spendable. A node whose replica was\n"
+    "retired (it comes back after that) restarts as a new replica, its --data-dir\n"
+    "set aside as DIR.retired-TIME.\n"
     "Exit status: 0 on quit, leave, end of input or SIGTERM/SIGINT; 1 on a runtime failure;\n"
     "2 on bad arguments (one line on stderr).\n";
 
@@ -181,6 +189,8 @@ options parse_options(const std::vector<std::string_view>& args) {
   converge_cli::add_number(*app, "--heartbeat-ms", 10, 600000, millis(o.heartbeat),
                            "hello interval, 10 to 600000; a peer silent for 3 is unreachable (default 500)",
                            "MS");
+  converge_cli::add_number(*app, "--retire-down-ms", 1000, 86400000, millis(o.retire_down),
+                           "a member down this long is retired, 1000 to 86400000 (default 300000)", "MS");
   auto file = [](std::string& out, std::string flag) {
     return [&out, flag = std::move(flag)](const std::string& f) {
       if (f.empty()) throw CLI::ValidationError(flag + " needs a file name");

@@ -32,6 +32,8 @@ struct options {
   std::chrono::milliseconds heartbeat{500};
   /// --timeout-ms: how long a command at level majority or all waits.
   std::chrono::milliseconds timeout{2000};
+  /// --retire-down-ms: a member down this long is retired.
+  std::chrono::milliseconds retire_down{300000};
   std::string curve_key;
   std::string curve_allow;
   /// --signing-key: own Ed25519 key pair file; origin signing on (needs CURVE,

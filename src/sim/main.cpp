@@ -72,6 +72,7 @@ sim_options options_of(const config& c) {
 struct outcome {
   churn_result r;
   std::size_t churn_free_state_bytes = 0;
+  std::size_t churn_free_whole_state_bytes = 0;  ///< members and user state of the churn-free run
 };
 
 outcome run(const config& c) {
@@ -82,8 +83,9 @@ outcome run(const config& c) {
     return out;
   }
   out.r = *converge::testing::run_churn_workload(c.workload, o, c.churn);
-  out.churn_free_state_bytes =
-      converge::testing::run_churn_workload(c.workload, o, 0)->churn.final_state_bytes;
+  const auto churn_free = converge::testing::run_churn_workload(c.workload, o, 0)->churn;
+  out.churn_free_state_bytes = churn_free.final_state_bytes;
+  out.churn_free_whole_state_bytes = churn_free.whole_state_bytes;
   return out;
 }
 
@@ -136,7 +138,12 @@ std::string to_json(const config& c, const outcome& out, double seconds) {
       << (out.churn_free_state_bytes
               ? static_cast<double>(h.final_state_bytes) / static_cast<double>(out.churn_free_state_bytes)
               : 0.0)
-      << ",\"members_bytes\":" << h.members_bytes << ",\"retired\":" << h.retired;
+      << ",\"members_bytes\":" << h.members_bytes << ",\"retired\":" << h.retired
+      << ",\"whole_state_bytes\":" << h.whole_state_bytes
+      << ",\"churn_free_whole_state_bytes\":" << out.churn_free_whole_state_bytes << ",\"whole_state_ratio\":"
+      << (out.churn_free_whole_state_bytes ? static_cast<double>(h.whole_state_bytes) /
+                                                 static_cast<double>(out.churn_free_whole_state_bytes)
+                                           : 0.0);
   }
   o << ",\"diverging\":[";
   for (std::size_t i = 0; i < r.diverging.size(); ++i) o << (i ? "," : "") << r.diverging[i];
@@ -186,7 +193,7 @@ int single(const config& c) {
           "times\n"
           "  max replica ids %zu (final %zu), final state %zu bytes (churn-free %zu, x%.2f), members %zu "
           "bytes "
-          "(%zu retired)\n"
+          "(%zu retired); whole state %zu bytes (churn-free %zu, x%.2f)\n"
           "  members converged: %s, values match the oracle: %s (fold value changes %llu)\n",
           static_cast<unsigned long long>(h.incarnations), static_cast<unsigned long long>(h.leaves),
           static_cast<unsigned long long>(h.crashes), static_cast<unsigned long long>(h.folds),
@@ -195,8 +202,12 @@ int single(const config& c) {
           out.churn_free_state_bytes
               ? static_cast<double>(h.final_state_bytes) / static_cast<double>(out.churn_free_state_bytes)
               : 0.0,
-          h.members_bytes, h.retired, h.members_converged ? "yes" : "no",
-          h.values_match_oracle ? "yes" : "no", static_cast<unsigned long long>(h.fold_value_changes));
+          h.members_bytes, h.retired, h.whole_state_bytes, out.churn_free_whole_state_bytes,
+          out.churn_free_whole_state_bytes ? static_cast<double>(h.whole_state_bytes) /
+                                                 static_cast<double>(out.churn_free_whole_state_bytes)
+                                           : 0.0,
+          h.members_converged ? "yes" : "no", h.values_match_oracle ? "yes" : "no",
+          static_cast<unsigned long long>(h.fold_value_changes));
     }
     if (!r.converged) {
       std::printf("  FAILURE (seed %llu): %s\n", static_cast<unsigned long long>(r.seed), r.failure.c_str());

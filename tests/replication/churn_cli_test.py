@@ -74,6 +74,12 @@ for args in RUNS:
             failures.append(f"{args} seed {seed}: max_replica_ids {j.get('max_replica_ids')} above {2 * replicas}")
         if not j.get("state_ratio", 99) <= 1.25:
             failures.append(f"{args} seed {seed}: final state {j.get('state_ratio')} x the churn-free run")
+        # The whole replicated state (members record included) is reported beside the user state.
+        whole, free = j.get("whole_state_bytes", 0), j.get("churn_free_whole_state_bytes", 0)
+        if not (whole >= j.get("final_state_bytes", 1) and free > 0 and
+                abs(j.get("whole_state_ratio", -1) - whole / free) < 1e-3):
+            failures.append(f"{args} seed {seed}: whole state {whole} B, churn-free {free} B, "
+                            f"ratio {j.get('whole_state_ratio')}")
 
 # The printed command line reproduces a churn run exactly.
 r = expect(RUNS[1] + ["--seed", "7"], 0)

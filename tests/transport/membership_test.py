@@ -18,6 +18,13 @@ scenarios:
            back up at a higher incarnation; a plain one comes back as a new replica
   curve    members join over CURVE (records carry the public keys; the
            allow-list stays static); a key not in it never joins
+  retire   4 nodes (--retire-down-ms 5000) count on a counter, a stock and a
+           set; one leaves, one is killed -9: both are retired (their ids
+           leave every node's metadata) while every value stays the same at
+           every sample; the killed node restarted with its old --data-dir
+           finds its replica retired, sets the directory aside and comes back
+           as a new replica, changing no value; a durable survivor restarted
+           alone keeps the values and its record of retired replicas
   seeds    a node alone lists only itself; --join to an unreachable seed keeps
            retrying (rate-limited lines on stderr) and joins once the seed
            runs; DNS names and --seed-command; bad values are usage errors;
@@ -393,13 +400,15 @@ def seeds_test():
          lambda: all(set(statuses(x)) == {1, 2, 3, 4, 5} and set(statuses(x).values()) == {"up"}
                      for x in everyone))
     log("joined through tcp://localhost:PORT and through --seed-command")
-    # Garbage in membership envelopes (kinds 3 and 4): dropped, counted, nothing changes.
+    # Garbage in membership envelopes (kinds 3, 4 and 5): dropped, counted, nothing changes.
     before = members(a)
     malformed = a.stats()["transport"]["dropped_malformed"]
     sock = zmtp_dealer(ports[0])
     for k, body in ((3, b"\x00garbage"), (4, b"\xff" * 40), (3, b""), (4, b"\x01\x02")):
         sock.sendall(zmtp_frame(envelope(k, 99), more=True) + zmtp_frame(body))
     sock.sendall(zmtp_frame(envelope(3, 98)))  # a membership envelope without its payload
+    # The members record's kind (5), from a node that is no replication peer: dropped, nothing changes.
+    sock.sendall(zmtp_frame(envelope(5, 97), more=True) + zmtp_frame(b"\x01garbage"))
     poll("garbage counted", 10, lambda: a.stats()["transport"]["dropped_malformed"] >= malformed + 5)
     sock.close()
     after = members(a)
@@ -419,8 +428,91 @@ def seeds_test():
     stop_all(everyone)
 
 
+def retire_test():
+    ports = free_ports(4)
+    seed = f"tcp://127.0.0.1:{ports[0]}"
+    data = os.path.join(WORK, "retire-n3")
+    fast = ["--retire-down-ms", "5000"]
+
+    def node(i, extra=()):
+        return Node(BIN, i, f"tcp://127.0.0.1:{ports[i - 1]}", heartbeat_ms=200, workdir=WORK,
+                    extra=([] if i == 1 else ["--join", seed]) + fast + list(extra))
+
+    kept = os.path.join(WORK, "retire-n2")
+    nodes = [node(1), node(2, ["--data-dir", kept]), node(3, ["--data-dir", data]), node(4)]
+    ids = {1, 2, 3, 4}
+    poll("all up", 10, lambda: all(set(statuses(x)) == ids and set(statuses(x).values()) == {"up"} for x in nodes))
+    for i, x in enumerate(nodes, 1):
+        x.ok(f"inc {10 * i}")
+        x.ok(f"stock-add {i}")
+        x.ok(f"add e{i}")
+    want = {"counter": 100, "stock": 10, "set": sorted(f"e{i}" for i in ids)}
+
+    def values(x):
+        s = x.state()
+        return {"counter": s["counter"], "stock": s["stock"], "set": sorted(s["set"])}
+
+    poll("the values everywhere", 10, lambda: all(values(x) == want for x in nodes))
+    replicas = {i: members(nodes[0])[i]["replica"] for i in ids}
+    before = [x.stats()["metadata_replica_ids"] for x in nodes]
+    check(all(b == 4 for b in before), f"4 replica ids in every state's metadata, not {before}")
+    leaver, victim = nodes[3], nodes[2]
+    survivors = nodes[:2]
+    check(leaver.cmd("leave") == "ok", "leave answered ok")
+    os.kill(victim.proc.pid, signal.SIGKILL)
+    killed = time.monotonic()
+    victim.proc.wait(5)
+    check(leaver.proc.wait(10) == 0, "leave exits 0")
+
+    def retired_everywhere():
+        for x in survivors:  # every sample: never a value counted twice or lost
+            v = values(x)
+            check(v == want, f"{x.name}: values {v} during retirement, expected {want}")
+        st = [x.stats() for x in survivors]
+        return all(s["retired_replicas"] == 2 and s["metadata_replica_ids"] == 2 for s in st) and st
+
+    st, _ = poll("both departed replicas retired", 14, retired_everywhere, every=0.1)
+    took = time.monotonic() - killed
+    # The leaver's 4 units went to the survivor; the crashed node's 3 are stranded with it.
+    rights = [int(x.cmd("rights")) for x in survivors]
+    check(sum(rights) == 1 + 2 + 4, f"rights after retirement {rights}: the leaver's are handed over")
+    check(survivors[0].cmd(f"sell {rights[0]}") == "ok", "the survivor sells all its rights")
+    want["stock"] -= rights[0]
+    poll("the sale everywhere", 5, lambda: all(values(x) == want for x in survivors))
+    log(f"retire: leaver and kill -9 retired {took:.2f}s after the kill (--retire-down-ms 5000); metadata "
+        f"replica ids 4 -> {[s['metadata_replica_ids'] for s in st]}, retired_replicas "
+        f"{[s['retired_replicas'] for s in st]}; values unchanged at every sample; rights {rights}")
+
+    victim.start()  # its old --data-dir: the old replica, which was retired
+    _, back = poll("the killed node back as a new replica", 10,
+                   lambda: members(survivors[0]).get(3, {}).get("replica") not in (None, replicas[3]) and
+                   members(survivors[0])[3]["status"] == "up")
+    new_replica = members(survivors[0])[3]["replica"]
+    aside = [d for d in os.listdir(WORK) if d.startswith("retire-n3.retired-")]
+    check(len(aside) == 1, f"the old data directory set aside as retire-n3.retired-TIME: {os.listdir(WORK)}")
+    check("was retired by the cluster" in open(victim.stderr_path).read(), "the restart says why")
+    everyone = survivors + [victim]
+    poll("the values unchanged everywhere", 10, lambda: all(values(x) == want for x in everyone))
+    for x in everyone:
+        s = x.stats()
+        check(s["retired_replicas"] == 2, f"{x.name}: retired_replicas {s['retired_replicas']}")
+        check(s["metadata_replica_ids"] <= 3, f"{x.name}: metadata_replica_ids {s['metadata_replica_ids']}")
+    log(f"the killed node restarted with its old data: replica {replicas[3]} -> {new_replica} "
+        f"{back:.2f}s after the start, directory set aside, values unchanged")
+    # Every node gone at once; the durable survivor alone, from its journal
+    # and its record of retired replicas: the same values, nothing counted twice.
+    stop_all(everyone)
+    check(os.path.exists(os.path.join(kept, "retired-record")), "the record of retired replicas is on disk")
+    alone = survivors[1]
+    alone.start()
+    check(values(alone) == want, f"restarted alone: {values(alone)}, expected {want}")
+    check(alone.stats()["retired_replicas"] == 2, "the restarted node keeps its record of retired replicas")
+    log("a durable survivor restarted alone: values unchanged, its record of retired replicas kept")
+    stop_all([alone])
+
+
 SCENARIOS = {"join": join_test, "crash": crash_test, "blackout": blackout_test, "leave": leave_test,
-             "seeds": seeds_test, "restart": restart_test, "curve": curve_test}
+             "seeds": seeds_test, "restart": restart_test, "curve": curve_test, "retire": retire_test}
 
 if __name__ == "__main__":
     try:

@@ -128,6 +128,7 @@ struct churn_stats {
   bool values_match_oracle = false;
   std::size_t final_state_bytes = 0;  ///< encoded user state at the end
   std::size_t members_bytes = 0;      ///< encoded members at the end
+  std::size_t whole_state_bytes = 0;  ///< encoded whole replicated state (members and user) at the end
   std::size_t retired = 0;            ///< retired ids at the end
   std::size_t final_replica_ids = 0;  ///< distinct replica ids in the final user state
 };
@@ -673,6 +674,7 @@ class churn_simulator {
     result_.converged = same && members_ok && values_ok;
     result_.churn.final_state_bytes = converge::encoded_size(c_[0].state().user);
     result_.churn.members_bytes = converge::encoded_size(m);
+    result_.churn.whole_state_bytes = converge::encoded_size(c_[0].state());
     result_.churn.retired = m.retired().size();
     result_.churn.final_replica_ids = membership::replica_ids(c_[0].state().user).size();
   }

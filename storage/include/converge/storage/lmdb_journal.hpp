@@ -410,11 +410,12 @@ class lmdb_journal final : public replication::journal {
 
 /// Sets a data directory aside so that a replica can start fresh (under a
 /// new identity) in its place, keeping the old files for an operator:
-/// renames `dir` to `dir.damaged-YYYYMMDDTHHMMSSZ` (with `-N` added if that
-/// exists) and syncs the parent directory. Takes the directory's lock
-/// first, so a directory another process has open is never moved. Returns
-/// the new path; throws `storage_error` (nothing moved) when it cannot.
-inline std::filesystem::path set_aside(const std::filesystem::path& dir) {
+/// renames `dir` to `dir.WHY-YYYYMMDDTHHMMSSZ` (`why` is "damaged" unless
+/// given; `-N` added if that exists) and syncs the parent directory. Takes
+/// the directory's lock first, so a directory another process has open is
+/// never moved. Returns the new path; throws `storage_error` (nothing moved)
+/// when it cannot.
+inline std::filesystem::path set_aside(const std::filesystem::path& dir, std::string_view why = "damaged") {
   const detail::file_status st = detail::status_of(dir);
   if (!st.exists) throw storage_error(dir, "no such directory to set aside");
   const detail::directory_lock lock(dir / "converge.lock", dir);
@@ -424,10 +425,11 @@ inline std::filesystem::path set_aside(const std::filesystem::path& dir) {
   ::gmtime_r(&now, &utc);
   std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &utc);
   std::filesystem::path to = dir;
-  to += std::string(".damaged-") + stamp;
+  const std::string prefix = "." + std::string(why) + "-";
+  to += prefix + stamp;
   for (int n = 1; detail::status_of(to).exists; ++n) {
     to = dir;
-    to += std::string(".damaged-") + stamp + "-" + std::to_string(n);
+    to += prefix + stamp + "-" + std::to_string(n);
   }
   if (::rename(dir.c_str(), to.c_str()) != 0)
     detail::fail_errno(dir, "cannot rename to " + to.string(), errno);

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,18 @@ struct membership_options {
   std::uint64_t held_for = 3000;
   /// Between join attempts through the seeds while this node has no link (ms).
   std::uint64_t join_retry = 2000;
+  /// Retirement (transport/detail/node_retirement.hpp): a member `down` this
+  /// long (ms) is retired; one that left gracefully is retired
+  /// `retire_leave_grace` ms after its removal (0: twice the probe interval).
+  std::uint64_t retire_down = 300000;
+  std::uint64_t retire_leave_grace = 0;
+  /// The record of retired replicas kept by an earlier life (the bytes last
+  /// given to `save_retired`; empty: none), and where to keep it: called
+  /// with `converge::encode` of it whenever it grows, before the node strips
+  /// anything because of it (it must be durable when it returns; it may
+  /// throw). A durable node sets both, next to its journal.
+  std::vector<std::byte> retired_record;
+  std::function<void(std::span<const std::byte>)> save_retired;
 };
 
 }  // namespace converge

@@ -69,6 +69,12 @@
 ///   `held_for`) until one is up.
 /// - `members()`, `member()`, `leave()`, `depart()`; `isolate()` is a fault
 ///   injection for tests (every link lost for a while).
+/// - The roster is also a CRDT replicated by a replicator of its own, in
+///   `members` envelopes to the replicator's peers, with the record of
+///   retired replicas; departed replicas are retired from the state
+///   (transport/detail/member_replication.hpp, node_retirement.hpp):
+///   `replica_retired()`, `retirement_stats()`, `read_including_retired()`,
+///   `mutate_including_retired()`.
 /// See docs/membership.md for the timeouts and what is not done yet.
 ///
 /// # Quorum operations
@@ -148,6 +154,7 @@
 #include "converge/transport/detail/inbound_guard.hpp"
 #include "converge/transport/detail/link.hpp"
 #include "converge/transport/detail/listener.hpp"
+#include "converge/transport/detail/member_replication.hpp"
 #include "converge/transport/detail/peer_table.hpp"
 #include "converge/transport/detail/pump.hpp"
 #include "converge/transport/detail/rate_limited_log.hpp"
@@ -429,6 +436,70 @@ class zmq_node {
     membership_call_([](auto& m) { m.fd.depart(); });
   }
 
+  /// True when the cluster retired this life's replica id (it was down past
+  /// the retirement period, or removed): the process must restart as a new
+  /// replica and never send its old state again (node_retirement.hpp).
+  [[nodiscard]] bool replica_retired() const {
+    std::lock_guard lock(mutex_);
+    return ms_ && ms_->fd.view().is_retired(replica_);
+  }
+
+  /// What retirement left in the state: the distinct replica ids in the
+  /// user state's metadata, and the retired replicas recorded.
+  struct retirement_counts {
+    std::size_t metadata_replica_ids = 0;
+    std::size_t retired_replicas = 0;
+  };
+  [[nodiscard]] retirement_counts retirement_stats() const {
+    std::lock_guard lock(mutex_);
+    retirement_counts c;
+    if constexpr (membership::retirable<State>())
+      c.metadata_replica_ids = membership::replica_ids(replicator_.state()).size();
+    if (ms_) c.retired_replicas = ms_->record->retired_count();
+    return c;
+  }
+
+  /// `read` over the state with the retired replicas' final contributions
+  /// joined in: the values and rights as if no replica had been retired
+  /// (node_retirement.hpp). The same as `read` without membership.
+  template <class F>
+  decltype(auto) read_including_retired(F&& fn) const {
+    std::lock_guard lock(mutex_);
+    if (!ms_ || !ms_->record->has_contributions()) return std::forward<F>(fn)(replicator_.state());
+    const State view = ms_->record->including_retired(replicator_.state());
+    return std::forward<F>(fn)(view);
+  }
+
+  /// `mutate` decided over the state `read_including_retired` shows (the
+  /// mutator changes that copy and returns its delta, which is then applied
+  /// and gossiped): for spending bounded-counter rights, which must count
+  /// the transfers of retired replicas.
+  template <class F>
+  State mutate_including_retired(F&& fn) {
+    State delta;
+    {
+      std::lock_guard lock(mutex_);
+      if (!ms_ || !ms_->record->has_contributions()) {
+        delta = replicator_.mutate(std::forward<F>(fn));
+      } else {
+        State view = ms_->record->including_retired(replicator_.state());
+        const State d = std::forward<F>(fn)(view);
+        delta = replicator_.mutate([&](State& s) {
+          converge::join_into(s, d);
+          return d;
+        });
+      }
+      dirty_ = true;
+      collect_changes_();
+    }
+    if (running_) {
+      wake();
+    } else {
+      feed_.dispatch();
+    }
+    return delta;
+  }
+
   /// The detector's gossip interval (ms), what `leave` should wait a few of; 0 without membership.
   [[nodiscard]] std::uint64_t membership_gossip_interval() const noexcept {
     return opts_.membership ? std::max<std::uint64_t>(1, opts_.membership->detector.gossip_interval) : 0;
@@ -618,8 +689,9 @@ class zmq_node {
     std::vector<membership::node_id> active;                  // the active view as last applied
     std::map<membership::node_id, std::uint64_t> dropped_at;  // when each left the active view
     std::map<membership::node_id, std::deque<held_message>> held;
-    std::vector<std::string> seed_endpoints;  // tried at the last join attempt
-    std::uint64_t next = 0;                   // tick both protocols by then
+    std::optional<transport::detail::member_replication<State>> record;  // the replicated roster, retirement
+    std::vector<std::string> seed_endpoints;                             // tried at the last join attempt
+    std::uint64_t next = 0;                                              // tick both protocols by then
     std::uint64_t next_hello = std::numeric_limits<std::uint64_t>::max();
     std::uint64_t next_join = 0;    // the next join attempt through the seeds, while alone
     std::uint64_t alone_since = 0;  // 0: not alone
@@ -1089,6 +1161,19 @@ class zmq_node {
       seed = (std::uint64_t{rd()} << 32) ^ rd() ^ opts_.id;
     }
     ms_.emplace(std::move(self), mo, seed);
+    ms_->record.emplace(
+        replica_, replication_options(opts_),
+        transport::detail::retirement_options{
+            mo.retire_leave_grace != 0 ? mo.retire_leave_grace : 2 * mo.detector.probe_interval,
+            mo.retire_down});
+    if (!mo.retired_record.empty()) {
+      // Kept by this node's earlier life; bytes that do not decode stop the start (decode_error).
+      using record_type = typename transport::detail::member_replication<State>::record_type;
+      ms_->record->restore(converge::decode<record_type>(std::span<const std::byte>(mo.retired_record)));
+    }
+    if (mo.save_retired) {
+      ms_->record->on_retired_change([save = mo.save_retired](const auto& r) { save(converge::encode(r)); });
+    }
     // No one to join through: the first member of a cluster.
     if (mo.seeds.empty() && !mo.seed_source && opts_.peers.empty()) ms_->fd.bootstrap();
   }
@@ -1128,6 +1213,9 @@ class zmq_node {
       if (in.what == kind::probe) {
         const auto m = converge::decode<membership::probe_message>(bytes_of(in.bytes));
         ms_->fd.receive(in.from, m, now);
+      } else if (in.what == kind::members) {
+        if (!ms_->record->receive(in.from, bytes_of(in.bytes)))
+          throw std::invalid_argument("a members record message that does not decode");
       } else {
         const auto m = converge::decode<membership::view_message>(bytes_of(in.bytes));
         ms_->v.receive(in.from, m, now);
@@ -1149,6 +1237,7 @@ class zmq_node {
       std::vector<std::pair<membership::node_id, membership::view_message>> view_out;
       std::vector<std::pair<membership::node_id, membership::probe_message>> probe_out;
       std::uint64_t next = std::numeric_limits<std::uint64_t>::max();
+      membership::members made;  // the detector's deltas, for the membership replicator
       // A second round when a detector verdict removed a link: the views
       // repair at once, and the detector learns its new neighbours.
       for (int round = 0; round < 2; ++round) {
@@ -1172,15 +1261,26 @@ class zmq_node {
         }
         for (auto& x : vo.messages) view_out.push_back(std::move(x));
         for (auto& x : fo.messages) probe_out.push_back(std::move(x));
+        made.join(fo.deltas);
         next = std::min(vo.next_deadline, fo.next_deadline);
         if (!again) break;
       }
+      next = std::min(next, step_record_(now, made));
       m.next = std::max(next, now + 1);
       reconcile_peers_(now);
       for (const auto& [to, msg] : view_out) send_member_(to, kind::view, converge::encode(msg), now);
       for (const auto& [to, msg] : probe_out) send_member_(to, kind::probe, converge::encode(msg), now);
     }
     flush_held_(now);
+  }
+
+  // The membership replicator and retirement (member_replication.hpp):
+  // sends its messages, returns its next deadline.
+  std::uint64_t step_record_(std::uint64_t now, const membership::members& made) {
+    transport::detail::member_step r = ms_->record->step(now, ms_->fd, made, replicator_);
+    if (r.user_changed) dirty_ = true;
+    for (auto& msg : r.messages.messages) send_member_(msg.to, kind::members, std::move(msg.bytes), now);
+    return r.messages.next_deadline;
   }
 
   // The replicator's peers follow the active view (configured peers stay),

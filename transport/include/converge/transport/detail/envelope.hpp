@@ -7,7 +7,8 @@
 ///
 /// Layout (20 bytes): 'C' 'V', version 1, kind, sender id (u64 LE), sender
 /// replica id (u64 LE). A `data` envelope is followed by one frame holding the
-/// replicator's bytes; `hello` and `hello_ack` stand alone.
+/// replicator's bytes, `probe`, `view` and `members` by one frame of a
+/// membership protocol; `hello` and `hello_ack` stand alone.
 
 #include <array>
 #include <cstddef>
@@ -17,11 +18,12 @@
 
 namespace converge::transport::detail {
 
-enum class kind : std::uint8_t { hello = 0, hello_ack = 1, data = 2, probe = 3, view = 4 };
+/// `members` carries the membership replicator's bytes (member_replication.hpp).
+enum class kind : std::uint8_t { hello = 0, hello_ack = 1, data = 2, probe = 3, view = 4, members = 5 };
 
 /// True for the kinds followed by one payload frame.
 [[nodiscard]] constexpr bool carries_payload(kind k) noexcept {
-  return k == kind::data || k == kind::probe || k == kind::view;
+  return k == kind::data || k == kind::probe || k == kind::view || k == kind::members;
 }
 
 struct envelope {
@@ -53,7 +55,7 @@ inline std::optional<envelope> read_envelope(std::span<const std::byte> bytes) {
     return std::nullopt;
   }
   const auto k = std::to_integer<std::uint8_t>(bytes[3]);
-  if (k > static_cast<std::uint8_t>(kind::view)) return std::nullopt;
+  if (k > static_cast<std::uint8_t>(kind::members)) return std::nullopt;
   envelope e;
   e.what = static_cast<kind>(k);
   for (int i = 0; i < 8; ++i) {

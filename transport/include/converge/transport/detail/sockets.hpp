@@ -40,14 +40,15 @@ inline void set_common_options(zmq::socket_t& s, const node_options& o, std::siz
 
 /// The envelope frames this node sends (its id and replica never change).
 struct envelopes {
-  std::array<std::byte, envelope_size> hello, hello_ack, data, probe, view;
+  std::array<std::byte, envelope_size> hello, hello_ack, data, probe, view, members;
 
   envelopes(std::uint64_t sender, std::uint64_t replica)
       : hello(write_envelope({kind::hello, sender, replica})),
         hello_ack(write_envelope({kind::hello_ack, sender, replica})),
         data(write_envelope({kind::data, sender, replica})),
         probe(write_envelope({kind::probe, sender, replica})),
-        view(write_envelope({kind::view, sender, replica})) {}
+        view(write_envelope({kind::view, sender, replica})),
+        members(write_envelope({kind::members, sender, replica})) {}
 
   [[nodiscard]] std::span<const std::byte> of(kind k) const noexcept {
     switch (k) {
@@ -59,6 +60,8 @@ struct envelopes {
         return probe;
       case kind::view:
         return view;
+      case kind::members:
+        return members;
       case kind::hello:
         break;
     }
