@@ -350,6 +350,40 @@ TEST_CASE("consistency: a decrement short of rights fetches them from the holder
   CHECK(c[0].state().stock.value() == before);
 }
 
+TEST_CASE("consistency: rights go only to an asking member's own replica") {
+  // Node 2 holds every right. Membership says peer 0 speaks for replica 9,
+  // not for replica 1, which its asks name: node 2 gives nothing (an insider
+  // cannot have rights moved to a replica that is not its own).
+  quorum_cluster c(3, {.delay = 2}, 4);
+  c[2].write(add_stock(replica_id{3}, 10), consistency::all(), 200);
+  for (int s = 0; s < 100; ++s) c.step();
+  REQUIRE(c[0].state().stock.value() == 10);
+  c[2].bind_replica(0, replica_id{9});
+  const auto refused = await(c, 0, c[0].decrement(4, consistency::local(), 60));
+  REQUIRE(refused.has_value());
+  CHECK(refused->status == operation_status::no_rights);
+  CHECK(c[2].metrics().rights_given == 0);
+  CHECK(c[2].metrics().rights_refused >= 1);
+  CHECK(c[2].own_rights() == 10);
+  // Bound to its own replica, the same ask is answered.
+  c[2].bind_replica(0, replica_id{1});
+  const auto given = await(c, 0, c[0].decrement(4, consistency::local(), 60));
+  REQUIRE(given.has_value());
+  CHECK(given->status == operation_status::done);
+  CHECK(c[2].metrics().rights_given == 4);
+  // A peer that is not a member is refused too.
+  c[1].set_members({2});
+  const std::uint64_t refused_before = c[1].metrics().rights_refused;
+  c[1].bind_replica(0, replica_id{1});
+  c[1].write(add_stock(replica_id{2}, 5), consistency::local(), 60);
+  for (int s = 0; s < 100; ++s) c.step();
+  const auto outsider = await(c, 0, c[0].decrement(20, consistency::local(), 60));
+  REQUIRE(outsider.has_value());
+  CHECK(outsider->status == operation_status::no_rights);
+  CHECK(c[1].metrics().rights_refused > refused_before);
+  CHECK(c[1].own_rights() == 5);
+}
+
 TEST_CASE("consistency: a decrement without a rights counter is refused") {
   replicator<shop> r(replica_id{1});
   CHECK_THROWS_AS(r.decrement(1, consistency::local(), 10), std::logic_error);

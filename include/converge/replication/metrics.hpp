@@ -97,15 +97,16 @@ struct replicator_metrics {
       (std::uint64_t, unknown_peer_dropped),      ///< messages from an address that is not a peer
       (std::uint64_t, unsendable),                ///< intervals that could not be cut under max_message_bytes
       (std::uint64_t, peers_refused),             ///< add_peer calls refused by max_peers
-      (std::uint64_t, events_folded),   ///< applied-delta events folded into the last one (queue full)
-      (std::uint64_t, journal_bytes),   ///< bytes of records handed to the journal
-      (std::uint64_t, syncs),           ///< journal syncs that succeeded
-      (std::uint64_t, sync_failures),   ///< journal syncs that failed (the tick's messages were withheld)
-      (std::uint64_t, compactions),     ///< snapshots written to the journal (the first one included)
-      (std::uint64_t, entries_signed),  ///< own entries signed (signing on; at most once each per tick)
-      (std::uint64_t, rights_asked),    ///< rights_ask messages sent for decrements short of rights
-      (std::uint64_t, rights_given),    ///< rights transferred to peers that asked
-      (std::uint64_t, rights_received)  ///< rights_answer messages that carried a transfer
+      (std::uint64_t, events_folded),    ///< applied-delta events folded into the last one (queue full)
+      (std::uint64_t, journal_bytes),    ///< bytes of records handed to the journal
+      (std::uint64_t, syncs),            ///< journal syncs that succeeded
+      (std::uint64_t, sync_failures),    ///< journal syncs that failed (the tick's messages were withheld)
+      (std::uint64_t, compactions),      ///< snapshots written to the journal (the first one included)
+      (std::uint64_t, entries_signed),   ///< own entries signed (signing on; at most once each per tick)
+      (std::uint64_t, rights_asked),     ///< rights_ask messages sent for decrements short of rights
+      (std::uint64_t, rights_given),     ///< rights transferred to peers that asked
+      (std::uint64_t, rights_received),  ///< rights_answer messages that carried a transfer
+      (std::uint64_t, rights_refused)    ///< rights_ask from a non-member, or for a replica not its own
   );
   // clang-format on
   replicator_metrics() { replication::detail::zero_counters(*this); }

@@ -649,6 +649,12 @@ class replicator {
     others.erase(std::unique(others.begin(), others.end()), others.end());
     members_ = std::move(others);
   }
+  /// Says which replica peer `id` speaks for (membership knows it, from an
+  /// authenticated link): a `rights_ask` from that peer is then answered
+  /// only for that replica, so an insider cannot have rights moved to a
+  /// replica that is not its own (where no one could ever spend them).
+  /// Without a binding, the replica an asker names is believed.
+  void bind_replica(peer_id id, replica_id r) { bound_replicas_[id] = r; }
   /// How many members quorums count now, this replica included.
   [[nodiscard]] std::size_t member_count() const { return 1 + other_members().size(); }
 
@@ -867,19 +873,24 @@ class replicator {
   /// Runs the decrements whose rights are here, in the order they came; the
   /// rest wait. A run decrement becomes a write at its level.
   void settle_rights() {
-    for (auto it = rights_ops_.begin(); it != rights_ops_.end();) {
-      if ((state_.*rights_field_).rights(self_) < it->n) {
-        ++it;
-        continue;
+    // Only a struct has a bounded_counter field to point at; for other
+    // states (a gcounter) GCC would see the member pointer write out of
+    // bounds (-Warray-bounds) in code that can never run.
+    if constexpr (detail::hana_struct<State>) {
+      for (auto it = rights_ops_.begin(); it != rights_ops_.end();) {
+        if ((state_.*rights_field_).rights(self_) < it->n) {
+          ++it;
+          continue;
+        }
+        const std::uint64_t n = it->n;
+        mutate([&](State& s) {
+          State d{};
+          if (auto r = (s.*rights_field_).decrement(self_, n)) d.*rights_field_ = std::move(*r);
+          return d;
+        });
+        start_write(it->token, it->level, it->deadline, it->armed, std::move(it->members));
+        it = rights_ops_.erase(it);
       }
-      const std::uint64_t n = it->n;
-      mutate([&](State& s) {
-        State d{};
-        if (auto r = (s.*rights_field_).decrement(self_, n)) d.*rights_field_ = std::move(*r);
-        return d;
-      });
-      start_write(it->token, it->level, it->deadline, it->armed, std::move(it->members));
-      it = rights_ops_.erase(it);
     }
   }
 
@@ -1109,6 +1120,13 @@ class replicator {
       return;
     p.last_rights_ask = std::pair{m->session, m->request};
     if (rights_field_ == nullptr || m->replica == self_.value()) return;
+    // Only a member asks, and only for its own replica.
+    const bool member = !members_ || std::binary_search(members_->begin(), members_->end(), from);
+    const auto bound = bound_replicas_.find(from);
+    if (!member || (bound != bound_replicas_.end() && bound->second.value() != m->replica)) {
+      ++metrics_.rights_refused;
+      return;
+    }
     const std::uint64_t have = (state_.*rights_field_).rights(self_);
     const std::uint64_t spare = have - std::min(have, reserved_rights());
     const std::uint64_t give = std::min(spare, m->amount);
@@ -1761,7 +1779,8 @@ class replicator {
   replication::durable_acks restored_acks_;  // from the journal, until the peer is added
   replication::durable_acks written_acks_;   // as last written to the journal
   // Quorum operations (see "Consistency levels").
-  std::optional<std::vector<peer_id>> members_;  // sorted; nullopt: the peers
+  std::optional<std::vector<peer_id>> members_;   // sorted; nullopt: the peers
+  std::map<peer_id, replica_id> bound_replicas_;  // see bind_replica
   operation_token token_ = 0;
   std::uint64_t requests_ = 0;
   std::vector<write_op> writes_;

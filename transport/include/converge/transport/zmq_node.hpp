@@ -245,19 +245,7 @@ class zmq_node {
   /// Thread-safe; the delta is gossiped at the next tick.
   template <class F>
   State mutate(F&& fn) {
-    State delta;
-    {
-      std::lock_guard lock(mutex_);
-      delta = replicator_.mutate(std::forward<F>(fn));
-      dirty_ = true;
-      collect_changes_();
-    }
-    if (running_) {
-      wake();
-    } else {
-      feed_.dispatch();
-    }
-    return delta;
+    return change_([&] { return replicator_.mutate(std::forward<F>(fn)); });
   }
 
   /// Calls `fn(const State&)` under the node's lock and returns its result:
@@ -476,28 +464,15 @@ class zmq_node {
   /// the transfers of retired replicas.
   template <class F>
   State mutate_including_retired(F&& fn) {
-    State delta;
-    {
-      std::lock_guard lock(mutex_);
-      if (!ms_ || !ms_->record->has_contributions()) {
-        delta = replicator_.mutate(std::forward<F>(fn));
-      } else {
-        State view = ms_->record->including_retired(replicator_.state());
-        const State d = std::forward<F>(fn)(view);
-        delta = replicator_.mutate([&](State& s) {
-          converge::join_into(s, d);
-          return d;
-        });
-      }
-      dirty_ = true;
-      collect_changes_();
-    }
-    if (running_) {
-      wake();
-    } else {
-      feed_.dispatch();
-    }
-    return delta;
+    return change_([&] {
+      if (!ms_ || !ms_->record->has_contributions()) return replicator_.mutate(std::forward<F>(fn));
+      State view = ms_->record->including_retired(replicator_.state());
+      const State d = std::forward<F>(fn)(view);
+      return replicator_.mutate([&](State& s) {
+        converge::join_into(s, d);
+        return d;
+      });
+    });
   }
 
   /// The detector's gossip interval (ms), what `leave` should wait a few of; 0 without membership.
@@ -540,21 +515,12 @@ class zmq_node {
   template <class Op>
   requires std::invocable < Op&, replicator<State>
   & > operation_token start_op(Op&& op, outcome_callback done) {
-    operation_token token = 0;
-    {
-      std::lock_guard lock(mutex_);
+    return change_([&] {
       refresh_members_locked_(now_ms_());
-      token = std::forward<Op>(op)(replicator_);
+      const operation_token token = std::forward<Op>(op)(replicator_);
       waiting_ops_.emplace(token, std::move(done));
-      dirty_ = true;
-      collect_changes_();
-    }
-    if (running_) {
-      wake();
-    } else {
-      feed_.dispatch();
-    }
-    return token;
+      return token;
+    });
   }
 
   /// `start_op`, waiting for the outcome: on the node's thread when it runs
@@ -1002,6 +968,24 @@ class zmq_node {
     ++metrics_.send_dropped;
   }
 
+  /// Runs `f` (which changes the replicator) under the lock, marks the
+  /// state for the next tick and tells subscribers; then wakes the node's
+  /// thread, or, in poll mode, delivers the changes here. Returns f's result.
+  template <class F>
+  auto change_(F&& f) {
+    std::unique_lock lock(mutex_);
+    auto result = std::forward<F>(f)();
+    dirty_ = true;
+    collect_changes_();
+    lock.unlock();
+    if (running_) {
+      wake();
+    } else {
+      feed_.dispatch();
+    }
+    return result;
+  }
+
   // --- quorum operations ------------------------------------------------------
 
   static std::uint64_t ms_count_(std::chrono::milliseconds t) {
@@ -1015,7 +999,9 @@ class zmq_node {
     if (!ms_) return;
     std::vector<peer_id> up;
     for (const auto& r : ms_->fd.view().records()) {
-      if (r.node != opts_.id && r.status == membership::member_status::up) up.push_back(r.node);
+      if (r.node == opts_.id || r.status != membership::member_status::up) continue;
+      up.push_back(r.node);
+      replicator_.bind_replica(r.node, r.replica);  // rights go only to a member's own replica
     }
     replicator_.set_members(std::move(up));
   }
