@@ -1030,30 +1030,21 @@ class replicator {
   /// Queues the outcome of every operation that is done or past its deadline.
   std::uint64_t resolve_operations() {
     std::uint64_t next = std::numeric_limits<std::uint64_t>::max();
-    std::erase_if(writes_, [&](const write_op& w) {
-      const std::size_t acks = write_acks(w);
-      if (acks >= w.required) {
-        outcomes_.push_back({w.token, operation_status::done, acks, w.required});
-      } else if (now_ >= w.deadline) {
-        outcomes_.push_back({w.token, operation_status::timed_out, acks, w.required});
+    // Done once `got` reaches what `op` requires, timed out past its
+    // deadline; else it waits, and its deadline may be the next one.
+    const auto settled = [&](const auto& op, std::size_t got) {
+      if (got >= op.required) {
+        outcomes_.push_back({op.token, operation_status::done, got, op.required});
+      } else if (now_ >= op.deadline) {
+        outcomes_.push_back({op.token, operation_status::timed_out, got, op.required});
       } else {
-        next = std::min(next, w.deadline);
+        next = std::min(next, op.deadline);
         return false;
       }
       return true;
-    });
-    std::erase_if(reads_, [&](const read_op& r) {
-      const std::size_t answers = 1 + r.answered.size();
-      if (answers >= r.required) {
-        outcomes_.push_back({r.token, operation_status::done, answers, r.required});
-      } else if (now_ >= r.deadline) {
-        outcomes_.push_back({r.token, operation_status::timed_out, answers, r.required});
-      } else {
-        next = std::min(next, r.deadline);
-        return false;
-      }
-      return true;
-    });
+    };
+    std::erase_if(writes_, [&](const write_op& w) { return settled(w, write_acks(w)); });
+    std::erase_if(reads_, [&](const read_op& r) { return settled(r, 1 + r.answered.size()); });
     std::erase_if(rights_ops_, [&](const rights_op& r) {
       if (now_ < r.deadline) {
         next = std::min(next, r.deadline);
