@@ -12,10 +12,11 @@
 #include <vector>
 
 #include "support/random.hpp"
+#include "support/replicas.hpp"
 
 namespace {
 
-const converge::replica_id a{1}, b{2}, c{3};
+using namespace test::replicas;
 
 // Rights computed from the representation without clamping (as signed).
 std::int64_t raw_rights(const converge::bounded_counter& x, converge::replica_id r) {

@@ -10,8 +10,10 @@
 #include <utility>
 #include <vector>
 
+#include "support/replicas.hpp"
+
 namespace {
-const converge::replica_id a{1}, b{2}, c{3};
+using namespace test::replicas;
 constexpr auto u64max = std::numeric_limits<std::uint64_t>::max();
 }  // namespace
 

@@ -9,9 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "support/replicas.hpp"
+
 using converge::replica_id;
 namespace {
-const replica_id a{1}, b{2};
+using namespace test::replicas;
 }
 
 TEST_CASE_TEMPLATE(

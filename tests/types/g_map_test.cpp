@@ -11,8 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "support/replicas.hpp"
+
 namespace {
-const converge::replica_id a{1}, b{2};
+using namespace test::replicas;
 }
 
 TEST_CASE("g_map: update applies a mutator at a key and returns {key: delta}") {

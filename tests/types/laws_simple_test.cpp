@@ -76,8 +76,8 @@ const operation<counter_map> counter_map_op = [](counter_map& s, replica_id self
   return s.update(small_string(e), [&](converge::gcounter& g) { return g.increment(self, e.below(3)); });
 };
 
-using nested_map = converge::g_map<int, converge::g_map<int, converge::pncounter>>;
-const operation<nested_map> nested_map_op = [](nested_map& s, replica_id self, entropy& e) {
+using nested_g_map = converge::g_map<int, converge::g_map<int, converge::pncounter>>;
+const operation<nested_g_map> nested_map_op = [](nested_g_map& s, replica_id self, entropy& e) {
   const int outer = static_cast<int>(e.below(3));
   const int inner = static_cast<int>(e.below(3));
   const std::uint64_t n = e.below(4);

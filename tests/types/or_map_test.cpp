@@ -11,13 +11,15 @@
 #include <string>
 #include <vector>
 
+#include "support/replicas.hpp"
+
 using converge::mv_register;
 using converge::or_map;
 using converge::or_set;
 using converge::replica_id;
 
 namespace {
-const replica_id a{1}, b{2};
+using namespace test::replicas;
 using tags = or_map<std::string, or_set<std::string>>;
 using deep = or_map<std::string, or_map<std::string, mv_register<int>>>;
 }  // namespace

@@ -13,13 +13,14 @@
 #include <vector>
 
 #include "support/random.hpp"
+#include "support/replicas.hpp"
 
 using converge::join;
 using converge::or_set;
 using converge::replica_id;
 
 namespace {
-const replica_id a{1}, b{2}, c{3};
+using namespace test::replicas;
 
 template <class T>
 std::vector<T> sorted(const or_set<T>& s) {

@@ -6,8 +6,10 @@
 #include <optional>
 #include <string>
 
+#include "support/replicas.hpp"
+
 namespace {
-const converge::replica_id a{1}, b{2};
+using namespace test::replicas;
 }
 
 TEST_CASE("lww_register: bottom is never assigned") {

@@ -10,15 +10,13 @@
 #include <string>
 #include <vector>
 
+#include "support/bytes.hpp"
+
 namespace {
 
 using bytes_t = std::vector<std::byte>;
 
-bytes_t bytes(std::initializer_list<int> xs) {
-  bytes_t out;
-  for (int x : xs) out.push_back(static_cast<std::byte>(x));
-  return out;
-}
+using test::bytes;
 
 /// A user's own lattice with a cereal `serialize`: encode/decode take it too.
 struct max_register {

@@ -7,13 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "support/bytes.hpp"
+
 namespace {
 
-std::vector<std::byte> bytes(std::initializer_list<int> xs) {
-  std::vector<std::byte> out;
-  for (int x : xs) out.push_back(static_cast<std::byte>(x));
-  return out;
-}
+using test::bytes;
 
 }  // namespace
 
