@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -205,7 +206,17 @@ TEST_CASE("consistency: quorum messages round-trip, and garbage is refused") {
   auto bad_flag = ask;
   bad_flag[2] = std::byte{2};
   CHECK_FALSE(read_quorum_message(bad_flag).has_value());
-  CHECK_FALSE(read_quorum_message(write_quorum_message({.kind = quorum_kind::read_done})).has_value());
+  // "Nothing newer" is a read_done without payload; a delta flag needs one,
+  // and a request naming a point must name the session it belongs to.
+  CHECK(read_quorum_message(write_quorum_message({.kind = quorum_kind::read_done, .amount = 9})).has_value());
+  CHECK_FALSE(read_quorum_message(write_quorum_message({.kind = quorum_kind::read_done, .delta = true})));
+  CHECK_FALSE(read_quorum_message(write_quorum_message({.kind = quorum_kind::read_request, .delta = true})));
+  CHECK_FALSE(read_quorum_message(write_quorum_message({.kind = quorum_kind::read_request, .amount = 3})));
+  const auto point = read_quorum_message(
+      write_quorum_message({.kind = quorum_kind::read_request, .session = 2, .echo = 8, .amount = 3}));
+  REQUIRE(point.has_value());
+  CHECK(point->echo == 8);
+  CHECK(point->amount == 3);
 }
 
 TEST_CASE("consistency: garbage quorum messages are counted malformed and change nothing") {
@@ -283,23 +294,123 @@ TEST_CASE("consistency: all and of(n) count every member, or n of them") {
   CHECK(seven->required == 4);
 }
 
-TEST_CASE("consistency: a flood of read requests earns one state per gossip interval") {
-  quorum_cluster c(2, {}, 7);
-  for (int s = 0; s < 50; ++s) c.step();
-  const auto before = c[1].metrics().total.delta_messages_out;
+/// A read request from node `from` to node `to` of `c`, as `from` would send it.
+std::vector<std::byte> read_request(quorum_cluster& c, std::size_t from, std::uint64_t request,
+                                    std::uint64_t echo = 0, std::uint64_t point = 0) {
+  return converge::replication::write_quorum_message(
+      {.kind = converge::replication::quorum_kind::read_request,
+       .session = c[from].session(),
+       .replica = from + 1,
+       .echo = echo,
+       .request = request,
+       .amount = point});
+}
+
+/// A cluster of `n` whose node 0 wrote `items` items, all converged.
+quorum_cluster converged(std::size_t n, std::uint64_t items, std::uint64_t seed) {
+  quorum_cluster c(n, {}, seed);
+  for (std::uint64_t v = 1; v <= items; ++v) c[0].write(insert(v), consistency::local(), 10);
+  for (int s = 0; s < 300; ++s) c.step();
+  for (std::size_t i = 1; i < n; ++i) REQUIRE(c[i].state() == c[0].state());
+  return c;
+}
+
+TEST_CASE("consistency: a flood of read requests earns one small answer per gossip interval") {
+  quorum_cluster c = converged(2, 200, 7);
+  const auto before = c[1].metrics().total;
+  std::uint64_t in = 0;
+  std::uint64_t out = 0;
   for (std::uint64_t k = 0; k < 1000; ++k) {
-    const auto req =
-        converge::replication::write_quorum_message({.kind = converge::replication::quorum_kind::read_request,
-                                                     .session = 77,
-                                                     .replica = 1,
-                                                     .request = k});
+    const auto req = read_request(c, 0, k);
+    in += req.size();
     c[1].receive(0, req);
-    if (k % 10 == 0) (void)c[1].tick(c.now + k / 10);
+    if (k % 10 == 0) {
+      for (const auto& m : c[1].tick(c.now + k / 10).messages) out += m.bytes.size();
+    }
   }
-  // 100 ticks over 100 steps of time, gossip interval 10: about 10 answers.
-  const auto answers = c[1].metrics().total.delta_messages_out - before;
+  // 100 ticks over 100 steps of time, gossip interval 10: about 10 answers,
+  // each "nothing newer" (node 0 acknowledged everything), never the state.
+  const auto after = c[1].metrics();
+  const auto answers = after.total.messages_out - before.messages_out;
   CHECK(answers >= 5);
   CHECK(answers <= 12);
+  CHECK(after.read_answers_whole == 0);
+  CHECK(after.read_answers_empty == answers);
+  CHECK(out <= 4 * in);
+  CHECK(out <= answers * 53);
+}
+
+TEST_CASE("consistency: a read from a member that holds everything costs a few bytes") {
+  quorum_cluster c = converged(5, 1500, 8);
+  const std::size_t state_bytes = converge::encode(c[0].state()).size();
+  REQUIRE(state_bytes > 1500);
+  std::uint64_t before = 0;
+  for (std::size_t i = 0; i < c.size(); ++i) before += c[i].metrics().total.bytes_out;
+  const auto r = await(c, 4, c[4].read(consistency::majority(), 100));
+  REQUIRE(r.has_value());
+  CHECK(r->status == operation_status::done);
+  std::uint64_t after = 0;
+  std::uint64_t empty = 0, whole = 0;
+  for (std::size_t i = 0; i < c.size(); ++i) {
+    after += c[i].metrics().total.bytes_out;
+    empty += c[i].metrics().read_answers_empty;
+    whole += c[i].metrics().read_answers_whole;
+  }
+  CHECK(whole == 0);
+  CHECK(empty >= 2);
+  // Four requests and their answers, not four states.
+  MESSAGE("a majority read of a " << state_bytes << "-byte state, all held: " << after - before << " bytes");
+  CHECK(after - before <= 4 * (20 + 53));
+}
+
+TEST_CASE("consistency: a reader behind by one write is sent that write, not the state") {
+  quorum_cluster c = converged(3, 300, 9);
+  // Node 2 misses write 1000 (cut off), then reads with node 1 only.
+  c.net().partition([k = 0]() mutable { return k++ < 2 ? 0 : 1; });
+  REQUIRE(await(c, 0, c[0].write(insert(1000), consistency::majority(), 100))->status ==
+          operation_status::done);
+  c.net().partition([k = 0]() mutable { return k++ == 0 ? 0 : 1; });  // node 0 alone now
+  const std::size_t state_bytes = converge::encode(c[1].state()).size();
+  const auto bytes_before = c[1].metrics().total.bytes_out;
+  const auto r = await(c, 2, c[2].read(consistency::majority(), 5));
+  REQUIRE(r.has_value());
+  CHECK(r->status == operation_status::done);
+  CHECK(c[2].state().items.contains(1000));
+  CHECK(c[1].metrics().read_answers_whole == 0);
+  CHECK(c[1].metrics().read_answers_delta + c[1].metrics().read_answers_empty >= 1);
+  CHECK(c[1].metrics().total.bytes_out - bytes_before < state_bytes / 4);
+}
+
+TEST_CASE("consistency: hostile read requests are refused and change nothing") {
+  quorum_cluster c = converged(3, 50, 10);
+  const shop before = c[1].state();
+  const auto refused = c[1].metrics().reads_refused;
+  std::uint64_t in = 0;
+  std::uint64_t out = 0;
+  std::uint64_t sent = 0;
+  const auto send = [&](const std::vector<std::byte>& bytes) {
+    in += bytes.size();
+    c[1].receive(0, bytes);
+    for (const auto& m : c[1].tick(++c.now).messages) out += m.bytes.size();
+    ++sent;
+  };
+  // A point beyond anything node 1 numbered, in its own session: a lie.
+  for (std::uint64_t k = 0; k < 100; ++k)
+    send(read_request(c, 0, k, c[1].session(), std::numeric_limits<std::uint64_t>::max() - k));
+  // A session node 1 never heard from node 0.
+  for (std::uint64_t k = 0; k < 100; ++k) {
+    send(converge::replication::write_quorum_message(
+        {.kind = converge::replication::quorum_kind::read_request, .session = 999 + k, .request = k}));
+  }
+  CHECK(c[1].metrics().reads_refused == refused + sent);
+  CHECK(c[1].state() == before);
+  CHECK(out == 0);  // node 0 holds everything: no interval was due either
+  // A non-member gets nothing, even with a heard session.
+  c[1].set_members({2});
+  send(read_request(c, 0, 500));
+  CHECK(c[1].metrics().reads_refused == refused + sent);
+  CHECK(out <= 4 * in);
+  CHECK(c[1].state() == before);
 }
 
 TEST_CASE("consistency: a majority read sees a majority write made elsewhere") {
@@ -395,7 +506,7 @@ namespace {
 /// What the schedules did, so a run that checked nothing shows.
 struct schedule_counts {
   std::uint64_t writes_done = 0, writes_timed_out = 0, reads_checked = 0, sells_done = 0, sells_refused = 0,
-                rights_moved = 0;
+                rights_moved = 0, answers_empty = 0, answers_delta = 0, answers_whole = 0;
 };
 
 /// One seeded schedule; returns an empty string or what failed.
@@ -476,7 +587,11 @@ std::string run_schedule(std::uint64_t seed, schedule_counts& counts) {
   }
   if (!failure.empty()) return failure;
   for (std::size_t k = 0; k < c.size(); ++k) {
-    if (c.up(k)) counts.rights_moved += c[k].metrics().rights_given;
+    if (!c.up(k)) continue;
+    counts.rights_moved += c[k].metrics().rights_given;
+    counts.answers_empty += c[k].metrics().read_answers_empty;
+    counts.answers_delta += c[k].metrics().read_answers_delta;
+    counts.answers_whole += c[k].metrics().read_answers_whole;
   }
   // Heal, restart everyone, no more faults: everything converges.
   c.net().heal();
@@ -516,7 +631,8 @@ TEST_CASE("consistency: seeded schedules with loss, duplication, partitions and 
                                   << n.writes_done << ", timed out " << n.writes_timed_out
                                   << "; majority reads checked " << n.reads_checked << "; sells done "
                                   << n.sells_done << ", refused " << n.sells_refused << "; rights moved "
-                                  << n.rights_moved);
+                                  << n.rights_moved << "; read answers nothing-newer " << n.answers_empty
+                                  << ", delta " << n.answers_delta << ", whole " << n.answers_whole);
   // Schedules that never completed a quorum operation would check nothing.
   CHECK(n.writes_done > 0);
   CHECK(n.reads_checked > 0);

@@ -106,7 +106,12 @@ struct replicator_metrics {
       (std::uint64_t, rights_asked),     ///< rights_ask messages sent for decrements short of rights
       (std::uint64_t, rights_given),     ///< rights transferred to peers that asked
       (std::uint64_t, rights_received),  ///< rights_answer messages that carried a transfer
-      (std::uint64_t, rights_refused)    ///< rights_ask from a non-member, or for a replica not its own
+      (std::uint64_t, rights_refused),   ///< rights_ask from a non-member, or for a replica not its own
+      (std::uint64_t,
+       reads_refused),  ///< read_request from a non-member, an unheard session, or a false point
+      (std::uint64_t, read_answers_empty),  ///< read_done "nothing newer": the reader held everything
+      (std::uint64_t, read_answers_delta),  ///< read_done with the delta the reader lacked
+      (std::uint64_t, read_answers_whole)   ///< read_done with the whole state (reader's point unknown)
   );
   // clang-format on
   replicator_metrics() { replication::detail::zero_counters(*this); }

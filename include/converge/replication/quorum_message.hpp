@@ -1,7 +1,7 @@
 #pragma once
 /// @file
-/// The replicator's quorum messages: reads that gather members' states, and
-/// bounded-counter rights asked of and given by peers. They share the
+/// The replicator's quorum messages: reads that gather what members hold
+/// and the reader lacks, and bounded-counter rights asked of and given by peers. They share the
 /// envelope's version nibble with kind 0, which envelopes never use, so an older replicator
 /// drops them as malformed and nothing else changes.
 ///
@@ -11,6 +11,7 @@
 ///               varint(echo) varint(request) varint(amount) payload
 ///   sub-kind := 1 read_request | 2 read_done | 3 rights_ask | 4 rights_answer
 ///   flags    := 0x01 when the payload starts with a signature block
+///               0x02 (read_done) when the payload is a delta, not the whole state
 ///   payload  := [signatures] converge::encode(State) — the rest of the message
 /// @endcode
 ///
@@ -19,8 +20,18 @@
 /// replicator that asked (`echo`) and its `request` number, so answers meant
 /// for an earlier life or an earlier request are recognised and ignored.
 /// `amount` is the rights asked for (rights_ask, at least 1) or given
-/// (rights_answer). A read_done carries the sender's state; a rights_answer
-/// carries the transfer delta when it gave something. Requests carry no payload.
+/// (rights_answer). A rights_answer carries the transfer delta when it gave
+/// something. Requests carry no payload.
+///
+/// Reads send deltas, not states. A read_request says what the reader holds
+/// of the responder in two varints: `echo` is the responder's session it
+/// heard from (0: nothing) and `amount` the end of the last whole interval it
+/// joined from that session (it then holds every delta the responder
+/// numbered below it). A read_done's `amount` is the responder's end `c`:
+/// its payload is the delta from the reader's point to `c` (flag 0x02), or
+/// the whole state, or nothing at all when the reader already holds
+/// everything ("nothing newer", about 20 bytes), and the reader then holds
+/// everything the responder numbered below `c`.
 
 #include "converge/replication/envelope.hpp"
 #include "converge/wire/varint.hpp"
@@ -40,6 +51,7 @@ enum class quorum_kind : std::uint8_t { read_request = 1, read_done = 2, rights_
 struct quorum_message {
   quorum_kind kind = quorum_kind::read_request;
   bool signed_entries = false;
+  bool delta = false;  ///< read_done: the payload is a delta from the reader's point
   std::uint64_t session = 0;
   std::uint64_t replica = 0;
   std::uint64_t echo = 0;
@@ -51,6 +63,7 @@ struct quorum_message {
 namespace detail {
 inline constexpr std::uint8_t quorum_byte = envelope_version;
 inline constexpr std::uint8_t quorum_flag_signed = 0x01;
+inline constexpr std::uint8_t quorum_flag_delta = 0x02;
 }  // namespace detail
 
 /// True when `bytes` starts like a quorum message (it may still be malformed).
@@ -65,7 +78,8 @@ inline std::vector<std::byte> write_quorum_message(const quorum_message& m) {
   out.push_back(static_cast<std::byte>(detail::quorum_byte));
   using wire::detail::put_varint;
   put_varint(out, static_cast<std::uint64_t>(m.kind));
-  out.push_back(static_cast<std::byte>(m.signed_entries ? detail::quorum_flag_signed : 0));
+  out.push_back(static_cast<std::byte>((m.signed_entries ? detail::quorum_flag_signed : 0) |
+                                       (m.delta ? detail::quorum_flag_delta : 0)));
   put_varint(out, m.session);
   put_varint(out, m.replica);
   put_varint(out, m.echo);
@@ -77,7 +91,7 @@ inline std::vector<std::byte> write_quorum_message(const quorum_message& m) {
 
 /// Parses a quorum message; nullopt when malformed: another leading byte, an
 /// unknown sub-kind or flag, truncated or overlong varints, a request with a
-/// payload or signatures, a read_done without payload, a rights_ask for
+/// payload or flags, a read_done flagged without payload, a rights_ask for
 /// nothing, or a rights_answer whose payload does not match its amount.
 inline std::optional<quorum_message> read_quorum_message(std::span<const std::byte> bytes) {
   if (!is_quorum_message(bytes) || bytes.size() < 3) return std::nullopt;
@@ -90,8 +104,10 @@ inline std::optional<quorum_message> read_quorum_message(std::span<const std::by
     return std::nullopt;
   m.kind = static_cast<quorum_kind>(kind);
   const auto flags = std::to_integer<std::uint8_t>(bytes[pos++]);
-  if ((flags & ~detail::quorum_flag_signed) != 0) return std::nullopt;
-  m.signed_entries = flags != 0;
+  if ((flags & ~(detail::quorum_flag_signed | detail::quorum_flag_delta)) != 0) return std::nullopt;
+  m.signed_entries = (flags & detail::quorum_flag_signed) != 0;
+  m.delta = (flags & detail::quorum_flag_delta) != 0;
+  if (m.delta && kind != static_cast<std::uint64_t>(quorum_kind::read_done)) return std::nullopt;
   m.session = next();
   m.replica = next();
   m.echo = next();
@@ -103,12 +119,13 @@ inline std::optional<quorum_message> read_quorum_message(std::span<const std::by
   switch (m.kind) {
     case quorum_kind::read_request:
       if (has_payload || m.signed_entries) return std::nullopt;
+      if (m.echo == 0 && m.amount != 0) return std::nullopt;  // a point with no session
       break;
     case quorum_kind::rights_ask:
       if (has_payload || m.signed_entries || m.amount == 0) return std::nullopt;
       break;
     case quorum_kind::read_done:
-      if (!has_payload) return std::nullopt;
+      if (!has_payload && (m.signed_entries || m.delta)) return std::nullopt;
       break;
     case quorum_kind::rights_answer:
       if (has_payload != (m.amount != 0) || (m.signed_entries && !has_payload)) return std::nullopt;

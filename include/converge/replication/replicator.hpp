@@ -151,13 +151,22 @@
 ///   in parts — are spaced by `min_state_transfer_interval` (`transfer_pacer.hpp`),
 ///   whatever the peer sends; one held back is counted once in
 ///   `state_transfers_deferred`.
-/// - Quorum messages: a `read_request` earns at most one state answer per
-///   gossip interval, a `rights_ask` one small answer once per request.
+/// - Quorum messages: a `read_request` is answered only for a member whose
+///   session this replicator heard (from a delta or an ack of its own
+///   session) and whose claimed point it did number; any other gets nothing
+///   (`reads_refused`). A member gets at most one answer per gossip
+///   interval: a header of at most 53 bytes (≤ 4 × the ≥ 14-byte request of
+///   a heard session, plus 11) and only what it is owed: the delta from the
+///   later of its claimed point and its acknowledgement, which anti-entropy
+///   would send it anyway, or, when neither is known, the whole state, paced
+///   with state transfers (`min_state_transfer_interval`). A `rights_ask`
+///   earns one small answer once per request.
 /// So over any time `T`, with no local writes, the bytes sent to one peer
 /// are at most `4 × bytes received from it + (1 + T / min_state_transfer_interval)
-/// × W`, where `W` is one state transfer (all its parts), plus, for a peer
-/// that sends read requests, `T / gossip_interval × W` more (a read is
-/// answered with the state: the price of reads that do not wait a round). A strict `4 ×` with
+/// × W`, where `W` is one state transfer (all its parts), plus, for a member
+/// that sends read requests, `T / gossip_interval × (53 + B)` more, `B` the
+/// deltas it has not acknowledged (a reader that holds everything costs 53
+/// bytes per gossip interval). A strict `4 ×` with
 /// no time term is impossible without refusing state to a replica that
 /// restarted without its data (it legitimately sends a few bytes and needs
 /// the whole state).
@@ -186,12 +195,18 @@
 ///   is not rolled back**: it stays applied here and converges everywhere
 ///   like any other write; the timeout only says the quorum was not seen.
 /// - A read sends `read_request` to the members (again every base timeout
-///   while unanswered); each answers `read_done` with its state (durable
-///   first, like every message), which is joined as a state transfer is.
-///   It completes once the states of `required` members, this one included,
-///   are joined: a majority read then holds every write a majority
-///   acknowledged before it began (the two majorities share a member).
-///   A peer gets at most one state answer per gossip interval.
+///   while unanswered), each naming the point up to which this replica holds
+///   that member's numbered deltas (the end of the last whole interval it
+///   joined from it). Each answers `read_done` (durable first, like every
+///   message) with its end `c` and what the reader lacks below it: the join
+///   of its buffered entries from the later of that point and the reader's
+///   acknowledgement, or nothing ("nothing newer"), or its whole state when
+///   neither point is known or the buffer no longer reaches it. Every
+///   change of a replica's state is numbered in its buffer, so the reader
+///   then holds the member's state at `c`. The read completes once
+///   `required` members, this one included, answered: a majority read then
+///   holds every write a majority acknowledged before it began (the two
+///   majorities share a member, which held the write when it answered).
 /// - A decrement of the `set_rights_counter` field that local rights cannot
 ///   cover sends `rights_ask` to the members known to hold the most rights
 ///   (those whose replica is not known yet too). A member gives, once per
@@ -468,6 +483,7 @@ class replicator {
         p.timing.heard();  // the link carries messages again: retransmit at the base timeout
         observe_session(from, p, e->session, e->resumed);
         apply_received(from, p, std::move(d), e->state_transfer, payload);
+        if (!e->multipart) note_holds(p, e->session, e->to);  // a whole interval: all below e->to
         queue_ack(from, *e);
       } else if (e->kind == replication::message_kind::tree) {
         handle_tree(from, p, *e);
@@ -778,6 +794,9 @@ class replicator {
     std::optional<replica_id> replica;
     std::optional<std::uint64_t> last_read_answer;
     std::optional<std::pair<std::uint64_t, std::uint64_t>> last_rights_ask;  // session, request
+    // Reads: (the peer's session, c) when this replica holds every delta
+    // that session numbered below c (a whole interval or a read answer joined).
+    std::optional<std::pair<std::uint64_t, std::uint64_t>> holds;
   };
 
   struct pending_ack {
@@ -826,6 +845,7 @@ class replicator {
   struct read_answer_due {
     std::uint64_t session = 0;
     std::uint64_t request = 0;
+    std::optional<std::uint64_t> point;  // the reader holds this replica's deltas below it
   };
   struct rights_answer_due {
     peer_id to = 0;
@@ -966,14 +986,10 @@ class replicator {
         ++it;
         continue;
       }
-      p->second.last_read_answer = now_;
-      replication::quorum_message m = quorum_header(replication::quorum_kind::read_done);
-      m.echo = it->second.session;
-      m.request = it->second.request;
-      m.signed_entries = signs_payloads();
-      const std::vector<std::byte> payload = encode_payload(state_);
-      m.payload = payload;
-      emit_quorum(out, it->first, m);
+      if (!answer_read(out, it->first, p->second, it->second, next)) {
+        ++it;  // a state answer held back by the pacer
+        continue;
+      }
       it = read_answers_.erase(it);
     }
     for (rights_answer_due& a : rights_answers_) {
@@ -1008,6 +1024,10 @@ class replicator {
           continue;
         replication::quorum_message q = quorum_header(replication::quorum_kind::read_request);
         q.request = r.request;
+        if (const auto& h = peers_.at(m).holds) {
+          q.echo = h->first;
+          q.amount = h->second;
+        }
         emit_quorum(out, m, q);
       }
     }
@@ -1058,6 +1078,51 @@ class replicator {
     return next;
   }
 
+  /// Answers a read from `id` with what it lacks (see "Consistency levels");
+  /// false when the answer must be the whole state and the pacer holds it
+  /// back (`next` then says when it may go).
+  bool answer_read(tick_result& out, peer_id id, peer_state& p, const read_answer_due& due,
+                   std::uint64_t& next) {
+    if (!p.session || *p.session != due.session) return true;  // a new life since: it asks again
+    std::optional<std::uint64_t> base = due.point;
+    if (p.acked && (!base || *base < *p.acked)) base = p.acked;  // proven by its ack
+    const bool whole = !base || *base < buffer_.begin();
+    if (whole && p.pacer.earliest(state_transfer_interval()) > now_) {
+      next = std::min(next, p.pacer.earliest(state_transfer_interval()));
+      return false;
+    }
+    p.last_read_answer = now_;
+    replication::quorum_message m = quorum_header(replication::quorum_kind::read_done);
+    m.echo = due.session;
+    m.request = due.request;
+    m.amount = buffer_.end();
+    std::vector<std::byte> payload;
+    if (whole) {
+      p.pacer.sent(now_);
+      payload = encode_payload(state_);
+      ++metrics_.read_answers_whole;
+    } else if (State d = interval_from(id, p, *base); !converge::is_bottom(d)) {
+      payload = encode_payload(d);
+      m.delta = true;
+      ++metrics_.read_answers_delta;
+    } else {
+      ++metrics_.read_answers_empty;
+    }
+    if (!payload.empty()) m.signed_entries = signs_payloads();
+    m.payload = payload;
+    emit_quorum(out, id, m);
+    return true;
+  }
+
+  /// Records that this replica holds every delta `session` numbered below `end`.
+  static void note_holds(peer_state& p, std::uint64_t session, std::uint64_t end) {
+    if (!p.holds || p.holds->first != session) {
+      p.holds = std::pair{session, end};
+    } else {
+      p.holds->second = std::max(p.holds->second, end);
+    }
+  }
+
   void emit_quorum(tick_result& out, peer_id to, const replication::quorum_message& m) {
     std::vector<std::byte> bytes = replication::write_quorum_message(m);
     if (bytes.size() > opt_.max_message_bytes) {
@@ -1088,7 +1153,11 @@ class replicator {
       if (m->kind == quorum_kind::read_done) {
         const auto r = std::find_if(reads_.begin(), reads_.end(),
                                     [&](const read_op& o) { return o.request == m->request; });
-        apply_received(from, p, std::move(*d), true, {}, false);
+        // A delta is journaled as it arrived; a state, by its novel part.
+        if (d)
+          apply_received(from, p, std::move(*d), !m->delta, m->delta ? payload : std::span<const std::byte>{},
+                         false);
+        note_holds(p, m->session, m->amount);
         if (r != reads_.end() && std::binary_search(r->members.begin(), r->members.end(), from) &&
             std::find(r->answered.begin(), r->answered.end(), from) == r->answered.end())
           r->answered.push_back(from);
@@ -1098,11 +1167,21 @@ class replicator {
       }
       return;
     }
-    p.replica = replica_id{m->replica};
     if (m->kind == quorum_kind::read_request) {
-      read_answers_[from] = {m->session, m->request};  // one answer per peer at a time
+      // Only a member of a heard session, for a point this replica numbered:
+      // anyone else could only draw states (amplification) or lie.
+      const bool member = !members_ || std::binary_search(members_->begin(), members_->end(), from);
+      const bool claims = m->echo == opt_.session;
+      if (!member || !p.session || *p.session != m->session || (claims && m->amount > buffer_.end())) {
+        ++metrics_.reads_refused;
+        return;
+      }
+      p.replica = replica_id{m->replica};
+      read_answers_[from] = {m->session, m->request,
+                             claims ? std::optional<std::uint64_t>{m->amount} : std::nullopt};
       return;
     }
+    p.replica = replica_id{m->replica};
     // rights_ask: once per request (a duplicate or a retry of the same
     // request gives nothing more), from this replica's own rights only,
     // less what its own waiting decrements need.
@@ -1659,9 +1738,15 @@ class replicator {
   /// The interval due to `id`: the join of the entries it lacks, less what
   /// it sent lately (BP); bottom when it holds them all.
   [[nodiscard]] State interval_for(peer_id id, const peer_state& p) const {
+    return interval_from(id, p, *p.acked);
+  }
+
+  /// The join of the buffered entries from `from` on that `id` lacks (BP as
+  /// for intervals); `from` ≥ `buffer_.begin()`.
+  [[nodiscard]] State interval_from(peer_id id, const peer_state& p, std::uint64_t from) const {
     const bool bp = opt_.avoid_back_propagation;
     std::vector<const State*> parts;
-    for (std::uint64_t s = *p.acked; s < buffer_.end(); ++s) {
+    for (std::uint64_t s = from; s < buffer_.end(); ++s) {
       const auto& e = buffer_.at(s);
       if (bp && e.known_by(id)) continue;
       parts.push_back(&e.delta);
