@@ -11,6 +11,7 @@
 #include <boost/hana/define_struct.hpp>
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
@@ -200,4 +201,68 @@ TEST_CASE("members: wire round trip, and hostile input refused") {
     } catch (const converge::decode_error&) {
     }
   }
+}
+
+TEST_CASE("members: retired ids are written as runs, so their bytes follow the live ids, not history") {
+  auto rng = test::rng_for("members retired runs");
+  CAPTURE(test::seed());
+  // 10,000 lives numbered by birth, 16 of them alive anywhere among them:
+  // every other id is retired, in at most 17 runs.
+  std::vector<std::uint64_t> live;
+  for (int i = 0; i < 16; ++i) live.push_back(1 + rng.below(10016));
+  std::vector<member_record> records;
+  std::vector<replica_id> retired;
+  for (std::uint64_t id = 1; id <= 10016; ++id) {
+    if (std::find(live.begin(), live.end(), id) == live.end()) retired.emplace_back(id);
+  }
+  for (std::uint64_t n = 1; n <= 16; ++n) records.push_back(record(n, live[n - 1], member_status::up, 600));
+  const members m = members::from_parts(records, retired);
+  const members none = members::from_parts(records, {});
+  const auto bytes = converge::encode(m);
+  CHECK(converge::decode<members>(bytes) == m);
+  CHECK(converge::decode<members>(bytes).retired().size() == retired.size());
+  // A run costs at most 3 + 3 bytes here (ids below 2^21).
+  CHECK(bytes.size() - converge::encoded_size(none) <= 17 * 6);
+  // A retired replica that comes back is still recognised: the set is the same.
+  for (std::uint64_t id = 1; id <= 10016; ++id) {
+    const bool alive = std::find(live.begin(), live.end(), id) != live.end();
+    if (m.is_retired(replica_id{id}) == alive) FAIL_CHECK("replica ", id, " retired: ", !alive);
+  }
+  // Random retired sets round-trip, sparse or dense.
+  for (int c = 0; c < 100; ++c) {
+    std::vector<replica_id> ids;
+    std::uint64_t at = rng.below(3);
+    for (std::uint64_t k = rng.below(200); k > 0; --k) {
+      ids.emplace_back(at);
+      at += 1 + (rng.chance(1, 2) ? 0 : rng.below(1000));
+    }
+    if (rng.chance(1, 10)) ids.emplace_back(~std::uint64_t{0});  // the largest id ends the last run
+    const members r = members::from_parts({}, ids);
+    CHECK(converge::decode<members>(converge::encode(r)) == r);
+  }
+}
+
+TEST_CASE("members: hostile retired runs are refused before they allocate") {
+  // Ends with [1 run] [gap 5] [span 0].
+  const auto one = converge::encode(members::from_parts({}, {replica_id{5}}));
+  REQUIRE(one.size() >= 3);
+  REQUIRE(one[one.size() - 3] == std::byte{1});
+  REQUIRE(one[one.size() - 2] == std::byte{5});
+  REQUIRE(one[one.size() - 1] == std::byte{0});
+  // A span of 2^40 ids from a handful of bytes.
+  std::vector<std::byte> huge(one.begin(), one.end() - 1);
+  for (const unsigned b : {0x80U, 0x80U, 0x80U, 0x80U, 0x80U, 0x20U}) huge.push_back(std::byte(b));
+  CHECK_THROWS_AS(converge::decode<members>(huge), converge::decode_error);
+  // A run that overflows 64 bits.
+  std::vector<std::byte> over(one.begin(), one.end() - 1);
+  for (int i = 0; i < 9; ++i) over.push_back(std::byte{0xff});
+  over.push_back(std::byte{0x01});
+  CHECK_THROWS_AS(converge::decode<members>(over), converge::decode_error);
+  // Two runs that touch are not maximal: one canonical encoding per set.
+  const auto two = converge::encode(members::from_parts({}, {replica_id{1}, replica_id{3}}));
+  REQUIRE(two[two.size() - 2] == std::byte{1});  // the second run's gap (3 - 2)
+  auto touching = two;
+  touching[touching.size() - 2] = std::byte{0};
+  CHECK_THROWS_AS(converge::decode<members>(touching), converge::decode_error);
+  CHECK(converge::decode<members>(two).retired() == std::vector<replica_id>{replica_id{1}, replica_id{3}});
 }

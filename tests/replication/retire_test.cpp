@@ -1,6 +1,7 @@
 // replicator::retire: a retired replica's ids leave the state and every
 // payload that arrives, values stay, and a durable replica restores to the
-// same stripped state.
+// same stripped state; after many lives, the retired ids travel as a few
+// runs and a returning old life still changes nothing.
 #include <converge/gcounter.hpp>
 #include <converge/lattice.hpp>
 #include <converge/membership/members.hpp>
@@ -18,6 +19,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <vector>
+
+#include "support/random.hpp"
 
 namespace {
 
@@ -143,4 +146,93 @@ TEST_CASE("replicator: retire strips the state and every payload, values stay, r
   CHECK(holds(c[1].state(), replica_id{3}));  // the journal's older records brought them back
   c[1].retire(c[1].state().m.retired());
   CHECK(c[1].state() == settled);
+}
+
+TEST_CASE("replicator: 60 lives later, the retired ids are a few runs and an old life changes nothing") {
+  auto rng = test::rng_for("retire many lives");
+  CAPTURE(test::seed());
+  // Slot 0 (replica 1) survives; slots 1 and 2 host lives 2, 3, 4, ... in
+  // turn, each retired by replica 1 after it leaves.
+  converge::testing::cluster<shared> c(3);
+  replicator_options o;
+  const std::vector<std::vector<std::size_t>> peers = {{1, 2}, {0, 2}, {0, 1}};
+  std::uint64_t next_id = 1, hits = 0, tags = 0, session = 100;
+  std::vector<std::uint64_t> life(3);
+  auto begin_life = [&](std::size_t i) {
+    life[i] = next_id++;
+    o.session = ++session;
+    c.start(i, replica_id{life[i]}, o, {}, peers[i]);
+    for (const std::size_t j : peers[i]) {
+      if (c.up(j)) c[j].add_peer(i);
+    }
+    member_record rec;
+    rec.node = i + 1;
+    rec.replica = replica_id{life[i]};
+    rec.status = member_status::up;
+    rec.incarnation = life[i];
+    c[i].mutate([&](shared& s) {
+      shared d{};
+      d.m = s.m.announce(rec);
+      return d;
+    });
+  };
+  for (std::size_t i = 0; i < 3; ++i) begin_life(i);
+  std::vector<std::pair<replica_id, shared>> old_lives;
+  for (int departure = 0; departure < 60; ++departure) {
+    for (std::size_t i = 0; i < 3; ++i) {
+      const std::uint64_t n = 1 + rng.below(9);
+      hits += n;
+      ++tags;
+      c[i].mutate([&](shared& s) {
+        shared d{};
+        d.hits = s.hits.increment(replica_id{life[i]}, n);
+        d.tags = s.tags.insert(replica_id{life[i]}, tags);
+        return d;
+      });
+    }
+    REQUIRE(settle_learning(c));
+    const std::size_t gone = 1 + rng.below(2);
+    const replica_id gone_id{life[gone]};
+    if (old_lives.size() < 3) old_lives.emplace_back(gone_id, c[gone].state());
+    c.crash(gone, [] { return false; });
+    for (const std::size_t j : peers[gone]) c[j].remove_peer(gone);
+    c[0].mutate([&](shared& s) {
+      shared d{};
+      d.m = s.m.remove(gone + 1);
+      d.hits = retire(s.hits, gone_id, replica_id{1});
+      d.tags = retire(s.tags, gone_id, replica_id{1});
+      return d;
+    });
+    c[0].retire(c[0].state().m.retired());
+    begin_life(gone);
+    REQUIRE(settle_learning(c));
+  }
+  REQUIRE(settle_learning(c));
+  const shared settled = c[0].state();
+  CHECK(c[1].state() == settled);
+  CHECK(c[2].state() == settled);
+  CHECK(settled.hits.value() == hits);
+  CHECK(settled.tags.size() == tags);
+  CHECK(settled.m.retired().size() == 60);
+  CHECK(replica_ids(settled).size() <= 3);
+  // Live ids 1, a and b leave at most two runs of retired ids, 2 bytes each
+  // (ids below 128) and their count: the members cost what the live ones do.
+  const members live_only = members::from_parts(settled.m.records(), {});
+  CHECK(converge::encoded_size(settled.m) <= converge::encoded_size(live_only) + 5);
+
+  // Old lives come back with their old state, one after another: stripped on
+  // arrival, nothing changes anywhere.
+  c.crash(2, [] { return false; });
+  for (const auto& [id, old] : old_lives) {
+    o.session = ++session;
+    c.start(2, id, o, old, peers[2]);
+    for (int k = 0; k < 200; ++k) {
+      c.step();
+      c[0].retire(c[0].state().m.retired());
+      c[1].retire(c[1].state().m.retired());
+    }
+    CHECK(c[0].state() == settled);
+    CHECK(c[1].state() == settled);
+    c.crash(2, [] { return false; });
+  }
 }

@@ -31,7 +31,10 @@
 /// failure detector never refutes a `removed` record of its own replica id:
 /// the process must restart with a new replica id (`replica_id::with_incarnation`).
 /// A removed record keeps only its replica id (no endpoints, no key): the
-/// tombstone stays small.
+/// tombstone stays small. The retired ids themselves are encoded as runs of
+/// consecutive ids (wire.hpp): with ids that grow from one life to the
+/// next, their bytes are bounded by the live members, not by how many
+/// lives came before.
 ///
 /// # What is not here
 /// Suspicion is local to each failure detector (failure_detector.hpp): the

@@ -103,8 +103,16 @@
 ///   running `retire_own` cannot tell, after `restore`, whether it ran it;
 ///   `converge-sim --churn` does not combine with `--durable`.
 /// - Membership tombstones: `members::retired()` keeps every retired id
-///   forever (a returning retired replica must be recognised), so it grows
-///   by one id per departure.
+///   forever (a returning retired replica must be recognised). On the wire
+///   the ids go as runs of consecutive ids (membership/wire.hpp), which
+///   number at most the live replicas plus one where ids grow with each
+///   life; in memory they are still one id (8 bytes) per departure.
+/// - The simulator folds counters additively (`retire` above), the node
+///   records the departed replica's own entries in an idempotent max-joined
+///   record (transport/detail/node_retirement.hpp). The two are not one
+///   mechanism yet: the node's record keeps an entry per retired replica,
+///   and compacting it needs a stability check (every live member has
+///   joined and stripped an id) that is not built.
 
 #include "converge/bounded_counter.hpp"
 #include "converge/causal_context.hpp"
