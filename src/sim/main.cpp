@@ -261,6 +261,8 @@ config draw(std::uint64_t seed, bool durable, std::uint64_t churn) {
   }
   c.no_bp = rng.chance(0.2);
   c.no_rr = rng.chance(0.2);
+  // Drawn last, so the draws above are the same as before trees were drawn.
+  if (rng.chance(0.3)) c.broadcast = "tree";
   c.seed = seed;
   return c;
 }
