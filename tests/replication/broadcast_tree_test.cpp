@@ -71,18 +71,29 @@ bool survivors_connected(const std::vector<std::vector<std::size_t>>& graph, con
 
 TEST_CASE("broadcast tree: control messages round-trip and garbage is refused") {
   for (const tree_op op : {tree_op::ihave, tree_op::graft, tree_op::prune}) {
-    const tree_control c{op, op == tree_op::ihave ? 0x0123456789abcdefULL : 0};
+    const tree_control c{op, op == tree_op::ihave ? 0x0123456789abcdefULL : 0, {}};
     const auto back = read_tree_control(write_tree_control(c));
     REQUIRE(back);
     CHECK(back->op == op);
     CHECK(back->fingerprint == c.fingerprint);
+    CHECK(back->sample.empty());
   }
+  // A digest may carry a sample of up to max_sample_bytes, and no more.
+  constexpr std::size_t max_sample = converge::replication::max_sample_bytes;
+  for (const std::size_t n : {std::size_t{1}, max_sample}) {
+    const tree_control c{tree_op::ihave, 42, std::vector<std::byte>(n, std::byte{7})};
+    const auto back = read_tree_control(write_tree_control(c));
+    REQUIRE(back);
+    CHECK(back->fingerprint == 42);
+    CHECK(back->sample == c.sample);
+  }
+  CHECK_FALSE(read_tree_control(
+      write_tree_control({tree_op::ihave, 42, std::vector<std::byte>(max_sample + 1, std::byte{7})})));
   CHECK_FALSE(read_tree_control({}));
   CHECK_FALSE(read_tree_control(bytes_of({0})));
   CHECK_FALSE(read_tree_control(bytes_of({4})));
-  CHECK_FALSE(read_tree_control(bytes_of({2, 0})));                          // graft takes nothing after it
-  CHECK_FALSE(read_tree_control(bytes_of({1, 1, 2, 3})));                    // a short fingerprint
-  CHECK_FALSE(read_tree_control(bytes_of({1, 0, 0, 0, 0, 0, 0, 0, 0, 0})));  // a long one
+  CHECK_FALSE(read_tree_control(bytes_of({2, 0})));        // graft takes nothing after it
+  CHECK_FALSE(read_tree_control(bytes_of({1, 1, 2, 3})));  // a short fingerprint
   // A tree envelope takes no state-transfer, multipart or signature flag, and needs a body.
   CHECK_FALSE(converge::replication::read_envelope(bytes_of({0x13 | 0x04, 1, 0, 2}), 16));
   CHECK_FALSE(converge::replication::read_envelope(bytes_of({0x13 | 0x08, 1, 0, 0, 2}), 16));
@@ -123,11 +134,54 @@ TEST_CASE("broadcast tree: garbage tree messages are counted as malformed and ch
   CHECK(c[1].tree_metrics().eager_links == links);
   CHECK(c[1].tick(c.now).messages.empty());
   // A well-formed prune from an unknown session is stale: the link stays eager.
-  const auto prune = write_tree_control({tree_op::prune, 0});
+  const auto prune = write_tree_control({tree_op::prune, 0, {}});
   std::vector<std::byte> stale{std::byte{0x13}, std::byte{99}, std::byte{0}};
   stale.insert(stale.end(), prune.begin(), prune.end());
   c[1].receive(0, stale);
   CHECK(c[1].tree_metrics().eager_links == links);
+  // A digest whose sample does not decode is malformed, and awaits nothing.
+  tree_control bad{tree_op::ihave, 1, bytes_of({0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})};
+  const auto body = write_tree_control(bad);
+  std::vector<std::byte> digest{std::byte{0x13}, std::byte{11}, std::byte{0}};
+  digest.insert(digest.end(), body.begin(), body.end());
+  const auto malformed_before = c[1].metrics().total.malformed_dropped;
+  c[1].receive(0, digest);
+  CHECK(c[1].metrics().total.malformed_dropped == malformed_before + 1);
+  CHECK(c[1].state() == before);
+}
+
+TEST_CASE(
+    "broadcast tree: a lazy link whose digest samples stay missing is grafted while both states change") {
+  // Under unbroken load no two states are ever equal, so fingerprints alone
+  // cannot tell a replica that its eager links no longer reach it. The
+  // samples do: each digest names a piece of the sender's newest change.
+  cluster<set_t> c;
+  c.add(tree_options(11));
+  c.add(tree_options(12));
+  REQUIRE(c.settle());
+  // Both ends prune their one link (as if other paths had made it redundant).
+  const auto prune = write_tree_control({tree_op::prune, 0, {}});
+  for (const std::size_t to : {0, 1}) {
+    std::vector<std::byte> m{std::byte{0x13}, std::byte{static_cast<unsigned char>(to == 0 ? 12 : 11)},
+                             std::byte{0}};
+    m.insert(m.end(), prune.begin(), prune.end());
+    c[to].receive(to == 0 ? 1 : 0, m);
+  }
+  REQUIRE(c[0].tree_metrics().eager_links == 0);
+  REQUIRE(c[1].tree_metrics().eager_links == 0);
+  // Both write at every tick for ten gossip intervals (the safety net would
+  // wait forty): each must hold the other's first write by the end.
+  std::uint64_t v = 0;
+  for (int t = 0; t < 100; ++t) {
+    c[0].mutate([&](set_t& s) { return s.insert(2 * v); });
+    c[1].mutate([&](set_t& s) { return s.insert(2 * v + 1); });
+    ++v;
+    c.step();
+  }
+  CHECK(c[0].state().contains(1));
+  CHECK(c[1].state().contains(0));
+  CHECK(c[0].tree_metrics().grafts + c[1].tree_metrics().grafts >= 1);
+  CHECK(c[0].tree_metrics().lazy_repairs + c[1].tree_metrics().lazy_repairs == 0);
 }
 
 TEST_CASE("broadcast tree: seeded fault schedules converge on every seed") {

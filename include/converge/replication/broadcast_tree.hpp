@@ -17,16 +17,26 @@
 /// crosses the tree in a round trip or two per hop.
 ///
 /// A lazy link gets, at most once a gossip interval while the peer has not
-/// acknowledged everything, a digest: this replica's sequence number `c`
-/// and a fingerprint of its state. A peer whose state has the same
-/// fingerprint holds everything this replica held at `c` and acknowledges
-/// `c` with an ordinary ack, so a lazy link costs a digest and an ack, never
-/// the deltas. A peer whose fingerprint differs while its own state has not
-/// changed for `lazy_delay_intervals` (the tree stopped bringing it anything)
-/// lacks something, or the sender does: it grafts the link (`graft`), which
-/// becomes eager on both sides, and ordinary anti-entropy sends what is
-/// missing. A lazy link that delivers mostly novel data (a delta sent before
-/// the prune, or the safety net below) is grafted too.
+/// acknowledged everything, a digest: this replica's sequence number `c`,
+/// a fingerprint of its state, and a sample: a small piece (at most
+/// `max_sample_bytes` encoded) of its newest change that the peer is not
+/// known to hold. A peer whose state has the same fingerprint holds
+/// everything this replica held at `c` and acknowledges `c` with an
+/// ordinary ack, so a lazy link costs a digest and an ack, never the
+/// deltas. Otherwise the link is grafted (`graft`, eager on both sides;
+/// ordinary anti-entropy then sends what is missing) when either
+/// - the peer still lacks the sample `lazy_delay_intervals` later (the
+///   sample is Plumtree's message id: a working tree delivers a change
+///   everywhere within a few round trips, so a change seen over a lazy link
+///   and still missing means the eager links do not reach this replica
+///   from where it began, even while other changes keep arriving); or
+/// - its own state has not changed for `lazy_delay_intervals` (the tree
+///   stopped bringing it anything) while the fingerprints differ.
+/// A lazy link that delivers mostly novel data (a delta sent before the
+/// prune, or the safety net below) is grafted too. A grafted link is not
+/// pruned again for two gossip intervals: its first message is the
+/// catch-up since the peer's last acknowledgement, mostly redundant by
+/// nature, and the link must first show what it brings afterwards.
 ///
 /// > Rationale: the tree only saves bytes. Delta-interval anti-entropy with
 /// > acknowledgements stays underneath: a lazy peer still behind after
@@ -37,14 +47,15 @@
 /// > Known cost: a lazy peer's acknowledgement advances only when a digest
 /// > matches (equal states), so under long unbroken load the sender buffers
 /// > what it sent its eager links until then, and a graft sends the whole
-/// > interval since the lazy peer's last ack (mostly redundant). A digest of
-/// > sequence ranges per origin would fix both, at a few bytes per origin.
+/// > interval since the lazy peer's last ack (mostly redundant).
 ///
 /// # Wire
 /// @code
 ///   tree message  := envelope kind 3: byte0 varint(session) varint(to) control
 ///   control       := 0x01 fingerprint(8 bytes, little-endian)   "I have up to `to`" (0: my
-///                                                                state still changes)
+///                         [sample]                               state still changes); sample: an
+///                                                                encoded delta, at most
+///                                                                `max_sample_bytes`, or absent
 ///                  | 0x02                                        graft
 ///                  | 0x03                                        prune
 /// @endcode
@@ -86,9 +97,14 @@ inline std::string_view broadcast_name(broadcast_mode m) {
 enum class tree_op : std::uint8_t { ihave = 1, graft = 2, prune = 3 };
 
 /// The body of a tree message (after the envelope header).
+/// The largest sample a digest carries (encoded bytes): enough for a few
+/// set elements or counter entries, small beside the digest's envelope.
+inline constexpr std::size_t max_sample_bytes = 64;
+
 struct tree_control {
   tree_op op = tree_op::ihave;
   std::uint64_t fingerprint = 0;  ///< ihave: the sender's state fingerprint at `to`
+  std::vector<std::byte> sample;  ///< ihave: an encoded piece of the sender's newest change, or empty
 };
 
 /// The bytes of `c`.
@@ -96,17 +112,19 @@ inline std::vector<std::byte> write_tree_control(const tree_control& c) {
   std::vector<std::byte> out{static_cast<std::byte>(c.op)};
   if (c.op == tree_op::ihave) {
     for (int k = 0; k < 8; ++k) out.push_back(static_cast<std::byte>((c.fingerprint >> (8 * k)) & 0xff));
+    out.insert(out.end(), c.sample.begin(), c.sample.end());
   }
   return out;
 }
 
-/// Parses a tree control body; nullopt for an unknown op or a wrong length.
+/// Parses a tree control body; nullopt for an unknown op, a wrong length or
+/// a sample longer than `max_sample_bytes`.
 inline std::optional<tree_control> read_tree_control(std::span<const std::byte> bytes) {
   if (bytes.empty()) return std::nullopt;
   const auto op = std::to_integer<std::uint8_t>(bytes[0]);
   if (op == static_cast<std::uint8_t>(tree_op::ihave)) {
-    if (bytes.size() != 9) return std::nullopt;
-    tree_control c{tree_op::ihave, 0};
+    if (bytes.size() < 9 || bytes.size() > 9 + max_sample_bytes) return std::nullopt;
+    tree_control c{tree_op::ihave, 0, {bytes.begin() + 9, bytes.end()}};
     for (std::size_t k = 0; k < 8; ++k)
       c.fingerprint |= std::to_integer<std::uint64_t>(bytes[1 + k]) << (8 * k);
     return c;
@@ -114,7 +132,7 @@ inline std::optional<tree_control> read_tree_control(std::span<const std::byte> 
   if (op != static_cast<std::uint8_t>(tree_op::graft) && op != static_cast<std::uint8_t>(tree_op::prune))
     return std::nullopt;
   if (bytes.size() != 1) return std::nullopt;
-  return tree_control{static_cast<tree_op>(op), 0};
+  return tree_control{static_cast<tree_op>(op), 0, {}};
 }
 
 /// A 64-bit fingerprint of encoded bytes (FNV-1a, then a final mix so close
@@ -199,7 +217,8 @@ class broadcast_tree {
     const double redundant =
         l.total == 0 ? 0 : 1.0 - static_cast<double>(l.novel) / static_cast<double>(l.total);
     l.messages = l.novel = l.total = 0;
-    if (l.eager && redundant >= opt_.prune_ratio && eager_count() > opt_.min_eager_links) {
+    const bool settled = !l.grafted_at || now >= *l.grafted_at + 2 * interval;  // see the file comment
+    if (l.eager && settled && redundant >= opt_.prune_ratio && eager_count() > opt_.min_eager_links) {
       l.eager = false;
       l.pruned_at = now;
       ++m_.prunes;
@@ -209,7 +228,7 @@ class broadcast_tree {
       // crossed): graft it if it brings news, else prune it again, so both
       // ends agree and each counts its eager links truly.
       if (redundant < 0.5) {
-        graft(p);
+        graft(p, now);
       } else {
         l.pruned_at = now;
         outbox_.push_back({p, tree_op::prune});
@@ -221,7 +240,17 @@ class broadcast_tree {
   /// grafts when the state stood still for `lazy_delay_intervals`.
   void digest_differs(peer_id p, std::uint64_t now, std::uint64_t interval) {
     if (eager(p) || now < changed_at_ + opt_.lazy_delay_intervals * interval) return;
-    graft(p);
+    graft(p, now);
+  }
+
+  /// When a sample from lazy peer `p` still missing here at `now` makes this
+  /// replica graft the link (see "How the tree forms and heals").
+  [[nodiscard]] std::uint64_t sample_due(std::uint64_t now, std::uint64_t interval) const noexcept {
+    return now + opt_.lazy_delay_intervals * interval;
+  }
+  /// A sample from `p` was still missing at `now`: grafts a link still lazy.
+  void sample_missing(peer_id p, std::uint64_t now) {
+    if (!eager(p)) graft(p, now);
   }
 
   /// A control message from `p` at `now`: graft or prune makes the link
@@ -229,7 +258,11 @@ class broadcast_tree {
   void control(peer_id p, tree_op op, std::uint64_t now) {
     link& l = links_[p];
     l.eager = op == tree_op::graft;
-    if (!l.eager) l.pruned_at = now;
+    if (l.eager) {
+      l.grafted_at = now;
+    } else {
+      l.pruned_at = now;
+    }
   }
 
   /// Whether a lazy link to `p`, behind since its ack was `acked`, is held
@@ -292,10 +325,13 @@ class broadcast_tree {
     bool digested = false;
     std::uint64_t last_digest = 0;
     std::uint64_t pruned_at = 0;
+    std::optional<std::uint64_t> grafted_at;  // never grafted: the first flood prunes at once
   };
 
-  void graft(peer_id p) {
-    links_[p].eager = true;
+  void graft(peer_id p, std::uint64_t now) {
+    link& l = links_[p];
+    l.eager = true;
+    l.grafted_at = now;
     ++m_.grafts;
     outbox_.push_back({p, tree_op::graft});
   }

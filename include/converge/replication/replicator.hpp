@@ -526,11 +526,12 @@ class replicator {
       emit(out, a.peer, replication::write_envelope(e), false);
     }
     part_acks_.clear();
+    std::uint64_t next = tree_on() ? check_samples() : std::numeric_limits<std::uint64_t>::max();
     for (const auto& [to, op] : tree_.take_outbox()) emit_tree(out, to, op);
 
     // Before the intervals: a decrement whose rights came is buffered now,
     // and goes out in this tick's intervals.
-    std::uint64_t next = run_operations(out);
+    next = std::min(next, run_operations(out));
     const replication::timing_options t = timing();
     for (auto& [id, p] : peers_) {
       if (idle > p.timing.timeout(t)) p.timing.stalled();
@@ -1386,6 +1387,7 @@ class replicator {
   /// Drops what is queued for `id`, and what the buffer believed it holds.
   void forget_pending(peer_id id) {
     acks_.erase(id);
+    samples_.erase(id);
     std::erase_if(part_acks_, [&](const part_ack& a) { return a.peer == id; });
     buffer_.forget_peer(id);
   }
@@ -1453,7 +1455,63 @@ class replicator {
       queue_ack(from, e);
     } else {
       tree_.digest_differs(from, now_, opt_.gossip_interval);
+      if (!c->sample.empty()) await_sample(from, p, c->sample);
     }
+  }
+
+  /// A lazy peer's digest sample: when this replica lacks it, the link is
+  /// grafted unless the sample arrives within the tree's lazy delay. One
+  /// sample awaited per peer; a sample is only compared, never joined, so
+  /// a forged one can at worst make this link eager.
+  void await_sample(peer_id from, peer_state& p, std::span<const std::byte> bytes) {
+    State s;
+    try {
+      s = converge::decode<State>(bytes, opt_.limits);
+    } catch (...) {
+      add(p, &peer_metrics::malformed_dropped);
+      return;
+    }
+    if (tree_.eager(from) || samples_.contains(from) || converge::leq(s, state_)) return;
+    samples_.emplace(from, awaited_sample{std::move(s), tree_.sample_due(now_, opt_.gossip_interval)});
+  }
+
+  /// Grafts the lazy links whose sample is still missing at its due time;
+  /// returns when to look again.
+  std::uint64_t check_samples() {
+    std::uint64_t next = std::numeric_limits<std::uint64_t>::max();
+    for (auto it = samples_.begin(); it != samples_.end();) {
+      if (it->second.due > now_) {
+        next = std::min(next, it->second.due);
+        ++it;
+        continue;
+      }
+      if (!converge::leq(it->second.sample, state_)) tree_.sample_missing(it->first, now_);
+      it = samples_.erase(it);
+    }
+    return next;
+  }
+
+  /// The digest's sample for `to`: a piece, at most `max_sample_bytes`
+  /// encoded, of the newest of the last few buffered changes that `to` is
+  /// not known to hold; empty when there is none (or it is too large to cut).
+  [[nodiscard]] std::vector<std::byte> digest_sample(peer_id to) const {
+    constexpr std::uint64_t look_back = 8;
+    constexpr std::size_t max_cut_bytes = std::size_t{64} << 10;  // bounds the work per digest
+    const std::uint64_t lo = buffer_.end() - std::min(buffer_.end() - buffer_.begin(), look_back);
+    for (std::uint64_t seq = buffer_.end(); seq-- > lo;) {
+      const auto& e = buffer_.at(seq);
+      if (e.known_by(to)) continue;
+      if (e.bytes > max_cut_bytes) return {};
+      const std::size_t size = converge::encoded_size(e.delta);
+      if (size <= replication::max_sample_bytes) return converge::encode(e.delta);
+      const std::vector<State> parts =
+          replication::split_payload(e.delta, size / (replication::max_sample_bytes / 2) + 2);
+      if (parts.size() <= 1) return {};
+      std::vector<std::byte> bytes = converge::encode(parts.front());
+      if (bytes.size() > replication::max_sample_bytes) return {};
+      return bytes;
+    }
+    return {};
   }
 
   /// Tree mode: an eager link forwards what arrived as soon as its last
@@ -1482,8 +1540,9 @@ class replicator {
   void emit_tree(tick_result& out, peer_id to, replication::tree_op op) {
     const auto it = peers_.find(to);
     if (it == peers_.end()) return;
-    const std::uint64_t fp = op == replication::tree_op::ihave ? state_fingerprint() : 0;
-    const std::vector<std::byte> body = replication::write_tree_control({op, fp});
+    const bool ihave = op == replication::tree_op::ihave;
+    const std::vector<std::byte> body = replication::write_tree_control(
+        {op, ihave ? state_fingerprint() : 0, ihave ? digest_sample(to) : std::vector<std::byte>{}});
     std::vector<std::byte> bytes = replication::write_envelope({.kind = replication::message_kind::tree,
                                                                 .resumed = resumed_,
                                                                 .session = opt_.session,
@@ -1843,6 +1902,11 @@ class replicator {
   std::uint64_t now_ = 0;
   mutable replicator_metrics metrics_;  // `peers` is refreshed by metrics()
   replication::broadcast_tree tree_;    // link modes; unused with gossip
+  struct awaited_sample {
+    State sample;
+    std::uint64_t due = 0;
+  };
+  std::map<peer_id, awaited_sample> samples_;  // lazy peers' digest samples missing here
   // Durability (see the file comment).
   bool resumed_ = false;
   std::uint64_t appended_ = 0;        // records handed to the journal
