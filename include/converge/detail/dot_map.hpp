@@ -32,6 +32,7 @@
 #include "converge/key_hash.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <compare>
 #include <cstddef>
@@ -147,6 +148,9 @@ class dot_map {
         dots_(o.dots_),
         owners_(o.owners_),
         by_dot_(o.by_dot_),
+        run_start_(o.run_start_),
+        runs_(o.runs_),
+        dot_sorted_(o.dot_sorted_),
         sorted_(o.sorted_),
         keys_indexed_(o.keys_indexed_) {
     copy_order(o);
@@ -157,6 +161,9 @@ class dot_map {
         dots_(std::move(o.dots_)),
         owners_(std::move(o.owners_)),
         by_dot_(std::move(o.by_dot_)),
+        run_start_(o.run_start_),
+        runs_(o.runs_),
+        dot_sorted_(o.dot_sorted_),
         order_(std::move(o.order_)),
         order_state_(o.order_state_.load(std::memory_order_relaxed)),
         sorted_(o.sorted_),
@@ -174,6 +181,9 @@ class dot_map {
     dots_ = std::move(o.dots_);
     owners_ = std::move(o.owners_);
     by_dot_ = std::move(o.by_dot_);
+    run_start_ = o.run_start_;
+    runs_ = o.runs_;
+    dot_sorted_ = o.dot_sorted_;
     order_ = std::move(o.order_);
     order_state_.store(o.order_state_.load(std::memory_order_relaxed), std::memory_order_relaxed);
     sorted_ = o.sorted_;
@@ -221,46 +231,62 @@ class dot_map {
 
   void add_unseen(const dot_map& other, const causal_context& ctx) {
     const std::size_t n = other.entries_.size();
-    // Which of other's entries hold a dot ctx has not seen; when there are
-    // many, grow the arrays and indexes once for all of them.
-    std::vector<bool> novel;
-    if (n > small_size) {
-      novel.resize(n);
+    // What ctx has seen of each of other's entries: nothing (the common
+    // case: a new key or a new write, added without asking ctx again),
+    // some of it, or all (skipped).
+    const auto seen_of = [&](const typename V::store_type& theirs) -> std::uint8_t {
+      bool any_seen = false, any_unseen = false;
+      theirs.for_each_dot([&](const dot& d) { (ctx.contains(d) ? any_seen : any_unseen) = true; });
+      return !any_unseen ? all_seen : any_seen ? some_seen : none_seen;
+    };
+    // When other is large, grow the arrays and indexes once for all of it.
+    std::vector<std::uint8_t> seen;
+    if (n <= small_size) {
+      // A delta into a large store: ask the cache for the index slots its
+      // keys and dots will probe, so their misses overlap each other and
+      // the context tests instead of coming one after another.
+      for (const entry& e : other.entries_) {
+        if constexpr (hashed) {
+          if (keys_indexed_) keys_.prefetch(key_hash_of(e.first));
+        }
+        if (dots_indexed())
+          e.second.store().for_each_dot([&](const dot& d) { by_dot_.prefetch(dot_hash(d)); });
+      }
+    } else {
+      seen.resize(n);
       std::size_t fresh = 0, fresh_dots = 0;
       for (std::size_t i = 0; i < n; ++i) {
-        other.entries_[i].second.store().for_each_dot([&](const dot& d) {
-          if (!ctx.contains(d)) {
-            novel[i] = true;
-            ++fresh_dots;
-          }
-        });
-        fresh += novel[i] ? 1 : 0;
+        const auto& theirs = other.entries_[i].second.store();
+        seen[i] = seen_of(theirs);
+        if (seen[i] == all_seen) continue;
+        ++fresh;
+        fresh_dots += theirs.dot_count();
       }
       if (fresh == 0) return;
       reserve(fresh, fresh_dots);
     }
+    static const causal_context nothing;
     for (std::size_t i = 0; i < n; ++i) {
       const K& key = other.entries_[i].first;
       const auto& theirs = other.entries_[i].second.store();
-      if (n > small_size) {
-        if (!novel[i]) continue;
-      } else {
-        bool any = false;
-        theirs.for_each_dot([&](const dot& d) { any = any || !ctx.contains(d); });
-        if (!any) continue;
-      }
+      const std::uint8_t s = n > small_size ? seen[i] : seen_of(theirs);
+      if (s == all_seen) continue;
       const std::uint32_t p = find_or_add_key(key);
       auto& mine = causal_access::store(entries_[p].second);
       try {
-        mine.add_unseen(theirs, ctx);
+        mine.add_unseen(theirs, s == none_seen ? nothing : ctx);
       } catch (...) {
         if (mine.empty()) erase_entry(p);
         throw;
       }
       // ctx covers every dot held here, so these are not held yet.
-      theirs.for_each_dot([&](const dot& d) {
-        if (!ctx.contains(d)) add_dot(d, p);
-      });
+      if (s == none_seen) {
+        theirs.for_each_dot([&](const dot& d) { add_dot(d, p); });
+      } else {
+        theirs.for_each_dot([&](const dot& d) {
+          if (!ctx.contains(d)) add_dot(d, p);
+        });
+      }
     }
   }
 
@@ -326,6 +352,8 @@ class dot_map {
 
  private:
   enum : std::uint8_t { stale, building, ready };  // order_state_
+  // What a context has seen of a nested store's dots (add_unseen).
+  static constexpr std::uint8_t none_seen = 0, some_seen = 1, all_seen = 2;
 
   // ------------------------------------------------------------ keys
 
@@ -359,27 +387,50 @@ class dot_map {
 
   /// The position of `k`, appended with an empty value if absent.
   std::uint32_t find_or_add_key(const K& k) {
-    if (const std::uint32_t p = find_key(k); p != npos) return p;
     const auto p = static_cast<std::uint32_t>(entries_.size());
     if (p >= npos - 1) throw_length_error("converge: more than 2^32 - 2 keys in one or_map");
-    entries_.emplace_back(std::piecewise_construct, std::forward_as_tuple(k), std::forward_as_tuple());
-    try {
-      if (keys_indexed_) {
-        if constexpr (hashed) {
-          keys_.insert(key_hash_of(k), p, key_hash_at());
-        } else {
-          keys_.emplace(k, p);
-        }
-      } else if (entries_.size() > small_size) {
-        index_keys();
+    if (!keys_indexed_) {
+      for (std::uint32_t q = 0; q < p; ++q) {
+        if (same_key(entries_[q].first, k)) return q;
       }
-    } catch (...) {
-      entries_.pop_back();
-      throw;
+      append_entry(k);
+      if (entries_.size() > small_size) {
+        try {
+          index_keys();
+        } catch (...) {
+          entries_.pop_back();
+          throw;
+        }
+      }
+    } else if constexpr (hashed) {
+      // One probe finds the key or indexes its new position.
+      const std::size_t h = key_hash_of(k);
+      const std::uint32_t at = keys_.find_or_insert(
+          h, p, [&](std::uint32_t q) { return entries_[q].first == k; }, key_hash_at());
+      if (at != npos) return at;
+      try {
+        append_entry(k);
+      } catch (...) {
+        keys_.erase(h, p, key_hash_at());
+        throw;
+      }
+    } else {
+      const auto [it, added] = keys_.try_emplace(k, p);
+      if (!added) return it->second;
+      try {
+        append_entry(k);
+      } catch (...) {
+        keys_.erase(it);
+        throw;
+      }
     }
     sorted_ = sorted_ && (p == 0 || Compare{}(entries_[p - 1].first, entries_[p].first));
     order_state_.store(stale, std::memory_order_relaxed);
     return p;
+  }
+
+  void append_entry(const K& k) {
+    entries_.emplace_back(std::piecewise_construct, std::forward_as_tuple(k), std::forward_as_tuple());
   }
 
   void index_keys() {
@@ -423,6 +474,16 @@ class dot_map {
   }
 
   [[nodiscard]] std::uint32_t find_dot(const dot& d) const {
+    if (dot_sorted_) {
+      for (std::size_t i = 0; i < runs_; ++i) {
+        const auto first = dots_.begin() + run_start_[i];
+        const auto last = i + 1 < runs_ ? dots_.begin() + run_start_[i + 1] : dots_.end();
+        if (d < *first || *(last - 1) < d) continue;  // runs of different replicas rarely overlap
+        const auto at = std::lower_bound(first, last, d);
+        if (at != last && *at == d) return static_cast<std::uint32_t>(at - dots_.begin());
+      }
+      return npos;
+    }
     if (!dots_indexed()) {
       for (std::uint32_t q = 0; q < dots_.size(); ++q) {
         if (dots_[q] == d) return q;
@@ -436,25 +497,56 @@ class dot_map {
   void add_dot(const dot& d, std::uint32_t owner) {
     const auto q = static_cast<std::uint32_t>(dots_.size());
     if (q >= npos - 1) throw_length_error("converge: more than 2^32 - 2 dots in one or_map");
-    dots_.push_back(d);
-    try {
-      owners_.push_back(owner);
+    if (dots_.size() == dots_.capacity()) dots_.reserve(std::max<std::size_t>(2 * dots_.size(), 4));
+    if (owners_.size() == owners_.capacity()) owners_.reserve(dots_.capacity());
+    note_run(q, d);  // may give the runs up, and index the records held so far
+    if (!dot_sorted_) {
       if (dots_indexed()) {
-        by_dot_.insert(dot_hash(d), q, dot_hash_at());
-      } else if (dots_.size() > small_size) {
-        by_dot_.rebuild(q + 1, dot_hash_at());
+        by_dot_.insert(dot_hash(d), q, dot_hash_at());  // the record goes in after
+      } else if (q + 1 > small_size) {
+        dots_.push_back(d);  // rebuild reads every record
+        owners_.push_back(owner);
+        try {
+          by_dot_.rebuild(q + 1, dot_hash_at());
+        } catch (...) {
+          dots_.pop_back();
+          owners_.pop_back();
+          throw;
+        }
+        return;
       }
-    } catch (...) {
-      if (owners_.size() > q) owners_.pop_back();
-      dots_.pop_back();
-      throw;
     }
+    dots_.push_back(d);  // capacity reserved above: cannot throw
+    owners_.push_back(owner);
+  }
+
+  /// Keeps the runs up to date for a record `d` at `q`, after records
+  /// [0, q); one run too many gives them up.
+  void note_run(std::uint32_t q, const dot& d) {
+    if (!dot_sorted_) return;
+    if (q > 0 && dots_[q - 1] < d) return;  // extends the last run
+    if (runs_ == max_runs) return unsort();
+    run_start_[runs_++] = q;
+  }
+
+  /// The records are no longer kept in dot runs: index them if the store is large.
+  void unsort() {
+    dot_sorted_ = false;
+    runs_ = 0;
+    if (dots_.size() > small_size) by_dot_.rebuild(static_cast<std::uint32_t>(dots_.size()), dot_hash_at());
   }
 
   /// Drops the record at `q`; the last record moves into its place.
   void remove_dot_at(std::uint32_t q) {
     const auto last = static_cast<std::uint32_t>(dots_.size() - 1);
-    if (dots_indexed()) {
+    if (dot_sorted_) {
+      if (q != last) {
+        unsort();  // the last record moves into the hole
+      } else if (run_start_[runs_ - 1] == last) {
+        --runs_;  // its run held only it
+      }
+    }
+    if (!dot_sorted_ && dots_indexed()) {
       by_dot_.erase(dot_hash(dots_[q]), q, dot_hash_at());
       if (q != last) by_dot_.relabel(dot_hash(dots_[last]), last, q);
     }
@@ -479,7 +571,7 @@ class dot_map {
     if constexpr (hashed) {
       if (keys_indexed_) keys_.reserve(entries_.size() + more, key_hash_at());
     }
-    if (!dots_indexed() && dots_.size() + more_dots > small_size)
+    if (!dot_sorted_ && !dots_indexed() && dots_.size() + more_dots > small_size)
       by_dot_.rebuild(static_cast<std::uint32_t>(dots_.size()), dot_hash_at());
     if (dots_indexed()) by_dot_.reserve(dots_.size() + more_dots, dot_hash_at());
   }
@@ -533,6 +625,8 @@ class dot_map {
     dots_.clear();
     owners_.clear();
     by_dot_.clear();
+    runs_ = 0;
+    dot_sorted_ = true;
     order_.clear();
     order_state_.store(stale, std::memory_order_relaxed);
     sorted_ = true;
@@ -545,7 +639,16 @@ class dot_map {
   std::vector<std::uint32_t> owners_;
   // Untagged: dots are inserted with every value but looked up only for
   // removals (as in element_store).
-  flat_index by_dot_{flat_index::untagged};   // empty while the store is small
+  flat_index by_dot_{flat_index::untagged};  // empty while dot_sorted_ or small
+  // While dot_sorted_, dots_ is runs_ runs, each strictly increasing; run i
+  // starts at run_start_[i]. A lookup is then a binary search per run and
+  // needs no index: the dots of a replica's own updates, of a decoded state
+  // and of a join of states from other replicas arrive in runs (as in
+  // element_store). A removal from the middle gives the runs up.
+  static constexpr std::size_t max_runs = 4;
+  std::array<std::uint32_t, max_runs> run_start_{};
+  std::uint8_t runs_ = 0;
+  bool dot_sorted_ = true;
   mutable std::vector<std::uint32_t> order_;  // positions in key order, while order_state_ is ready
   mutable std::atomic<std::uint8_t> order_state_{stale};
   bool sorted_ = true;  // entries_ is in key order (order_ is then not used)

@@ -172,6 +172,24 @@ class basic_flat_index {
     return true;
   }
 
+  /// The first position whose record satisfies `match`; when there is none,
+  /// adds `position` under `hash` in the same probe and returns npos.
+  /// `position` itself is not looked at (its record may be stored after).
+  template <class Match, class HashOf>
+  std::uint32_t find_or_insert(std::size_t hash, std::uint32_t position, Match&& match, HashOf&& hash_of) {
+    if (position >= npos - 1) throw_length_error("converge: more than 2^32 - 2 records in one store");
+    if ((count_ + 1) * 4 > slots_.size() * 3) grow(hash_of);
+    const std::uint8_t t = tag(hash);
+    std::size_t i = hash & mask();
+    for (; slots_[i] != empty; i = (i + 1) & mask()) {
+      if (tag_at(i, t) && match(slots_[i] - 1)) return slots_[i] - 1;
+    }
+    slots_[i] = position + 1;
+    set_tag(i, t);
+    ++count_;
+    return npos;
+  }
+
   /// Removes `position`, stored under `hash`.
   template <class HashOf>
   void erase(std::size_t hash, std::uint32_t position, HashOf&& hash_of) {
