@@ -11,6 +11,8 @@
 // and ~110 bytes per element (measured in bench/). The index does not know
 // the records: callers pass the hash of the key they look up and a predicate
 // on positions, and `hash_of(position)` when the table must move entries.
+// or_map's store (dot_map.hpp) indexes its (key, value) entries and its dot
+// records the same way.
 //
 // Linear probing, power-of-two capacity, load factor at most 3/4,
 // backward-shift deletion (no tombstones, so lookups never slow down with
