@@ -32,6 +32,10 @@ concept causal_type = requires {
 ///
 /// Nested values reached through `find` or iteration are for reading: they
 /// carry no context of their own (the map holds it).
+///
+/// Keys are found by hash when `converge::key_hash<K>` hashes them and
+/// `Compare` is `std::less` (see key_hash.hpp), else through an ordered
+/// index by `Compare`; either way the map iterates in key order.
 template <class K, causal_type V, class Compare = std::less<K>>
 class or_map : public causal<or_map<K, V, Compare>, detail::dot_map<K, V, Compare>> {
   using access = detail::causal_access;
@@ -90,16 +94,22 @@ class or_map : public causal<or_map<K, V, Compare>, detail::dot_map<K, V, Compar
   or_map clear() { return this->apply(this->observed_all()); }
 
   /// The value at `key`, or nullptr.
-  [[nodiscard]] const V* find(const K& key) const {
-    const auto it = this->store_.entries().find(key);
-    return it == this->store_.entries().end() ? nullptr : &it->second;
-  }
+  [[nodiscard]] const V* find(const K& key) const { return this->store_.find(key); }
   [[nodiscard]] bool contains(const K& key) const { return find(key) != nullptr; }
-  [[nodiscard]] std::size_t size() const noexcept { return this->store_.entries().size(); }
+  [[nodiscard]] std::size_t size() const noexcept { return this->store_.size(); }
 
-  /// Iterates (key, value) pairs in key order.
-  [[nodiscard]] auto begin() const { return this->store_.entries().begin(); }
-  [[nodiscard]] auto end() const { return this->store_.entries().end(); }
+  /// A random-access iterator over (key, value) pairs (`it->first`,
+  /// `it->second`) in key order; any mutation of the map invalidates it.
+  using const_iterator = typename detail::dot_map<K, V, Compare>::const_iterator;
+  using iterator = const_iterator;
+
+  /// Iterates (key, value) pairs in key order. The order is built on the
+  /// first iteration after keys were added or removed (O(n log n)) and kept;
+  /// concurrent const use from several threads is safe.
+  [[nodiscard]] const_iterator begin() const { return this->store_.begin(); }
+  [[nodiscard]] const_iterator end() const { return this->store_.end(); }
+  [[nodiscard]] const_iterator cbegin() const { return begin(); }
+  [[nodiscard]] const_iterator cend() const { return end(); }
 };
 
 }  // namespace converge

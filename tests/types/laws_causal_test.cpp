@@ -121,3 +121,58 @@ TEST_CASE("or_map of flags obeys the lattice laws") {
       },
       "or_map<int, ew_flag>");
 }
+
+namespace {
+
+// A key with an order and nothing else (no ==, no hash): or_map keeps it in
+// its ordered index.
+struct ordered_key {
+  int v = 0;
+  bool operator<(const ordered_key& o) const { return v < o.v; }
+};
+
+template <class M>
+converge::testing::law_report check_map_laws(const operation<M>& op) {
+  return converge::testing::check_laws<M>(op,
+                                          {.seed = test::seed(), .cases = test::cases(300), .max_ops = 60});
+}
+
+}  // namespace
+
+TEST_CASE(
+    "or_map obeys the lattice laws past the small-store threshold (hashed, ordered-only and nested keys)") {
+  CAPTURE(test::seed());
+  // 40 keys, and registers whose overwrites remove dots from the middle of
+  // the store: the key and dot indexes, the dense erase and the runs.
+  using strings = converge::or_map<std::string, converge::mv_register<int>>;
+  const auto s = check_map_laws<strings>([](strings& m, replica_id self, entropy& e) {
+    const std::string key = "key-" + std::to_string(e.below(40));
+    if (e.chance(1, 5)) return m.erase(key);
+    if (e.chance(1, 40)) return m.clear();
+    return m.update(key, [&](converge::mv_register<int>& r) {
+      return e.chance(1, 8) ? r.reset() : r.assign(self, static_cast<int>(e.below(4)));
+    });
+  });
+  CHECK_MESSAGE(s.ok, s.failure);
+
+  using ordered = converge::or_map<ordered_key, converge::or_set<int>>;
+  const auto o = check_map_laws<ordered>([](ordered& m, replica_id self, entropy& e) {
+    const ordered_key key{static_cast<int>(e.below(30))};
+    if (e.chance(1, 5)) return m.erase(key);
+    return m.update(key, [&](converge::or_set<int>& set) { return or_set_step(set, self, e); });
+  });
+  CHECK_MESSAGE(o.ok, o.failure);
+
+  using wide = converge::or_map<int, inner_map>;
+  const auto w = check_map_laws<wide>([](wide& m, replica_id self, entropy& e) {
+    const auto key = static_cast<int>(e.below(20));
+    if (e.chance(1, 6)) return m.erase(key);
+    return m.update(key, [&](inner_map& inner) {
+      const auto k = static_cast<int>(e.below(12));
+      return e.chance(1, 4) ? inner.erase(k) : inner.update(k, [&](converge::mv_register<int>& r) {
+        return r.assign(self, static_cast<int>(e.below(4)));
+      });
+    });
+  });
+  CHECK_MESSAGE(w.ok, w.failure);
+}

@@ -11,6 +11,8 @@
 // and ~110 bytes per element (measured in bench/). The index does not know
 // the records: callers pass the hash of the key they look up and a predicate
 // on positions, and `hash_of(position)` when the table must move entries.
+// or_map's store (dot_map.hpp) indexes its (key, value) entries and its dot
+// records the same way.
 //
 // Linear probing, power-of-two capacity, load factor at most 3/4,
 // backward-shift deletion (no tombstones, so lookups never slow down with
@@ -170,6 +172,24 @@ class basic_flat_index {
     set_tag(i, t);
     ++count_;
     return true;
+  }
+
+  /// The first position whose record satisfies `match`; when there is none,
+  /// adds `position` under `hash` in the same probe and returns npos.
+  /// `position` itself is not looked at (its record may be stored after).
+  template <class Match, class HashOf>
+  std::uint32_t find_or_insert(std::size_t hash, std::uint32_t position, Match&& match, HashOf&& hash_of) {
+    if (position >= npos - 1) throw_length_error("converge: more than 2^32 - 2 records in one store");
+    if ((count_ + 1) * 4 > slots_.size() * 3) grow(hash_of);
+    const std::uint8_t t = tag(hash);
+    std::size_t i = hash & mask();
+    for (; slots_[i] != empty; i = (i + 1) & mask()) {
+      if (tag_at(i, t) && match(slots_[i] - 1)) return slots_[i] - 1;
+    }
+    slots_[i] = position + 1;
+    set_tag(i, t);
+    ++count_;
+    return npos;
   }
 
   /// Removes `position`, stored under `hash`.
