@@ -101,8 +101,8 @@ config parse_config(const std::vector<std::string_view>& args) {
       add_probability(*app, "--prune-ratio", c.prune_ratio,
                       "tree: prune a link when this fraction of its bytes was redundant (default 0.75)"),
       add_number(*app, "--lazy-delay", 1, 1000, store(c.lazy_delay),
-                 "tree: graft a lazy link after this many still intervals with a differing digest, 1 to 1000 "
-                 "(default 2)",
+                 "tree: graft a lazy link once a digest's sample is still missing this many intervals later, "
+                 "or after this many still intervals with a differing digest, 1 to 1000 (default 2)",
                  "N", "1 to 1000"),
   };
   add_number(
