@@ -28,7 +28,7 @@ struct config {
   std::uint64_t gossip_interval = 50;
   std::string broadcast = "gossip";  ///< gossip or tree (replication/broadcast_tree.hpp)
   double prune_ratio = 0.75;         ///< tree: prune a link this redundant
-  std::uint64_t lazy_delay = 2;      ///< tree: graft when a digest sample is missing this long, or after this many still intervals
+  std::uint64_t lazy_delay = 2;      ///< tree: graft delay (sample missing, or state still)
   std::uint64_t churn = 0;  ///< departures (leaves, crashes) each followed by a fresh life; 0: no churn
   std::optional<std::uint64_t> seed;
   bool json = false;
