@@ -198,17 +198,33 @@ def zmtp_frame(body, more=False, command=False):
     return bytes([flags, len(body)]) + body
 
 
+def recv_exactly(s, n):
+    """n bytes from socket s (raises on EOF or its timeout)."""
+    out = b""
+    while len(out) < n:
+        chunk = s.recv(n - len(out))
+        if not chunk:
+            raise ConnectionError(f"connection closed after {len(out)} of {n} bytes")
+        out += chunk
+    return out
+
+
 def zmtp_dealer(port):
-    """A hand-made ZMTP 3.0 NULL DEALER connection to 127.0.0.1:port."""
+    """A hand-made ZMTP 3.0 NULL DEALER connection to 127.0.0.1:port, returned
+    once the handshake is complete: the node's greeting and its READY read.
+    (libzmq holds its READY until the node's ZAP handler has answered, and a
+    message frame that arrives before then is a protocol error to it, which
+    closes the connection: on a loaded machine, sending at once lost them.)"""
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
     s.sendall(b"\xff" + b"\x00" * 8 + b"\x7f" + b"\x03\x00" + b"NULL" + b"\x00" * 16 + b"\x00" + b"\x00" * 31)
     ready = b"\x05READY" + b"\x0bSocket-Type" + struct.pack(">I", 6) + b"DEALER"
     s.sendall(zmtp_frame(ready, command=True))
-    s.settimeout(2)
-    try:
-        s.recv(4096)  # the node's greeting and READY
-    except socket.timeout:
-        pass
+    recv_exactly(s, 64)  # the node's greeting
+    flags = recv_exactly(s, 1)[0]
+    size = struct.unpack(">Q", recv_exactly(s, 8))[0] if flags & 2 else recv_exactly(s, 1)[0]
+    body = recv_exactly(s, size)
+    if not (flags & 4 and body.startswith(b"\x05READY")):
+        raise ConnectionError(f"expected the node's READY, got flags {flags:#x} and {body[:16]!r}")
     return s
 
 
