@@ -2,19 +2,22 @@
 """Gossip against the broadcast tree, replicas from 64 up, on the same seeds.
 
 usage: broadcast_sweep.py PATH/TO/converge-sim OUT_DIR [--replicas 64,256,1000] [--ops-per-replica 20]
-                          [--seeds 1] [--topology random:4] [--workload gset]
+                          [--max-ops N] [--seeds 1] [--topology random:4] [--workload gset]
 
 Runs `converge-sim --replicas N --topology T --workload W --ops N*K --seed S
 --broadcast B --json` for B in gossip and tree (one process at a time, one
 core), and writes OUT_DIR/broadcast.json (one row per run: bytes over the
 lower bound, rounds to converge, p99 propagation delay in gossip intervals,
 the tree counters, wall seconds and peak RSS) and OUT_DIR/broadcast.svg
-(bytes / lower bound and rounds to converge against replicas).
+(bytes / lower bound and rounds to converge against replicas, the median
+over seeds). `--max-ops` caps one run's operations, so that 10,000 replicas
+fit in memory (bench/run: 20,000, which leaves 1,000 replicas at 20 each).
 """
 import argparse
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -73,7 +76,9 @@ def svg(rows, out):
             v = top * t / 4
             parts.append(f'<text x="{ox + pad - 4}" y="{py(v) + 4}" text-anchor="end">{v:.2f}</text>')
         for b, colour in colours.items():
-            pts = sorted((r["replicas"], r[key]) for r in rows if r["broadcast"] == b)
+            # The median over seeds at each replica count.
+            pts = [(x, statistics.median(r[key] for r in rows if r["broadcast"] == b and r["replicas"] == x))
+                   for x in xs if any(r["broadcast"] == b and r["replicas"] == x for r in rows)]
             if not pts:
                 continue
             path = " ".join(f"{px(x):.1f},{py(v):.1f}" for x, v in pts)
@@ -92,6 +97,7 @@ def main():
     ap.add_argument("out_dir")
     ap.add_argument("--replicas", default="64,256,1000")
     ap.add_argument("--ops-per-replica", type=int, default=20)
+    ap.add_argument("--max-ops", type=int, default=0, help="cap on the operations of one run (0: none)")
     ap.add_argument("--seeds", default="1")
     ap.add_argument("--topology", default="random:4")
     ap.add_argument("--workload", default="gset")
@@ -100,7 +106,8 @@ def main():
     for n in (int(x) for x in a.replicas.split(",")):
         for seed in (int(s) for s in a.seeds.split(",")):
             for b in ("gossip", "tree"):
-                r = run(a.sim, n, n * a.ops_per_replica, seed, b, a.topology, a.workload)
+                ops = n * a.ops_per_replica if a.max_ops == 0 else min(n * a.ops_per_replica, a.max_ops)
+                r = run(a.sim, n, ops, seed, b, a.topology, a.workload)
                 rows.append(r)
                 print(f"  {r['command']}: converged {r['converged']}, {r['bytes_ratio']:.3f}x lower bound, "
                       f"{r['rounds_to_converge']:.1f} rounds, p99 {r['p99_propagation_intervals']:.2f} intervals, "
