@@ -198,6 +198,11 @@ def zmtp_frame(body, more=False, command=False):
     return bytes([flags, len(body)]) + body
 
 
+# A ZMTP 3.0 greeting for the NULL mechanism (as client), and a DEALER's READY.
+ZMTP_NULL_GREETING = b"\xff" + b"\x00" * 8 + b"\x7f" + b"\x03\x00" + b"NULL" + b"\x00" * 16 + b"\x00" + b"\x00" * 31
+ZMTP_DEALER_READY = b"\x05READY" + b"\x0bSocket-Type" + struct.pack(">I", 6) + b"DEALER"
+
+
 def recv_exactly(s, n):
     """n bytes from socket s (raises on EOF or its timeout)."""
     out = b""
@@ -216,9 +221,7 @@ def zmtp_dealer(port):
     message frame that arrives before then is a protocol error to it, which
     closes the connection: on a loaded machine, sending at once lost them.)"""
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    s.sendall(b"\xff" + b"\x00" * 8 + b"\x7f" + b"\x03\x00" + b"NULL" + b"\x00" * 16 + b"\x00" + b"\x00" * 31)
-    ready = b"\x05READY" + b"\x0bSocket-Type" + struct.pack(">I", 6) + b"DEALER"
-    s.sendall(zmtp_frame(ready, command=True))
+    s.sendall(ZMTP_NULL_GREETING + zmtp_frame(ZMTP_DEALER_READY, command=True))
     recv_exactly(s, 64)  # the node's greeting
     flags = recv_exactly(s, 1)[0]
     size = struct.unpack(">Q", recv_exactly(s, 8))[0] if flags & 2 else recv_exactly(s, 1)[0]

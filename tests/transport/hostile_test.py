@@ -24,7 +24,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster import Failure, Node, check, free_ports, main_wrapper  # noqa: E402
+from cluster import (ZMTP_DEALER_READY, ZMTP_NULL_GREETING, Failure, Node, check, envelope,  # noqa: E402
+                     free_ports, main_wrapper, zmtp_frame)
 
 BIN = os.path.abspath(sys.argv[1])
 WORK = tempfile.mkdtemp(prefix="converge-hostile-")
@@ -58,17 +59,6 @@ def read_varint(b, pos):
             return v, pos
 
 
-def frame(body, more=False, command=False):
-    flags = (1 if more else 0) | (4 if command else 0)
-    if len(body) > 255:
-        return bytes([flags | 2]) + struct.pack(">Q", len(body)) + body
-    return bytes([flags, len(body)]) + body
-
-
-def transport_envelope(kind, sender, replica=7):
-    return b"CV\x01" + bytes([kind]) + struct.pack("<QQ", sender, replica)
-
-
 def ack(session, acked_session, to, whole=False, part=None):
     b0 = 0x10 | 2 | (0x04 if whole else 0) | (0x08 if part is not None else 0)
     out = bytes([b0]) + varint(session) + varint(acked_session) + varint(to)
@@ -96,9 +86,7 @@ class Peer:
         self.whole_frames = 0  # data frames carrying (part of) a state transfer
         self.small_payload = None
         self.ready = False
-        self._send(b"\xff" + b"\x00" * 8 + b"\x7f" + b"\x03\x00" + b"NULL" + b"\x00" * 16 + b"\x00" + b"\x00" * 31)
-        ready = b"\x05READY" + b"\x0bSocket-Type" + struct.pack(">I", 6) + b"DEALER"
-        self._send(frame(ready, command=True))
+        self._send(ZMTP_NULL_GREETING + zmtp_frame(ZMTP_DEALER_READY, command=True))
         # libzmq fails the handshake of a peer that sends messages before the
         # node's greeting and READY arrived.
         deadline = time.monotonic() + 5
@@ -111,10 +99,10 @@ class Peer:
         self.sent += len(data)
 
     def send_message(self, body):
-        self._send(frame(transport_envelope(2, self.sender), more=True) + frame(body))
+        self._send(zmtp_frame(envelope(2, self.sender), more=True) + zmtp_frame(body))
 
     def hello(self):
-        self._send(frame(transport_envelope(0, self.sender)))
+        self._send(zmtp_frame(envelope(0, self.sender)))
 
     def pump(self, seconds):
         """Reads for `seconds`, parsing what arrives."""
@@ -154,7 +142,7 @@ class Peer:
                 if body.startswith(b"\x05READY"):
                     self.ready = True
                 if body.startswith(b"\x04PING"):  # ZMTP heartbeat: answer, or the node hangs up
-                    self._send(frame(b"\x04PONG" + body[7:], command=True))
+                    self._send(zmtp_frame(b"\x04PONG" + body[7:], command=True))
                 continue  # a command (READY, PING)
             self.frames.append(body)
             if not flags & 1:

@@ -96,11 +96,11 @@ inline std::string_view broadcast_name(broadcast_mode m) {
 /// What a tree control message asks.
 enum class tree_op : std::uint8_t { ihave = 1, graft = 2, prune = 3 };
 
-/// The body of a tree message (after the envelope header).
 /// The largest sample a digest carries (encoded bytes): enough for a few
 /// set elements or counter entries, small beside the digest's envelope.
 inline constexpr std::size_t max_sample_bytes = 64;
 
+/// The body of a tree message (after the envelope header).
 struct tree_control {
   tree_op op = tree_op::ihave;
   std::uint64_t fingerprint = 0;  ///< ihave: the sender's state fingerprint at `to`
