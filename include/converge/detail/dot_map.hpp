@@ -30,6 +30,7 @@
 // members need exclusive access, as for standard containers.
 
 #include "converge/causal_context.hpp"
+#include "converge/detail/dot_runs.hpp"
 #include "converge/detail/flat_index.hpp"
 #include "converge/detail/throw.hpp"
 #include "converge/dot.hpp"
@@ -37,7 +38,6 @@
 #include "converge/key_hash.hpp"
 
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <compare>
 #include <cstddef>
@@ -153,9 +153,7 @@ class dot_map {
         dots_(o.dots_),
         owners_(o.owners_),
         by_dot_(o.by_dot_),
-        run_start_(o.run_start_),
         runs_(o.runs_),
-        dot_sorted_(o.dot_sorted_),
         sorted_(o.sorted_),
         keys_indexed_(o.keys_indexed_) {
     copy_order(o);
@@ -166,9 +164,7 @@ class dot_map {
         dots_(std::move(o.dots_)),
         owners_(std::move(o.owners_)),
         by_dot_(std::move(o.by_dot_)),
-        run_start_(o.run_start_),
         runs_(o.runs_),
-        dot_sorted_(o.dot_sorted_),
         order_(std::move(o.order_)),
         order_state_(o.order_state_.load(std::memory_order_relaxed)),
         sorted_(o.sorted_),
@@ -186,9 +182,7 @@ class dot_map {
     dots_ = std::move(o.dots_);
     owners_ = std::move(o.owners_);
     by_dot_ = std::move(o.by_dot_);
-    run_start_ = o.run_start_;
     runs_ = o.runs_;
-    dot_sorted_ = o.dot_sorted_;
     order_ = std::move(o.order_);
     order_state_.store(o.order_state_.load(std::memory_order_relaxed), std::memory_order_relaxed);
     sorted_ = o.sorted_;
@@ -479,16 +473,7 @@ class dot_map {
   }
 
   [[nodiscard]] std::uint32_t find_dot(const dot& d) const {
-    if (dot_sorted_) {
-      for (std::size_t i = 0; i < runs_; ++i) {
-        const auto first = dots_.begin() + run_start_[i];
-        const auto last = i + 1 < runs_ ? dots_.begin() + run_start_[i + 1] : dots_.end();
-        if (d < *first || *(last - 1) < d) continue;  // runs of different replicas rarely overlap
-        const auto at = std::lower_bound(first, last, d);
-        if (at != last && *at == d) return static_cast<std::uint32_t>(at - dots_.begin());
-      }
-      return npos;
-    }
+    if (runs_.sorted()) return runs_.find(dots_, d, [](const dot& x) -> const dot& { return x; });
     if (!dots_indexed()) {
       for (std::uint32_t q = 0; q < dots_.size(); ++q) {
         if (dots_[q] == d) return q;
@@ -505,7 +490,7 @@ class dot_map {
     if (dots_.size() == dots_.capacity()) dots_.reserve(std::max<std::size_t>(2 * dots_.size(), 4));
     if (owners_.size() == owners_.capacity()) owners_.reserve(dots_.capacity());
     note_run(q, d);  // may give the runs up, and index the records held so far
-    if (!dot_sorted_) {
+    if (!runs_.sorted()) {
       if (dots_indexed()) {
         by_dot_.insert(dot_hash(d), q, dot_hash_at());  // the record goes in after
       } else if (q + 1 > small_size) {
@@ -528,30 +513,19 @@ class dot_map {
   /// Keeps the runs up to date for a record `d` at `q`, after records
   /// [0, q); one run too many gives them up.
   void note_run(std::uint32_t q, const dot& d) {
-    if (!dot_sorted_) return;
-    if (q > 0 && dots_[q - 1] < d) return;  // extends the last run
-    if (runs_ == max_runs) return unsort();
-    run_start_[runs_++] = q;
+    if (runs_.sorted() && !runs_.append(q, q > 0 && dots_[q - 1] < d)) index_dots();
   }
 
   /// The records are no longer kept in dot runs: index them if the store is large.
-  void unsort() {
-    dot_sorted_ = false;
-    runs_ = 0;
+  void index_dots() {
     if (dots_.size() > small_size) by_dot_.rebuild(static_cast<std::uint32_t>(dots_.size()), dot_hash_at());
   }
 
   /// Drops the record at `q`; the last record moves into its place.
   void remove_dot_at(std::uint32_t q) {
     const auto last = static_cast<std::uint32_t>(dots_.size() - 1);
-    if (dot_sorted_) {
-      if (q != last) {
-        unsort();  // the last record moves into the hole
-      } else if (run_start_[runs_ - 1] == last) {
-        --runs_;  // its run held only it
-      }
-    }
-    if (!dot_sorted_ && dots_indexed()) {
+    if (!runs_.remove(q, last)) index_dots();  // the last record moves into the hole
+    if (!runs_.sorted() && dots_indexed()) {
       by_dot_.erase(dot_hash(dots_[q]), q, dot_hash_at());
       if (q != last) by_dot_.relabel(dot_hash(dots_[last]), last, q);
     }
@@ -576,7 +550,7 @@ class dot_map {
     if constexpr (hashed) {
       if (keys_indexed_) keys_.reserve(entries_.size() + more, key_hash_at());
     }
-    if (!dot_sorted_ && !dots_indexed() && dots_.size() + more_dots > small_size)
+    if (!runs_.sorted() && !dots_indexed() && dots_.size() + more_dots > small_size)
       by_dot_.rebuild(static_cast<std::uint32_t>(dots_.size()), dot_hash_at());
     if (dots_indexed()) by_dot_.reserve(dots_.size() + more_dots, dot_hash_at());
   }
@@ -630,8 +604,7 @@ class dot_map {
     dots_.clear();
     owners_.clear();
     by_dot_.clear();
-    runs_ = 0;
-    dot_sorted_ = true;
+    runs_.reset();
     order_.clear();
     order_state_.store(stale, std::memory_order_relaxed);
     sorted_ = true;
@@ -644,16 +617,11 @@ class dot_map {
   std::vector<std::uint32_t> owners_;
   // Untagged: dots are inserted with every value but looked up only for
   // removals (as in element_store).
-  flat_index by_dot_{flat_index::untagged};  // empty while dot_sorted_ or small
-  // While dot_sorted_, dots_ is runs_ runs, each strictly increasing; run i
-  // starts at run_start_[i]. A lookup is then a binary search per run and
-  // needs no index: the dots of a replica's own updates, of a decoded state
-  // and of a join of states from other replicas arrive in runs (as in
-  // element_store). A removal from the middle gives the runs up.
-  static constexpr std::size_t max_runs = 4;
-  std::array<std::uint32_t, max_runs> run_start_{};
-  std::uint8_t runs_ = 0;
-  bool dot_sorted_ = true;
+  flat_index by_dot_{flat_index::untagged};  // empty while runs_.sorted() or small
+  // While sorted(), dots_ is a few runs in dot order and a lookup needs no
+  // index: the dots of a replica's own updates, of a decoded state and of a
+  // join of states from other replicas arrive in runs (dot_runs.hpp).
+  dot_runs runs_;
   mutable std::vector<std::uint32_t> order_;  // positions in key order, while order_state_ is ready
   mutable std::atomic<std::uint8_t> order_state_{stale};
   bool sorted_ = true;  // entries_ is in key order (order_ is then not used)

@@ -7,7 +7,7 @@
 // Stores of at most `small_size` records keep no index and scan instead, so a
 // delta (typically one record) costs one small allocation.
 //
-// A store whose records form at most `max_runs` runs in dot order keeps no
+// A store whose records form at most `dot_runs::max_runs` runs in dot order keeps no
 // dot index either: it finds a dot by binary search in the run whose range
 // holds it. Deltas are in dot order (a mutator's batch, a decoded message, a
 // gathered interval), and a replicator builds several transient deltas per
@@ -19,13 +19,13 @@
 // into the hole), builds the index.
 
 #include "converge/causal_context.hpp"
+#include "converge/detail/dot_runs.hpp"
 #include "converge/detail/flat_index.hpp"
 #include "converge/detail/sort_runs.hpp"
 #include "converge/detail/throw.hpp"
 #include "converge/dot.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -107,7 +107,8 @@ class element_store {
     }
     element_store s;
     s.records_ = std::move(records);
-    for (std::uint32_t p = 0; p < s.records_.size() && s.dot_sorted_; ++p) s.note_run(p, s.records_[p].tag);
+    for (std::uint32_t p = 0; p < s.records_.size() && s.runs_.sorted(); ++p)
+      s.note_run(p, s.records_[p].tag);
     const auto n = static_cast<std::uint32_t>(s.records_.size());
     if (n <= small_size) {
       for (std::uint32_t p = 0; p < n; ++p) s.distinct_ += s.first_of_element(p) ? 1 : 0;
@@ -116,7 +117,7 @@ class element_store {
     s.distinct_ = s.by_element_.rebuild_distinct(
         n, s.element_hash_at(),
         [&s](std::uint32_t q, std::uint32_t p) { return s.records_[q].element == s.records_[p].element; });
-    if (!s.dot_sorted_) s.by_dot_.rebuild(n, s.dot_hash_at());
+    if (!s.runs_.sorted()) s.by_dot_.rebuild(n, s.dot_hash_at());
     return s;
   }
 
@@ -151,11 +152,10 @@ class element_store {
     const std::uint32_t p = find_dot(d);
     if (p == flat_index::npos) return;
     const auto last = static_cast<std::uint32_t>(records_.size() - 1);
-    if (p != last && dot_sorted_) unsort();  // the last record moves into the hole
-    if (p == last && dot_sorted_ && run_start_[runs_ - 1] == last) --runs_;  // its run held only it
+    if (!runs_.remove(p, last)) index_dots();  // the last record moves into the hole
     if (indexed()) {
       by_element_.erase(element_hash(records_[p].element), p, element_hash_at());
-      if (!dot_sorted_) by_dot_.erase(dot_hash(d), p, dot_hash_at());
+      if (!runs_.sorted()) by_dot_.erase(dot_hash(d), p, dot_hash_at());
       if (p != last) {
         by_element_.relabel(element_hash(records_[last].element), last, p);
         by_dot_.relabel(dot_hash(records_[last].tag), last, p);
@@ -199,7 +199,7 @@ class element_store {
     // not in cache, so fetch them a few records ahead and let the misses
     // overlap instead of paying them one after another.
     by_element_.reserve(records_.size() + fresh, element_hash_at());
-    if (!dot_sorted_) by_dot_.reserve(records_.size() + fresh, dot_hash_at());
+    if (!runs_.sorted()) by_dot_.reserve(records_.size() + fresh, dot_hash_at());
     constexpr std::size_t mid = 4;           // the record in the element's home slot this many
     constexpr std::size_t ring = 2 * ahead;  // holds hashes from fetch to insert
     std::size_t element_hashes[ring];
@@ -273,16 +273,11 @@ class element_store {
   /// records [0, p); one run too many gives them up (the dot index is built
   /// now, or later with the element index).
   void note_run(std::uint32_t p, const dot& d) {
-    if (!dot_sorted_) return;
-    if (p > 0 && records_[p - 1].tag < d) return;  // extends the last run
-    if (runs_ == max_runs) return unsort();
-    run_start_[runs_++] = p;
+    if (runs_.sorted() && !runs_.append(p, p > 0 && records_[p - 1].tag < d)) index_dots();
   }
 
   /// Records are no longer kept in dot runs: index their dots.
-  void unsort() {
-    dot_sorted_ = false;
-    runs_ = 0;
+  void index_dots() {
     if (indexed()) by_dot_.rebuild(static_cast<std::uint32_t>(records_.size()), dot_hash_at());
   }
 
@@ -299,7 +294,7 @@ class element_store {
   void add_indexed(T element, const dot& d, std::size_t element_hash_value, std::size_t dot_hash_value) {
     const auto p = static_cast<std::uint32_t>(records_.size());
     note_run(p, d);  // may build the dot index, before this record is in
-    const bool in_runs = dot_sorted_;
+    const bool in_runs = runs_.sorted();
     records_.push_back(record{std::move(element), d});
     const T& e = records_[p].element;
     // One probe both indexes the record and tells whether its element is new.
@@ -312,7 +307,7 @@ class element_store {
   void build_indexes() {
     const auto n = static_cast<std::uint32_t>(records_.size());
     by_element_.rebuild(n, element_hash_at());
-    if (!dot_sorted_) by_dot_.rebuild(n, dot_hash_at());
+    if (!runs_.sorted()) by_dot_.rebuild(n, dot_hash_at());
   }
 
   [[nodiscard]] std::uint32_t find_dot(const dot& d) const {
@@ -322,17 +317,7 @@ class element_store {
       }
       return flat_index::npos;
     }
-    if (dot_sorted_) {
-      for (std::size_t i = 0; i < runs_; ++i) {
-        const auto first = records_.begin() + run_start_[i];
-        const auto last = i + 1 < runs_ ? records_.begin() + run_start_[i + 1] : records_.end();
-        if (d < first->tag || (last - 1)->tag < d) continue;  // runs of different replicas rarely overlap
-        const auto at =
-            std::lower_bound(first, last, d, [](const record& r, const dot& key) { return r.tag < key; });
-        if (at != last && at->tag == d) return static_cast<std::uint32_t>(at - records_.begin());
-      }
-      return flat_index::npos;
-    }
+    if (runs_.sorted()) return runs_.find(records_, d, [](const record& r) -> const dot& { return r.tag; });
     return by_dot_.find(dot_hash(d), [&](std::uint32_t p) { return records_[p].tag == d; });
   }
 
@@ -350,14 +335,9 @@ class element_store {
   flat_index by_element_;
   // Untagged: dots are inserted with every record but looked up only for
   // removals, and a byte per slot would cost ~2 bytes per element.
-  flat_index by_dot_{flat_index::untagged};  // empty while dot_sorted_
+  flat_index by_dot_{flat_index::untagged};  // empty while runs_.sorted()
   std::size_t distinct_ = 0;
-  static constexpr std::size_t max_runs = 4;  // binary searches a lookup may need
-  // While dot_sorted_, records_ is runs_ runs, each strictly increasing by
-  // dot; run i starts at run_start_[i].
-  std::array<std::uint32_t, max_runs> run_start_{};
-  std::uint8_t runs_ = 0;
-  bool dot_sorted_ = true;
+  dot_runs runs_;  // while sorted(), records_ is a few runs, each strictly increasing by dot
 };
 
 }  // namespace converge::detail
