@@ -11,10 +11,12 @@ Measured, N of each, interleaved so noise hits both alike:
   local     `add X local`: one fsync, answered once on disk;
   majority  `add X majority`: answered once 3 of 5 hold it on disk;
   read      `state majority` of a small state: one round trip to the others
-            (nothing unsynced, so no fsync on the way).
+            (nothing unsynced, so no fsync on the way; "nothing newer"
+            answers are not paced, so this is the round trip alone).
 Derived: fsync = p50(local) - p50(pipe), rtt = p50(read) - p50(pipe), and
 the target 2 rtt + fsync + 1 ms against p99(majority) - p50(pipe).
-Prints one JSON line per measurement and one for the target.
+Prints one JSON line per measurement, one for the target, and node 1's
+flights_extended / retransmissions.
 """
 
 import argparse
@@ -83,6 +85,10 @@ def main():
     print(json.dumps({"bench": "quorum_latency", "case": "target", "rtt_ms": round(rtt, 3),
                       "fsync_ms": round(fsync, 3), "target_ms": round(target, 3),
                       "majority_p99_net_ms": round(measured, 3), "pass": measured <= target}), flush=True)
+    total = json.loads(n1.cmd("stats"))["total"]
+    print(json.dumps({"bench": "quorum_latency", "case": "node1_replication",
+                      **{k: total[k] for k in ("flights_extended", "retransmissions", "delta_messages_out")}}),
+          flush=True)
     for x in nodes:
         x.quit()
 

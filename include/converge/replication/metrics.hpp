@@ -61,8 +61,9 @@ struct peer_metrics {
       (std::uint64_t, delta_messages_out),          ///< delta (or state) parts sent, retransmissions included
       (std::uint64_t, acks_out),                    ///< acks sent
       (std::uint64_t, retransmissions),             ///< delta parts sent again for an interval already sent
-      (std::uint64_t, deltas_applied),              ///< received payloads that changed the state
-      (std::uint64_t, redundant_dropped),           ///< received payloads that changed nothing (not buffered)
+      (std::uint64_t, flights_extended),  ///< intervals in flight resent at once, extended to a waiting write
+      (std::uint64_t, deltas_applied),    ///< received payloads that changed the state
+      (std::uint64_t, redundant_dropped),  ///< received payloads that changed nothing (not buffered)
       (std::uint64_t,
        state_transfers_sent),  ///< whole-state intervals started (not counting parts or retransmissions)
       (std::uint64_t, state_transfers_received),  ///< whole-state parts received

@@ -189,17 +189,21 @@
 ///   acknowledged an interval ending at or after its delta (an ack leaves a
 ///   replica only once what it acknowledges is durable), this replica
 ///   counting once its journal synced the write. While a write waits,
-///   intervals go out at every tick instead of every gossip interval, so it
-///   costs about one round trip and two syncs in sequence (this replica's
-///   before its interval leaves, then the members' before they ack). **A timed-out write
-///   is not rolled back**: it stays applied here and converges everywhere
-///   like any other write; the timeout only says the quorum was not seen.
+///   intervals go out at every tick instead of every gossip interval, and
+///   an interval already in flight to a member is sent again at once,
+///   extended to the write (once per flight), instead of after its ack. A
+///   write thus costs about one round trip and two syncs in sequence (this
+///   replica's before its interval leaves, then the members' before they
+///   ack). **A timed-out write is not rolled back**: it stays applied here
+///   and converges everywhere like any other write; the timeout only says
+///   the quorum was not seen.
 /// - A read sends `read_request` to the members (again every base timeout
 ///   while unanswered), each naming the point up to which this replica holds
 ///   that member's numbered deltas (the end of the last whole interval it
 ///   joined from it). Each answers `read_done` (durable first, like every
-///   message) with its end `c` and what the reader lacks below it: the join
-///   of its buffered entries from the later of that point and the reader's
+///   message; at most one answer with a payload per reader per gossip
+///   interval, "nothing newer" at once) with its end `c` and what the
+///   reader lacks below it: the join of its buffered entries from the later of that point and the reader's
 ///   acknowledgement, or nothing ("nothing newer"), or its whole state when
 ///   neither point is known or the buffer no longer reaches it. Every
 ///   change of a replica's state is numbered in its buffer, so the reader
@@ -786,6 +790,7 @@ class replicator {
     std::uint64_t last_send = 0;
     std::uint64_t last_to = 0;    // the end of the last interval sent
     bool sent_whole = false;      // the last interval sent was a state transfer
+    bool extended = false;        // the last send extended a flight for a waiting write
     std::optional<flight> multi;  // a multi-part interval in flight
     replication::peer_timing timing;
     replication::heard_filter<State> heard;  // BP
@@ -981,8 +986,12 @@ class replicator {
         it = read_answers_.erase(it);
         continue;
       }
-      // At most one state per peer per gossip interval, however often it asks.
-      if (p->second.last_read_answer && *p->second.last_read_answer + opt_.gossip_interval > now_) {
+      // At most one answer with a payload per peer per gossip interval,
+      // however often it asks. "Nothing newer" goes at once: it is no larger
+      // than a few requests, and it is what an up-to-date reader gets, so
+      // its read costs one round trip, not a wait for the next interval.
+      if (!nothing_newer(p->second, it->second) && p->second.last_read_answer &&
+          *p->second.last_read_answer + opt_.gossip_interval > now_) {
         next = std::min(next, *p->second.last_read_answer + opt_.gossip_interval);
         ++it;
         continue;
@@ -1085,14 +1094,13 @@ class replicator {
   bool answer_read(tick_result& out, peer_id id, peer_state& p, const read_answer_due& due,
                    std::uint64_t& next) {
     if (!p.session || *p.session != due.session) return true;  // a new life since: it asks again
-    std::optional<std::uint64_t> base = due.point;
-    if (p.acked && (!base || *base < *p.acked)) base = p.acked;  // proven by its ack
+    const std::optional<std::uint64_t> base = read_base(p, due);
     const bool whole = !base || *base < buffer_.begin();
     if (whole && p.pacer.earliest(state_transfer_interval()) > now_) {
       next = std::min(next, p.pacer.earliest(state_transfer_interval()));
       return false;
     }
-    p.last_read_answer = now_;
+    if (!nothing_newer(p, due)) p.last_read_answer = now_;
     replication::quorum_message m = quorum_header(replication::quorum_kind::read_done);
     m.echo = due.session;
     m.request = due.request;
@@ -1113,6 +1121,23 @@ class replicator {
     m.payload = payload;
     emit_quorum(out, id, m);
     return true;
+  }
+
+  /// Where the answer to `due` starts: the reader's point, or its
+  /// acknowledgement when that is later; nullopt when neither is known.
+  [[nodiscard]] static std::optional<std::uint64_t> read_base(const peer_state& p,
+                                                              const read_answer_due& due) {
+    std::optional<std::uint64_t> base = due.point;
+    if (p.acked && (!base || *base < *p.acked)) base = p.acked;  // proven by its ack
+    return base;
+  }
+
+  /// True when `due` is answered "nothing newer" (the reader holds every
+  /// numbered delta), or not at all (a new life of the reader since).
+  [[nodiscard]] bool nothing_newer(const peer_state& p, const read_answer_due& due) const noexcept {
+    if (!p.session || *p.session != due.session) return true;
+    const std::optional<std::uint64_t> base = read_base(p, due);
+    return base && *base >= buffer_.end();
   }
 
   /// Records that this replica holds every delta `session` numbered below `end`.
@@ -1336,12 +1361,25 @@ class replicator {
     return p.multi.has_value() || (p.ever_sent && (!p.acked || *p.acked < p.last_to));
   }
 
+  /// True when a waiting write's delta is newer than the interval in flight
+  /// to `p`: the flight is then sent again at once, extended to `c`, instead
+  /// of after its ack, which saves a waiting write a round trip and a sync.
+  /// The resend starts at the peer's ack, like a retransmission, so it is
+  /// safe whatever is lost or reordered. Once per flight: a peer that does
+  /// not answer costs one extra interval per timeout, however many writes
+  /// wait. Not for state transfers or multi-part flights, which are large.
+  [[nodiscard]] bool extends_for_write(const peer_state& p) const noexcept {
+    if (p.extended || p.multi || p.sent_whole || !p.acked || *p.acked < buffer_.begin()) return false;
+    return std::any_of(writes_.begin(), writes_.end(),
+                       [&](const write_op& w) { return w.target > p.last_to; });
+  }
+
   /// When `p` may be sent to next: at once the first time, after the
   /// timeout while an interval is in flight, else a gossip interval after
   /// the last send.
   [[nodiscard]] std::uint64_t send_due(const peer_state& p) const noexcept {
     if (!p.ever_sent) return 0;
-    if (awaiting_ack(p)) return p.last_send + p.timing.timeout(timing());
+    if (awaiting_ack(p)) return extends_for_write(p) ? p.last_send : p.last_send + p.timing.timeout(timing());
     // A waiting write needs its interval now, not at the next gossip round.
     return quorum_waiting() ? p.last_send : p.last_send + opt_.gossip_interval;
   }
@@ -1671,6 +1709,7 @@ class replicator {
     if (!p.acked || *p.acked < e.to) {
       p.acked = e.to;
       p.timing.acked(e.to);
+      p.extended = false;  // the peer answers: the next waiting write may extend again
     }
     if (p.multi && p.multi->to <= *p.acked) p.multi.reset();
     collect();
@@ -1821,7 +1860,10 @@ class replicator {
       return;
     }
     const std::uint64_t c = buffer_.end();
-    const bool expired = awaiting_ack(p);  // else a new interval
+    const bool in_flight = awaiting_ack(p);  // else a new interval
+    const bool extension =
+        in_flight && extends_for_write(p) && now_ < p.last_send + p.timing.timeout(timing());
+    const bool expired = in_flight && !extension;
     const bool whole = !p.acked || *p.acked < buffer_.begin();
     State joined;
     if (!whole) {
@@ -1842,6 +1884,8 @@ class replicator {
       add(p, &peer_metrics::retransmissions);
       p.timing.expired();
     }
+    if (extension) add(p, &peer_metrics::flights_extended);
+    p.extended = extension;
     p.timing.sent(c, now_);
     p.ever_sent = true;
     p.last_send = now_;
