@@ -289,16 +289,16 @@ class dot_map {
     }
   }
 
-  /// The value at `key`, created empty if absent (for or_map's mutators).
-  /// The reference is valid until the next call that adds or removes a key.
-  V& value_at(const K& key) { return entries_[find_or_add_key(key)].second; }
+  /// The position of `key`, added with an empty value if absent (for
+  /// or_map's mutators). Valid until the next call that adds or removes a key.
+  std::uint32_t slot(const K& key) { return find_or_add_key(key); }
+  /// The value at position `p` (from `slot`).
+  V& value_in(std::uint32_t p) noexcept { return entries_[p].second; }
 
-  /// After a nested mutator changed the value at `key`, brings the dot
-  /// records in line for the dots `changed` names, and drops the key if it
-  /// is now empty.
-  void settle(const K& key, const causal_context& changed) {
-    const std::uint32_t p = find_key(key);
-    if (p == npos) return;
+  /// After a nested mutator changed the value at position `p`, brings the
+  /// dot records in line for the dots `changed` names, and drops the key if
+  /// it is now empty. Takes the position, not the key: no second hash.
+  void settle(std::uint32_t p, const causal_context& changed) {
     const auto& nested = entries_[p].second.store();
     changed.for_each_dot([&](const dot& d) {
       const std::uint32_t q = find_dot(d);
