@@ -72,7 +72,8 @@ class dot_map {
  public:
   using entry = std::pair<K, V>;
 
-  /// Stores of at most this many entries (dots) keep no key (dot) index.
+  /// Stores that never held more than this many entries keep no key index
+  /// and no dot records (they scan).
   static constexpr std::size_t small_size = 8;
 
   /// A random-access iterator over the entries in key order. Any non-const
