@@ -316,6 +316,10 @@ class causal_context {
   /// vector when they reach it, else merges them with the ranges they
   /// overlap or touch.
   void add_range(replica_id r, std::uint64_t first, std::uint64_t last) {
+    if (empty()) {  // a fresh delta's first dot (every write makes one): nothing to search
+      append_run(r, first, last);
+      return;
+    }
     const std::uint64_t top = max_contiguous(r);
     if (last <= top) return;
     if (first - 1 <= top) {

@@ -21,10 +21,17 @@ class mv_register : public causal<mv_register<T>, detail::dot_fun<T>> {
 
   /// Assigns `v` as replica `r`, replacing every value this replica has
   /// seen; returns the delta.
-  mv_register assign(replica_id r, const T& v) {
+  mv_register assign(replica_id r, T v) {
     mv_register delta = this->observed_all();
-    delta.store_.add(this->issue_dot(delta, r), v);
-    return this->apply(std::move(delta));
+    const dot d = this->issue_dot(delta, r);
+    delta.store_.add(d, v);
+    // The delta removes every value held and adds (d, v), a dot never seen:
+    // applied in place, without a general join (or a third copy of v).
+    // The context first: if the store then fails to grow, the state only
+    // claims to have seen a dot that nothing holds.
+    this->ctx_.insert(d);
+    this->store_.replace_all(d, std::move(v));
+    return delta;
   }
 
   /// Clears the register (removes every value seen); returns the delta.

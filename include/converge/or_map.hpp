@@ -7,6 +7,7 @@
 
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <type_traits>
 #include <utility>
@@ -54,7 +55,8 @@ class or_map : public causal<or_map<K, V, Compare>, detail::dot_map<K, V, Compar
   template <class F>
   requires std::invocable<F&, V&> && std::same_as<std::invoke_result_t<F&, V&>, V> or_map
   update(const K& key, F&& mutator) {
-    V& value = this->store_.value_at(key);
+    const std::uint32_t at = this->store_.slot(key);
+    V& value = this->store_.value_in(at);
     // Lend the shared context to the nested value for the mutator's run.
     struct lend {
       causal_context& a;
@@ -69,14 +71,15 @@ class or_map : public causal<or_map<K, V, Compare>, detail::dot_map<K, V, Compar
       const lend guard(access::context(value), this->ctx_);
       nested_delta = mutator(value);
     } catch (...) {
-      this->store_.settle(key, causal_context{});
+      this->store_.settle(at, causal_context{});
       throw;
     }
-    const causal_context& changed = nested_delta.context();
-    this->store_.settle(key, changed);
+    this->store_.settle(at, nested_delta.context());
 
+    // The nested delta's context names exactly the dots the change
+    // touched: it becomes the map delta's, moved rather than copied.
     or_map delta;
-    delta.ctx_ = changed;
+    delta.ctx_ = std::move(access::context(nested_delta));
     delta.store_.put(key, std::move(access::store(nested_delta)));
     return delta;
   }

@@ -42,6 +42,18 @@ class dot_fun {
   /// Adds an entry. Precondition: `d` is not held.
   void add(const dot& d, V value) { entries_.insert(locate(d), entry{d, std::move(value)}); }
 
+  /// Makes `(d, value)` the one entry, reusing the room of the entries it
+  /// replaces (an overwrite allocates nothing).
+  void replace_all(const dot& d, V value) {
+    if (entries_.empty()) {
+      entries_.emplace_back(d, std::move(value));
+      return;
+    }
+    entries_.erase(entries_.begin() + 1, entries_.end());
+    entries_.front().first = d;
+    entries_.front().second = std::move(value);
+  }
+
   void remove(const dot& d) {
     const auto it = locate(d);
     if (it != entries_.end() && it->first == d) entries_.erase(it);

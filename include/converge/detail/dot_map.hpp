@@ -17,8 +17,13 @@
 // cost ~56 bytes a dot and a cache miss per insert: applying 1-key deltas
 // to a 100k-key map went from 2.6x to 1.6x an unordered_map insert when the
 // runs made the dot index unnecessary. Erasing moves the last entry (or
-// record) into the hole and relabels it. Stores of at most `small_size`
-// entries (or dots) keep no index and scan: a delta holds a key or two.
+// record) into the hole and relabels it.
+//
+// Stores that have never held more than `small_size` entries (a delta holds
+// a key or two) keep no key index and no dot records: they scan their
+// entries, and ask the nested stores for their dots. A one-key delta is
+// then one allocation for its entry, not three (entry, dots, owners): a
+// map write builds one of these every time.
 //
 // Iteration is in key order (the wire encoding, json and users rely on it).
 // While the entries happen to be in key order (a decoded state, a one-key
@@ -67,7 +72,8 @@ class dot_map {
  public:
   using entry = std::pair<K, V>;
 
-  /// Stores of at most this many entries (dots) keep no key (dot) index.
+  /// Stores that never held more than this many entries keep no key index
+  /// and no dot records (they scan).
   static constexpr std::size_t small_size = 8;
 
   /// A random-access iterator over the entries in key order. Any non-const
@@ -155,7 +161,7 @@ class dot_map {
         by_dot_(o.by_dot_),
         runs_(o.runs_),
         sorted_(o.sorted_),
-        keys_indexed_(o.keys_indexed_) {
+        large_(o.large_) {
     copy_order(o);
   }
   dot_map(dot_map&& o) noexcept(std::is_nothrow_move_constructible_v<key_index>)
@@ -168,7 +174,7 @@ class dot_map {
         order_(std::move(o.order_)),
         order_state_(o.order_state_.load(std::memory_order_relaxed)),
         sorted_(o.sorted_),
-        keys_indexed_(o.keys_indexed_) {
+        large_(o.large_) {
     o.reset();
   }
   dot_map& operator=(const dot_map& o) {
@@ -186,15 +192,20 @@ class dot_map {
     order_ = std::move(o.order_);
     order_state_.store(o.order_state_.load(std::memory_order_relaxed), std::memory_order_relaxed);
     sorted_ = o.sorted_;
-    keys_indexed_ = o.keys_indexed_;
+    large_ = o.large_;
     o.reset();
     return *this;
   }
   ~dot_map() = default;
 
   [[nodiscard]] bool empty() const noexcept { return entries_.empty(); }
-  [[nodiscard]] std::uint64_t dot_count() const noexcept { return dots_.size(); }
-  [[nodiscard]] bool contains(const dot& d) const { return find_dot(d) != npos; }
+  [[nodiscard]] std::uint64_t dot_count() const noexcept {
+    if (large_) return dots_.size();
+    std::uint64_t n = 0;
+    for (const entry& e : entries_) n += e.second.store().dot_count();
+    return n;
+  }
+  [[nodiscard]] bool contains(const dot& d) const { return owner_of(d) != npos; }
   /// The number of keys.
   [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
 
@@ -215,14 +226,24 @@ class dot_map {
 
   template <class F>
   void for_each_dot(F&& f) const {
-    for (const dot& d : dots_) f(d);
+    if (large_) {
+      for (const dot& d : dots_) f(d);
+    } else {
+      for (const entry& e : entries_) e.second.store().for_each_dot(f);
+    }
   }
 
   void remove(const dot& d) {
-    const std::uint32_t q = find_dot(d);
-    if (q == npos) return;
-    const std::uint32_t p = owners_[q];
-    remove_dot_at(q);
+    std::uint32_t p = npos;
+    if (large_) {
+      const std::uint32_t q = find_dot(d);
+      if (q == npos) return;
+      p = owners_[q];
+      remove_dot_at(q);
+    } else {
+      p = owner_of(d);
+      if (p == npos) return;
+    }
     auto& nested = causal_access::store(entries_[p].second);
     nested.remove(d);
     if (nested.empty()) erase_entry(p);
@@ -246,7 +267,7 @@ class dot_map {
       // the context tests instead of coming one after another.
       for (const entry& e : other.entries_) {
         if constexpr (hashed) {
-          if (keys_indexed_) keys_.prefetch(key_hash_of(e.first));
+          if (large_) keys_.prefetch(key_hash_of(e.first));
         }
         if (dots_indexed())
           e.second.store().for_each_dot([&](const dot& d) { by_dot_.prefetch(dot_hash(d)); });
@@ -289,17 +310,21 @@ class dot_map {
     }
   }
 
-  /// The value at `key`, created empty if absent (for or_map's mutators).
-  /// The reference is valid until the next call that adds or removes a key.
-  V& value_at(const K& key) { return entries_[find_or_add_key(key)].second; }
+  /// The position of `key`, added with an empty value if absent (for
+  /// or_map's mutators). Valid until the next call that adds or removes a key.
+  std::uint32_t slot(const K& key) { return find_or_add_key(key); }
+  /// The value at position `p` (from `slot`).
+  V& value_in(std::uint32_t p) noexcept { return entries_[p].second; }
 
-  /// After a nested mutator changed the value at `key`, brings the dot
-  /// records in line for the dots `changed` names, and drops the key if it
-  /// is now empty.
-  void settle(const K& key, const causal_context& changed) {
-    const std::uint32_t p = find_key(key);
-    if (p == npos) return;
+  /// After a nested mutator changed the value at position `p`, brings the
+  /// dot records in line for the dots `changed` names, and drops the key if
+  /// it is now empty. Takes the position, not the key: no second hash.
+  void settle(std::uint32_t p, const causal_context& changed) {
     const auto& nested = entries_[p].second.store();
+    if (!large_) {
+      if (nested.empty()) erase_entry(p);
+      return;
+    }
     changed.for_each_dot([&](const dot& d) {
       const std::uint32_t q = find_dot(d);
       if (nested.contains(d)) {
@@ -320,7 +345,7 @@ class dot_map {
   void put(const K& key, typename V::store_type store) {
     const std::uint32_t p = find_or_add_key(key);
     auto& slot = causal_access::store(entries_[p].second);
-    slot.for_each_dot([&](const dot& d) { remove_dot_at(find_dot(d)); });
+    if (large_) slot.for_each_dot([&](const dot& d) { remove_dot_at(find_dot(d)); });
     slot = std::move(store);
     slot.for_each_dot([&](const dot& d) { add_dot(d, p); });
     if (slot.empty()) erase_entry(p);
@@ -341,7 +366,7 @@ class dot_map {
 
   /// Same keys with equal values, whatever order they were added in.
   friend bool operator==(const dot_map& a, const dot_map& b) {
-    if (a.entries_.size() != b.entries_.size() || a.dots_.size() != b.dots_.size()) return false;
+    if (a.entries_.size() != b.entries_.size() || a.dot_count() != b.dot_count()) return false;
     for (const entry& e : a.entries_) {
       const V* theirs = b.find(e.first);
       if (theirs == nullptr || !(*theirs == e.second)) return false;
@@ -370,7 +395,7 @@ class dot_map {
   }
 
   [[nodiscard]] std::uint32_t find_key(const K& k) const {
-    if (!keys_indexed_) {
+    if (!large_) {
       for (std::uint32_t p = 0; p < entries_.size(); ++p) {
         if (same_key(entries_[p].first, k)) return p;
       }
@@ -388,14 +413,14 @@ class dot_map {
   std::uint32_t find_or_add_key(const K& k) {
     const auto p = static_cast<std::uint32_t>(entries_.size());
     if (p >= npos - 1) throw_length_error("converge: more than 2^32 - 2 keys in one or_map");
-    if (!keys_indexed_) {
+    if (!large_) {
       for (std::uint32_t q = 0; q < p; ++q) {
         if (same_key(entries_[q].first, k)) return q;
       }
       append_entry(k);
       if (entries_.size() > small_size) {
         try {
-          index_keys();
+          become_large();
         } catch (...) {
           entries_.pop_back();
           throw;
@@ -432,21 +457,30 @@ class dot_map {
     entries_.emplace_back(std::piecewise_construct, std::forward_as_tuple(k), std::forward_as_tuple());
   }
 
-  void index_keys() {
-    if constexpr (hashed) {
-      keys_.rebuild(static_cast<std::uint32_t>(entries_.size()), key_hash_at());
-    } else {
-      keys_.clear();
-      for (std::uint32_t p = 0; p < entries_.size(); ++p) keys_.emplace(entries_[p].first, p);
+  /// The store outgrew `small_size` entries: from now on its keys are
+  /// indexed and its dots recorded. On failure it stays small, unchanged.
+  void become_large() {
+    try {
+      if constexpr (hashed) {
+        keys_.rebuild(static_cast<std::uint32_t>(entries_.size()), key_hash_at());
+      } else {
+        keys_.clear();
+        for (std::uint32_t p = 0; p < entries_.size(); ++p) keys_.emplace(entries_[p].first, p);
+      }
+      large_ = true;
+      for (std::uint32_t p = 0; p < entries_.size(); ++p)
+        entries_[p].second.store().for_each_dot([&](const dot& d) { add_dot(d, p); });
+    } catch (...) {
+      drop_indexes();
+      throw;
     }
-    keys_indexed_ = true;
   }
 
   /// Drops the entry at `p`, whose value holds no dot; the last entry moves
   /// into its place.
   void erase_entry(std::uint32_t p) {
     const auto last = static_cast<std::uint32_t>(entries_.size() - 1);
-    if (keys_indexed_) {
+    if (large_) {
       if constexpr (hashed) {
         keys_.erase(key_hash_of(entries_[p].first), p, key_hash_at());
         if (p != last) keys_.relabel(key_hash_of(entries_[last].first), last, p);
@@ -456,7 +490,7 @@ class dot_map {
       }
     }
     if (p != last) {
-      entries_[last].second.store().for_each_dot([&](const dot& d) { owners_[find_dot(d)] = p; });
+      if (large_) entries_[last].second.store().for_each_dot([&](const dot& d) { owners_[find_dot(d)] = p; });
       entries_[p] = std::move(entries_[last]);
     }
     entries_.pop_back();
@@ -472,6 +506,19 @@ class dot_map {
     return [this](std::uint32_t q) { return dot_hash(dots_[q]); };
   }
 
+  /// The position of the entry holding `d`, or npos.
+  [[nodiscard]] std::uint32_t owner_of(const dot& d) const {
+    if (large_) {
+      const std::uint32_t q = find_dot(d);
+      return q == npos ? npos : owners_[q];
+    }
+    for (std::uint32_t p = 0; p < entries_.size(); ++p) {
+      if (entries_[p].second.store().contains(d)) return p;
+    }
+    return npos;
+  }
+
+  /// The position of the record of `d`, or npos. Precondition: large_.
   [[nodiscard]] std::uint32_t find_dot(const dot& d) const {
     if (runs_.sorted()) return runs_.find(dots_, d, [](const dot& x) -> const dot& { return x; });
     if (!dots_indexed()) {
@@ -483,8 +530,10 @@ class dot_map {
     return by_dot_.find(dot_hash(d), [&](std::uint32_t q) { return dots_[q] == d; });
   }
 
-  /// Records that entry `owner` holds `d`. Precondition: `d` has no record.
+  /// Records that entry `owner` holds `d` (a small store keeps no records).
+  /// Precondition: `d` has no record.
   void add_dot(const dot& d, std::uint32_t owner) {
+    if (!large_) return;
     const auto q = static_cast<std::uint32_t>(dots_.size());
     if (q >= npos - 1) throw_length_error("converge: more than 2^32 - 2 dots in one or_map");
     if (dots_.size() == dots_.capacity()) dots_.reserve(std::max<std::size_t>(2 * dots_.size(), 4));
@@ -544,12 +593,11 @@ class dot_map {
       if (want > v.capacity()) v.reserve(std::max(want, 2 * v.capacity()));
     };
     grow(entries_, entries_.size() + more);
+    if (!large_ && entries_.size() + more > small_size) become_large();
+    if (!large_) return;
     grow(dots_, dots_.size() + more_dots);
     grow(owners_, owners_.size() + more_dots);
-    if (!keys_indexed_ && entries_.size() + more > small_size) index_keys();
-    if constexpr (hashed) {
-      if (keys_indexed_) keys_.reserve(entries_.size() + more, key_hash_at());
-    }
+    if constexpr (hashed) keys_.reserve(entries_.size() + more, key_hash_at());
     if (!runs_.sorted() && !dots_indexed() && dots_.size() + more_dots > small_size)
       by_dot_.rebuild(static_cast<std::uint32_t>(dots_.size()), dot_hash_at());
     if (dots_indexed()) by_dot_.reserve(dots_.size() + more_dots, dot_hash_at());
@@ -596,23 +644,28 @@ class dot_map {
     order_state_.store(ready, std::memory_order_relaxed);
   }
 
-  /// Empties a moved-from store.
-  void reset() noexcept {
-    entries_.clear();
+  /// Back to a small store's layout: no key index, no dot records.
+  void drop_indexes() noexcept {
     keys_ = key_index{};
-    keys_indexed_ = false;
+    large_ = false;
     dots_.clear();
     owners_.clear();
     by_dot_.clear();
     runs_.reset();
+  }
+
+  /// Empties a moved-from store.
+  void reset() noexcept {
+    entries_.clear();
+    drop_indexes();
     order_.clear();
     order_state_.store(stale, std::memory_order_relaxed);
     sorted_ = true;
   }
 
   std::vector<entry> entries_;
-  key_index keys_;  // positions by key; unused while !keys_indexed_
-  // dots_[q] is held by the value of entries_[owners_[q]].
+  key_index keys_;  // positions by key; unused while !large_
+  // dots_[q] is held by the value of entries_[owners_[q]]; empty while !large_.
   std::vector<dot> dots_;
   std::vector<std::uint32_t> owners_;
   // Untagged: dots are inserted with every value but looked up only for
@@ -625,7 +678,7 @@ class dot_map {
   mutable std::vector<std::uint32_t> order_;  // positions in key order, while order_state_ is ready
   mutable std::atomic<std::uint8_t> order_state_{stale};
   bool sorted_ = true;  // entries_ is in key order (order_ is then not used)
-  bool keys_indexed_ = false;
+  bool large_ = false;  // has held more than small_size entries: keys indexed, dots recorded
 };
 
 }  // namespace converge::detail
