@@ -45,6 +45,7 @@ namespace converge::wire::columns {
 
 /// Strings rebuilt from one string column may total at most this many times its bytes.
 inline constexpr std::size_t max_expansion = 32;
+inline constexpr std::size_t max_varint = converge::wire::detail::max_varint_bytes;
 
 /// Appends `v` as a varint.
 inline void put(std::vector<std::byte>& out, std::uint64_t v) { converge::wire::detail::put_varint(out, v); }
@@ -200,6 +201,9 @@ class strings_writer {
   [[nodiscard]] std::vector<std::byte> build(bool front) const {
     runs_writer prefixes, suffixes;
     std::vector<std::uint8_t> text;
+    std::size_t all = 0;
+    for (const auto s : strings_) all += s.size();
+    text.reserve(all);
     for (std::size_t i = 0; i < strings_.size(); ++i) {
       const std::string_view s = strings_[i];
       const std::size_t p = front && i > 0 ? shared(strings_[i - 1], s) : 0;
@@ -216,10 +220,11 @@ class strings_writer {
     put(out, text.size());
     if (front) put_column(out, prefixes.finish());
     put_column(out, suffixes.finish());
-    if (coded) {
-      std::vector<std::byte> block;
-      huffman::encode(block, text, lengths);
-      put_column(out, block);
+    if (coded) {  // its size is known: coded in place, after its length
+      const std::size_t size = huffman::encoded_size(freq, lengths);
+      out.reserve(out.size() + max_varint + size);
+      put(out, size);
+      huffman::encode(out, text, lengths);
     } else {
       put_column(out, std::as_bytes(std::span(text)));
     }

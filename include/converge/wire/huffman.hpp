@@ -158,17 +158,39 @@ inline void encode(std::vector<std::byte>& out, std::span<const std::uint8_t> da
     out.push_back(static_cast<std::byte>(nibbles[i] | (hi << 4)));
   }
   const auto codes = canonical_codes(l);
+  // Code and length in one word, in a local table the byte writes below cannot alias.
+  std::array<std::uint32_t, 256> code_of{};
+  std::array<std::uint64_t, 256> seen{};
+  for (const std::uint8_t sym : data) ++seen[sym];
+  std::uint64_t total = 0;
+  for (unsigned sym = 0; sym < 256; ++sym) {
+    code_of[sym] = (std::uint32_t{codes[sym]} << 4) | l[sym];
+    total += seen[sym] * l[sym];
+  }
+  const std::size_t bits_at = out.size();
+  out.resize(bits_at + static_cast<std::size_t>((total + 7) / 8));
+  std::byte* p = out.data() + bits_at;
   std::uint64_t acc = 0;  // pending bits, the oldest highest
   unsigned pending = 0;
-  for (const std::uint8_t s : data) {
-    acc = (acc << l[s]) | codes[s];
-    pending += l[s];
-    while (pending >= 8) {
-      pending -= 8;
-      out.push_back(static_cast<std::byte>((acc >> pending) & 0xff));
+  for (const std::uint8_t sym : data) {
+    const std::uint32_t c = code_of[sym];
+    acc = (acc << (c & 0xf)) | (c >> 4);
+    pending += c & 0xf;
+    if (pending >= 32) {  // whole bytes out, four at a time: at most 46 bits ever wait
+      pending -= 32;
+      const auto word = static_cast<std::uint32_t>(acc >> pending);
+      p[0] = static_cast<std::byte>(word >> 24);
+      p[1] = static_cast<std::byte>(word >> 16);
+      p[2] = static_cast<std::byte>(word >> 8);
+      p[3] = static_cast<std::byte>(word);
+      p += 4;
     }
   }
-  if (pending != 0) out.push_back(static_cast<std::byte>((acc << (8 - pending)) & 0xff));
+  while (pending >= 8) {
+    pending -= 8;
+    *p++ = static_cast<std::byte>((acc >> pending) & 0xff);
+  }
+  if (pending != 0) *p = static_cast<std::byte>((acc << (8 - pending)) & 0xff);
 }
 
 /// Decodes a block of `count` symbols from `in` (the whole of it) into `out`;
@@ -226,20 +248,27 @@ inline void decode(std::span<const std::byte> in, std::size_t count, std::size_t
       if (l[s] != 0) sorted[fill[l[s]]++] = static_cast<std::uint8_t>(s);
     }
   }
-  // A table of the first `fast_bits` bits gives most symbols in one look-up:
-  // entry = symbol << 4 | length, or 0 when the code is longer.
-  constexpr unsigned fast_bits = 10;
-  std::array<std::uint16_t, 1U << fast_bits> fast{};
-  for (unsigned n = 1; n <= std::min(max_bits, fast_bits); ++n) {
-    for (std::uint32_t i = 0; i < per_length[n]; ++i) {
-      const std::uint32_t c = first[n] + i;
-      const std::uint8_t s = sorted[offset[n] + i];
-      const unsigned shift = fast_bits - n;
-      for (std::uint32_t j = 0; j < (1U << shift); ++j) {
-        fast[(c << shift) | j] = static_cast<std::uint16_t>((s << 4) | n);
-      }
+  // A table of the first `fast_bits` bits gives one or two symbols in one
+  // look-up: entry = symbol | second symbol << 8 | first length << 16 |
+  // both lengths << 20 (0 when only one code fits), or 0 when the code is longer.
+  constexpr unsigned fast_bits = 11;
+  std::array<std::uint32_t, 1U << fast_bits> fast{};
+  const auto for_each_code = [&](unsigned longest, auto f) {
+    for (unsigned n = 1; n <= std::min(max_bits, longest); ++n) {
+      for (std::uint32_t i = 0; i < per_length[n]; ++i) f(first[n] + i, n, sorted[offset[n] + i]);
     }
-  }
+  };
+  for_each_code(fast_bits, [&](std::uint32_t c0, unsigned n0, std::uint8_t s0) {
+    const unsigned rest = fast_bits - n0;
+    for (std::uint32_t j = 0; j < (1U << rest); ++j) fast[(c0 << rest) | j] = s0 | (n0 << 16);
+    for_each_code(rest, [&](std::uint32_t c1, unsigned n1, std::uint8_t s1) {
+      const unsigned tail = rest - n1;
+      for (std::uint32_t j = 0; j < (1U << tail); ++j) {
+        fast[(((c0 << n1) | c1) << tail) | j] =
+            s0 | (std::uint32_t{s1} << 8) | (n0 << 16) | ((n0 + n1) << 20);
+      }
+    });
+  });
 
   const std::span<const std::byte> bits = in.subspan(table_end);
   const std::uint64_t total_bits = std::uint64_t{8} * bits.size();
@@ -247,20 +276,38 @@ inline void decode(std::span<const std::byte> in, std::size_t count, std::size_t
   std::size_t next_byte = 0;
   std::uint64_t buf = 0;  // the next `have` bits, the oldest highest
   unsigned have = 0;
-  out.reserve(out.size() + count);
-  for (std::size_t i = 0; i < count; ++i) {
-    while (have <= 56) {  // refill; past the end, zero bits (their use is refused below)
+  // Tops the buffer up to at least 57 bits: whole bytes, eight at a time
+  // while they last; past the end, zero bits (their use is refused below).
+  const auto refill = [&] {
+    if (have == 0 && next_byte + 8 <= bits.size()) {
+      for (unsigned k = 0; k < 8; ++k) buf = (buf << 8) | std::to_integer<unsigned>(bits[next_byte + k]);
+      next_byte += 8;
+      have = 64;
+      return;
+    }
+    while (have <= 56) {
       const unsigned b = next_byte < bits.size() ? std::to_integer<unsigned>(bits[next_byte]) : 0;
       ++next_byte;
       buf |= std::uint64_t{b} << (56 - have);
       have += 8;
     }
+  };
+  const std::size_t start = out.size();
+  out.resize(start + count);
+  std::uint8_t* dst = out.data() + start;
+  for (std::size_t i = 0; i < count;) {
+    if (have <= 56) refill();
     unsigned n = 0;
-    std::uint8_t symbol = 0;
-    const std::uint16_t e = fast[buf >> (64 - fast_bits)];
+    const std::uint32_t e = fast[buf >> (64 - fast_bits)];
     if (e != 0) {
-      n = e & 0xf;
-      symbol = static_cast<std::uint8_t>(e >> 4);
+      if ((e >> 20) != 0 && i + 1 < count) {
+        n = e >> 20;
+        dst[i++] = static_cast<std::uint8_t>(e);
+        dst[i++] = static_cast<std::uint8_t>(e >> 8);
+      } else {
+        n = (e >> 16) & 0xf;
+        dst[i++] = static_cast<std::uint8_t>(e);
+      }
     } else {
       const auto top = static_cast<std::uint32_t>(buf >> (64 - max_bits));
       for (n = fast_bits + 1; n <= max_bits; ++n) {
@@ -268,13 +315,12 @@ inline void decode(std::span<const std::byte> in, std::size_t count, std::size_t
         if (c - first[n] < per_length[n]) break;
       }
       if (n > max_bits) fail(table_end + used / 8, "no code matches the bits");  // only for a lone symbol
-      symbol = sorted[offset[n] + ((top >> (max_bits - n)) - first[n])];
+      dst[i++] = sorted[offset[n] + ((top >> (max_bits - n)) - first[n])];
     }
     used += n;
     if (used > total_bits) fail(in.size(), "bit stream ends before the declared symbols");
     buf <<= n;
     have -= n;
-    out.push_back(symbol);
   }
   if ((used + 7) / 8 != bits.size()) fail(table_end + (used + 7) / 8, "bytes left over after the bit stream");
 }

@@ -317,7 +317,14 @@ struct columnar_store<converge::detail::element_store<T, H>> : std::true_type {
     converge::detail::sort_runs(order, [](const auto& a, const auto& b) { return a.first < b.first; });
     for (const auto& [d, p] : order) f(d, records[p].element);
   }
-  /// Pairs in strictly increasing dot order (hence distinct).
+  /// The store of `dots` (strictly increasing, hence distinct), each with the value `next()` gives.
+  template <class Next>
+  static store build(const std::vector<dot>& dots, Next next) {
+    std::vector<typename store::record> records;
+    records.reserve(dots.size());
+    for (const dot& d : dots) records.push_back(typename store::record{next(), d});
+    return store::from_records(std::move(records));
+  }
   static store build(std::vector<std::pair<dot, T>>&& items) {
     std::vector<typename store::record> records;
     records.reserve(items.size());
@@ -333,6 +340,12 @@ struct columnar_store<converge::detail::dot_fun<V>> : std::true_type {
   template <class F>
   static void for_each(const store& s, F f) {
     for (const auto& [d, v] : s.entries()) f(d, v);
+  }
+  template <class Next>
+  static store build(const std::vector<dot>& dots, Next next) {
+    store s;
+    for (const dot& d : dots) s.add(d, next());  // in dot order: appended
+    return s;
   }
   static store build(std::vector<std::pair<dot, V>>&& items) {
     store s;
@@ -394,19 +407,19 @@ template <class Store>
 Store load_store_columns(input_archive& ar) {
   using traits = columnar_store<Store>;
   const std::size_t n = ar.read_size();
-  dot_columns_reader dots(ar);
-  std::vector<std::pair<dot, typename traits::payload>> items;
-  items.reserve(n);  // n is at most the bytes that remain
+  dot_columns_reader columns(ar);
+  std::vector<dot> dots;
+  dots.reserve(n);  // n is at most the bytes that remain
   for (std::size_t i = 0; i < n; ++i) {
-    const dot d = dots.next();
-    if (i != 0 && !(items.back().first < d)) ar.fail("store dots not strictly increasing");
-    items.emplace_back(d, typename traits::payload{});
+    const dot d = columns.next();
+    if (i != 0 && !(dots.back() < d)) ar.fail("store dots not strictly increasing");
+    dots.push_back(d);
   }
-  dots.finish();
+  columns.finish();
   values_reader<typename traits::payload> values(ar, n);
-  for (auto& item : items) item.second = values.next();
+  Store s = traits::build(dots, [&] { return values.next(); });
   values.finish();
-  return traits::build(std::move(items));
+  return s;
 }
 
 /// A map's columns: `k n keys dots_per_key replicas counters values`.
