@@ -47,9 +47,9 @@ bytes_t random_bytes(converge::testing::seeded_entropy& rng, std::uint8_t lead, 
   return b;
 }
 
-bytes_t encoded(std::uint8_t lead, const auto& x) {
+bytes_t encoded(std::uint8_t lead, const auto& x, const converge::wire::encode_options& options = {}) {
   bytes_t b{lead};
-  for (const std::byte c : converge::encode(x)) b.push_back(std::to_integer<std::uint8_t>(c));
+  for (const std::byte c : converge::encode(x, options)) b.push_back(std::to_integer<std::uint8_t>(c));
   return b;
 }
 
@@ -117,6 +117,9 @@ int main(int argc, char** argv) {
             converge::testing::random_state_and_delta<T>(e, 4 + 6 * static_cast<int>(seed));
         write("fuzz_decode", encoded(single, state));
         write("fuzz_decode", encoded(single, delta));
+        // The same state with every store in columns: format 2 frames (small ones, for the fuzzer).
+        const bytes_t columns = encoded(single, state, {.columns_from = 1});
+        if (columns != encoded(single, state)) write("fuzz_decode", columns);
         const bytes_t a = encoded(0, delta);
         const bytes_t b = encoded(0, state);
         if (a.size() - 1 <= 255) {

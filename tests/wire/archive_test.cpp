@@ -153,11 +153,13 @@ TEST_CASE("limits: string length, element budget, nesting depth") {
 
 TEST_CASE("format header: a newer major version is refused, a newer minor read") {
   CHECK(decode_message<std::uint64_t>(bytes({0x30, 0x00, 0x05})) ==
-        "decode_error at byte 0: format major version 3 is newer than this decoder's 1");
+        "decode_error at byte 0: format major version 3 is newer than this decoder's 2");
   CHECK(decode_message<std::uint64_t>(bytes({0x00, 0x00, 0x05})) ==
-        "decode_error at byte 0: format major version 0 is not one this decoder reads (1)");
+        "decode_error at byte 0: format major version 0 is not one this decoder reads (1 to 2)");
   CHECK(decode_message<std::uint64_t>(bytes({})) == "decode_error at byte 0: empty input: no format header");
   CHECK(converge::decode<std::uint64_t>(bytes({0x1f, 0x00, 0x05})) == 5);
+  CHECK(converge::decode<std::uint64_t>(bytes({0x20, 0x00, 0x05})) ==
+        5);  // 2.0: values other than stores as in 1.0
 }
 
 TEST_CASE("trailing bytes are refused") {

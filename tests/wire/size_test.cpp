@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "golden_v2_cases.hpp"
 #include "support/bytes.hpp"
 
 namespace {
@@ -57,4 +58,36 @@ TEST_CASE("version vectors and clouds are compact") {
   }
   // 1 + table 2 + versions 1 + cloud: 1 + (1 + 1 + the 10 ranges)
   CHECK(converge::encode(runs).size() == 1 + 2 + 1 + 1 + 1 + 1 + (1 + 2) + 9 * (2 + 2));
+}
+
+// The issue 19 targets on the peers benchmark's workloads (bench/peers): Automerge's
+// sizes there are 9.14 B per element and 177,120 B.
+TEST_CASE("a 100k-element or_set<std::string> of 12 hex digits takes at most 7 bytes per element") {
+  converge::or_set<std::string> s;
+  constexpr std::uint64_t n = 100'000;
+  for (std::uint64_t i = 0; i < n; ++i)
+    s.insert(converge::replica_id::from_name("replica-1"), wire_test::hex_word(i));
+  const auto bytes = converge::encode(s);
+  CHECK(bytes[0] == converge::wire::columns_header);
+  CHECK(bytes.size() <= 7 * n);
+  MESSAGE("or_set 100k: " << bytes.size() << " bytes");
+}
+
+TEST_CASE("20 replicas x 1,000 keys of concurrent mv_registers take at most 150,000 bytes") {
+  using map = converge::or_map<std::string, converge::mv_register<std::string>>;
+  constexpr std::uint64_t replicas = 20, keys = 1000;
+  map all;
+  for (std::uint64_t r = 1; r <= replicas; ++r) {
+    map mine;
+    const auto id = converge::replica_id::from_name("replica-" + std::to_string(r));
+    for (std::uint64_t k = 0; k < keys; ++k) {
+      const std::string v = "r" + std::to_string(r) + "-" + wire_test::hex_word(r * keys + k + 7'000'000);
+      mine.update(wire_test::hex_word(k), [&](auto& x) { return x.assign(id, v); });
+    }
+    all.join(mine);
+  }
+  const auto bytes = converge::encode(all);
+  CHECK(bytes.size() <= 150'000);
+  CHECK(converge::decode<map>(bytes) == all);
+  MESSAGE("map 20 x 1,000: " << bytes.size() << " bytes");
 }

@@ -68,10 +68,16 @@ struct decode_limits {
 namespace wire {
 
 /// The wire format version, one byte: major in the high nibble, minor in the
-/// low one. A decoder refuses a newer major; minors stay readable.
-inline constexpr std::uint8_t format_major = 1;
+/// low one. A decoder refuses a newer major; minors stay readable. This
+/// decoder reads majors 1 (rows) and 2 (rows, and columns for large stores:
+/// see types.hpp); the encoder writes 1.0 unless a store is large.
+inline constexpr std::uint8_t format_major = 2;
+inline constexpr std::uint8_t oldest_major = 1;
 inline constexpr std::uint8_t format_minor = 0;
-inline constexpr std::byte format_header{static_cast<unsigned char>((format_major << 4) | format_minor)};
+/// The header of a 1.0 frame: every value in rows.
+inline constexpr std::byte format_header{0x10};
+/// The header of a 2.0 frame: each dot store says whether it is in rows or columns.
+inline constexpr std::byte columns_header{static_cast<unsigned char>((format_major << 4) | format_minor)};
 
 namespace detail {
 
@@ -117,6 +123,19 @@ class replica_table_builder {
     std::size_t bytes = detail::varint_size(n);
     for (std::size_t i = 0; i < n; ++i) bytes += detail::varint_size(ids[i]);
     return bytes;
+  }
+
+  /// Forgets the ids assigned after the first `n` (to undo a tentative write).
+  void truncate(std::size_t n) {
+    if (spilled_.empty()) {
+      n_ = std::min(n_, n);
+      return;
+    }
+    while (spilled_.size() > n) {
+      index_.erase(spilled_.back());
+      spilled_.pop_back();
+    }
+    if (spilled_.empty()) clear();
   }
 
   void clear() noexcept {
@@ -172,6 +191,28 @@ class output_archive : public cereal::OutputArchive<output_archive, cereal::Allo
 
   /// Writes a replica as its index in the message's replica table.
   void write_replica(replica_id r) { write_varint(table_.index_of(r.value())); }
+  /// The index of `r` in the message's replica table, assigning it on first use.
+  [[nodiscard]] std::uint64_t replica_index(replica_id r) { return table_.index_of(r.value()); }
+
+  /// Dot stores of at least this many entries are written in columns (and
+  /// the frame is then a 2.0 frame); 0: every store in rows (a 1.0 frame).
+  void set_columns_from(std::size_t n) noexcept { columns_from_ = n; }
+  [[nodiscard]] std::size_t columns_from() const noexcept { return columns_from_; }
+  /// True in a 2.0 frame, whose dot stores start with a layout byte.
+  [[nodiscard]] bool columnar() const noexcept { return columns_from_ != 0; }
+
+  /// A point to come back to with `rewind`: what was written and the replicas named.
+  struct mark {
+    std::size_t pos;
+    std::size_t replicas;
+  };
+  [[nodiscard]] mark here() const noexcept { return {pos_, table_.size()}; }
+  [[nodiscard]] std::size_t written_since(mark m) const noexcept { return pos_ - m.pos; }
+  /// Forgets everything written since `m`.
+  void rewind(mark m) {
+    pos_ = m.pos;
+    table_.truncate(m.replicas);
+  }
 
   /// The frame: the replica table, then everything written. Leaves the archive empty.
   [[nodiscard]] std::vector<std::byte> finish() { return take(nullptr, 0); }
@@ -229,6 +270,7 @@ class output_archive : public cereal::OutputArchive<output_archive, cereal::Allo
       buf_;  // [0, headroom) free, then the payload up to pos_; size() is the capacity in use
   std::size_t pos_ = headroom;
   replica_table_builder table_;
+  std::size_t columns_from_ = 0;
 };
 
 /// Reads values written by `output_archive`, refusing anything malformed
@@ -357,7 +399,11 @@ class input_archive : public cereal::InputArchive<input_archive, cereal::AllowEm
   /// appear in order of first use (as the encoder assigns them).
   [[nodiscard]] replica_id read_replica() {
     const std::size_t start = offset();
-    const std::uint64_t i = read_varint();
+    return replica_at(read_varint(), start);
+  }
+
+  /// The replica of table index `i`, read at `start` (from a column): checked as `read_replica`.
+  [[nodiscard]] replica_id replica_at(std::uint64_t i, std::size_t start) {
     if (i >= table_size_) {
       fail_at(start, "replica index " + std::to_string(i) + " is outside the replica table of " +
                          std::to_string(table_size_));
@@ -368,6 +414,18 @@ class input_archive : public cereal::InputArchive<input_archive, cereal::AllowEm
     const auto k = static_cast<std::size_t>(i);
     return replica_id{table_size_ <= inline_table ? inline_[k] : spilled_[k]};
   }
+
+  /// The next `n` bytes as a view (for columns), checked against what remains.
+  [[nodiscard]] std::span<const std::byte> read_view(std::size_t n) {
+    need(n);
+    const auto v = bytes_.subspan(pos_, n);
+    pos_ += n;
+    return v;
+  }
+
+  /// Set for a 2.0 frame, whose dot stores start with a layout byte.
+  void set_columnar(bool on) noexcept { columnar_ = on; }
+  [[nodiscard]] bool columnar() const noexcept { return columnar_; }
 
   /// Called around every class type: bounds nesting.
   void enter() {
@@ -407,6 +465,7 @@ class input_archive : public cereal::InputArchive<input_archive, cereal::AllowEm
   std::uint64_t inline_[inline_table];
   std::vector<std::uint64_t> spilled_;
   std::size_t used_ = 0;
+  bool columnar_ = false;
 };
 
 namespace detail {
