@@ -21,22 +21,12 @@ namespace {
 
 using bytes_t = std::vector<std::byte>;
 
-struct expected_vector {
-  const char* name;
-  const char* hex;
-};
+using wire_test::expected_vector;
+using wire_test::from_hex;
 
 const expected_vector golden_v2[] = {
 #include "golden_v2_vectors.inc"
 };
-
-bytes_t from_hex(const std::string& hex) {
-  bytes_t out;
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out.push_back(static_cast<std::byte>(std::stoul(hex.substr(i, 2), nullptr, 16)));
-  }
-  return out;
-}
 
 /// Every store in columns, whatever its size: the 2.0 layouts of small random states.
 constexpr converge::wire::encode_options all_columns{.columns_from = 1};

@@ -189,4 +189,19 @@ inline std::vector<golden_case> golden_cases() {
   return out;
 }
 
+/// One pinned vector: a case name and the hex of its bytes (the .inc files).
+struct expected_vector {
+  const char* name;
+  const char* hex;
+};
+
+/// The bytes a hex string spells.
+inline std::vector<std::byte> from_hex(const std::string& hex) {
+  std::vector<std::byte> out;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
+    out.push_back(static_cast<std::byte>(std::stoul(hex.substr(i, 2), nullptr, 16)));
+  }
+  return out;
+}
+
 }  // namespace wire_test

@@ -16,22 +16,12 @@
 
 namespace {
 
-struct expected_vector {
-  const char* name;
-  const char* hex;
-};
+using wire_test::expected_vector;
+using wire_test::from_hex;
 
 const expected_vector golden[] = {
 #include "golden_vectors.inc"
 };
-
-std::vector<std::byte> from_hex(const std::string& hex) {
-  std::vector<std::byte> out;
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out.push_back(static_cast<std::byte>(std::stoul(hex.substr(i, 2), nullptr, 16)));
-  }
-  return out;
-}
 
 }  // namespace
 
