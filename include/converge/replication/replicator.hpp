@@ -203,11 +203,10 @@
 ///   joined from it). Each answers `read_done` (durable first, like every
 ///   message; at most one answer with a payload per reader per gossip
 ///   interval, "nothing newer" at once) with its end `c` and what the
-///   reader lacks below it: the join of its buffered entries from the later of that point and the reader's
-///   acknowledgement, or nothing ("nothing newer"), or its whole state when
-///   neither point is known or the buffer no longer reaches it. Every
-///   change of a replica's state is numbered in its buffer, so the reader
-///   then holds the member's state at `c`. The read completes once
+///   reader lacks below it: the join of its buffered entries from the
+///   later of that point and the reader's acknowledgement, or nothing ("nothing newer"), or its whole state
+///   when neither point is known or the buffer no longer reaches it. Every change of a replica's state is
+///   numbered in its buffer, so the reader then holds the member's state at `c`. The read completes once
 ///   `required` members, this one included, answered: a majority read then
 ///   holds every write a majority acknowledged before it began (the two
 ///   majorities share a member, which held the write when it answered).
@@ -1100,7 +1099,7 @@ class replicator {
       next = std::min(next, p.pacer.earliest(state_transfer_interval()));
       return false;
     }
-    if (!nothing_newer(p, due)) p.last_read_answer = now_;
+    if (!holds_everything(base)) p.last_read_answer = now_;  // "nothing newer" is not paced
     replication::quorum_message m = quorum_header(replication::quorum_kind::read_done);
     m.echo = due.session;
     m.request = due.request;
@@ -1135,8 +1134,11 @@ class replicator {
   /// True when `due` is answered "nothing newer" (the reader holds every
   /// numbered delta), or not at all (a new life of the reader since).
   [[nodiscard]] bool nothing_newer(const peer_state& p, const read_answer_due& due) const noexcept {
-    if (!p.session || *p.session != due.session) return true;
-    const std::optional<std::uint64_t> base = read_base(p, due);
+    return !p.session || *p.session != due.session || holds_everything(read_base(p, due));
+  }
+
+  /// True when a reader whose answer starts at `base` holds every numbered delta.
+  [[nodiscard]] bool holds_everything(std::optional<std::uint64_t> base) const noexcept {
     return base && *base >= buffer_.end();
   }
 
